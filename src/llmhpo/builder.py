@@ -1,0 +1,53 @@
+"""Turn a composed config into the pieces of a study (objective, space, tuner)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from llmhpo.objectives.base import Objective
+from llmhpo.space import SearchSpace, SearchSpaceError
+from llmhpo.study import Study
+from llmhpo.tuners.base import Tuner
+
+
+def build_objective(cfg: DictConfig) -> Objective:
+    return instantiate(cfg.objective, _convert_="all")
+
+
+def build_search_space(cfg: DictConfig, objective: Objective) -> SearchSpace:
+    """The configured space, or the objective's own when the config defers to it."""
+    space_cfg: dict[str, Any] = OmegaConf.to_container(cfg.search_space, resolve=True)
+    own = objective.search_space
+    if space_cfg.get("from_objective"):
+        if own is None:
+            raise SearchSpaceError(
+                f"search_space={space_cfg.get('name')} takes its domain from the objective, but "
+                f"objective {objective.name!r} brings none; choose a search space such as "
+                "search_space=constrained"
+            )
+        return own
+    space = SearchSpace.from_config(space_cfg)
+    if own is not None and set(space.names) != set(own.names):
+        raise SearchSpaceError(
+            f"objective {objective.name!r} evaluates parameters {own.names}, but "
+            f"search_space={space.name} has {space.names}; use search_space=toy2d "
+            "(the objective's own domain) or a space with exactly those keys"
+        )
+    return space
+
+
+def build_tuner(cfg: DictConfig, space: SearchSpace) -> Tuner:
+    return instantiate(cfg.tuner, space=space, seed=cfg.seed, _convert_="all")
+
+
+def build_study(cfg: DictConfig, folder: Path) -> Study:
+    if cfg.get("seed") is None:
+        raise ValueError("seed must be set (an integer; 0 is a valid seed)")
+    objective = build_objective(cfg)
+    space = build_search_space(cfg, objective)
+    tuner = build_tuner(cfg, space)
+    return Study(folder, space, tuner, objective, budget=int(cfg.budget))

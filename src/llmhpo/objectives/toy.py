@@ -1,0 +1,152 @@
+"""The paper's 2-D toy functions, for testing tuners in milliseconds.
+
+Definitions, domains, optima and the shift follow the paper's notebook: the
+quadratics are (x - c)^T A (x - c), and the `shifted_` variants move the
+function (not its domain) by (0.93, 0.59) so a model cannot recite a memorised
+optimum. Optima that a shift pushes out of the domain are dropped; the minimum
+value inside the domain is unchanged for all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from llmhpo.objectives.base import Evaluation
+from llmhpo.space import FloatParam, SearchSpace
+
+ArrayFn = Callable[[Any, Any], Any]
+SHIFT = (0.93, 0.59)
+
+
+@dataclass(frozen=True)
+class ToyFunction:
+    """A 2-D test function with its box domain and known global minimum."""
+
+    name: str
+    fn: ArrayFn
+    x1_range: tuple[float, float]
+    x2_range: tuple[float, float]
+    optima: tuple[tuple[float, float], ...]
+    minimum: float
+
+    def __call__(self, x1: Any, x2: Any) -> Any:
+        """Vectorised over numpy arrays, so plots can evaluate a whole grid."""
+        return self.fn(x1, x2)
+
+    def search_space(self) -> SearchSpace:
+        return SearchSpace(
+            [FloatParam("x1", *self.x1_range), FloatParam("x2", *self.x2_range)],
+            name=f"toy2d-{self.name}",
+        )
+
+    def shifted(self, shift: tuple[float, float] = SHIFT) -> ToyFunction:
+        dx, dy = shift
+        moved = tuple((x + dx, y + dy) for x, y in self.optima)
+        inside = tuple(
+            (x, y)
+            for x, y in moved
+            if self.x1_range[0] <= x <= self.x1_range[1]
+            and self.x2_range[0] <= y <= self.x2_range[1]
+        )
+        return ToyFunction(
+            f"shifted_{self.name}",
+            lambda x1, x2: self.fn(x1 - dx, x2 - dy),
+            self.x1_range,
+            self.x2_range,
+            inside,
+            self.minimum,
+        )
+
+
+def _rosenbrock(x1: Any, x2: Any) -> Any:
+    return (1 - x1) ** 2 + 100 * (x2 - x1**2) ** 2
+
+
+def _branin(x1: Any, x2: Any) -> Any:
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * np.cos(x1) + 10
+
+
+def _himmelblau(x1: Any, x2: Any) -> Any:
+    return (x1**2 + x2 - 11) ** 2 + (x1 + x2**2 - 7) ** 2
+
+
+def _ackley(x1: Any, x2: Any) -> Any:
+    return (
+        -20 * np.exp(-0.2 * np.sqrt(0.5 * (x1**2 + x2**2)))
+        - np.exp(0.5 * (np.cos(2 * math.pi * x1) + np.cos(2 * math.pi * x2)))
+        + math.e
+        + 20
+    )
+
+
+QUADRATIC_OPTIMUM = (-4.15, 3.35)
+
+
+def _quadratic(curvature_x1: float, curvature_x2: float) -> ArrayFn:
+    cx, cy = QUADRATIC_OPTIMUM
+    return lambda x1, x2: curvature_x1 * (x1 - cx) ** 2 + curvature_x2 * (x2 - cy) ** 2
+
+
+_BASE = [
+    ToyFunction("rosenbrock", _rosenbrock, (-5.0, 10.0), (-5.0, 10.0), ((1.0, 1.0),), 0.0),
+    ToyFunction(
+        "branin",
+        _branin,
+        (-5.0, 10.0),
+        (0.0, 15.0),
+        ((-math.pi, 12.275), (math.pi, 2.275), (3 * math.pi, 2.475)),
+        5 / (4 * math.pi),  # 10 / (8 pi) = 0.397887..., reached at all three optima
+    ),
+    ToyFunction(
+        "himmelblau",
+        _himmelblau,
+        (-5.0, 5.0),
+        (-5.0, 5.0),
+        ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
+        0.0,
+    ),
+    ToyFunction("ackley", _ackley, (-5.0, 5.0), (-5.0, 5.0), ((0.0, 0.0),), 0.0),
+]
+_QUADRATICS = [
+    ToyFunction(
+        "quadratic2d", _quadratic(1, 1), (-5.0, 5.0), (-5.0, 5.0), (QUADRATIC_OPTIMUM,), 0.0
+    ),
+    ToyFunction(
+        "quadratic2d_10", _quadratic(1, 10), (-5.0, 5.0), (-5.0, 5.0), (QUADRATIC_OPTIMUM,), 0.0
+    ),
+]
+
+TOY_FUNCTIONS: dict[str, ToyFunction] = {
+    f.name: f for f in [*_BASE, *_QUADRATICS, *(g.shifted() for g in _BASE)]
+}
+
+
+def get_toy_function(name: str) -> ToyFunction:
+    try:
+        return TOY_FUNCTIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown toy function {name!r}; choose objective.function from {sorted(TOY_FUNCTIONS)}"
+        ) from None
+
+
+class ToyObjective:
+    """`objective=toy`: evaluate f(x1, x2) and report the regret against the known minimum."""
+
+    def __init__(self, function: str, name: str | None = None):
+        self.function = get_toy_function(function)
+        self.name = name or f"toy-{function}"
+
+    @property
+    def search_space(self) -> SearchSpace:
+        return self.function.search_space()
+
+    def evaluate(self, config: dict[str, Any]) -> Evaluation:
+        value = float(self.function(float(config["x1"]), float(config["x2"])))
+        return Evaluation(value, {"value": value, "regret": value - self.function.minimum})

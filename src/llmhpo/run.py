@@ -1,0 +1,41 @@
+"""`python -m llmhpo.run`: compose the config, build the study, run or resume it.
+
+Thin on purpose: everything it calls is importable and testable without Hydra's
+command line.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from llmhpo.builder import build_study
+from llmhpo.run_folder import claim, job_config
+
+log = logging.getLogger("llmhpo")
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Returns the best value, so Hydra sweepers can optimise over studies too."""
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    claim(folder, job_config(cfg))
+    summary = build_study(cfg, folder).run()
+    log.info(
+        "Study in %s: %d/%d trials %s, best value %s with %s",
+        folder,
+        summary["trials"],
+        summary["budget"],
+        summary["status_counts"],
+        summary["best_value"],
+        summary["best_config"],
+    )
+    return summary["best_value"]
+
+
+if __name__ == "__main__":
+    main()

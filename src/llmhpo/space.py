@@ -1,0 +1,361 @@
+"""The search space: what a tuner may propose and how a proposal is checked.
+
+Every tuner proposes through the same `SearchSpace`, so random search, Bayesian
+optimisation and an LLM are judged against identical bounds. The space also
+speaks for itself to each consumer: a seeded sampler for random search, Optuna
+distributions for BO, a JSON schema for constrained LLM decoding, and a text
+description plus precise validation messages that can be shown to a person or
+sent back to an LLM.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Value = float | int | str | bool
+
+
+class InvalidConfigError(ValueError):
+    """A proposed configuration does not fit the search space.
+
+    `problems` holds one sentence per defect so a caller (the LLM tuner) can
+    send all of them back at once; `str()` joins them for a person.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("Invalid configuration: " + "; ".join(self.problems))
+
+
+class SearchSpaceError(ValueError):
+    """The search-space config itself is malformed (a user's YAML, not a proposal)."""
+
+
+def _fmt(value: float) -> str:
+    """Short, exact-enough number formatting for messages and prompts."""
+    return f"{value:g}"
+
+
+def _as_number(value: Any) -> float | None:
+    """Read a number the way an LLM may write it: 0.01, "0.01", " 1e-3 ".
+
+    Booleans are not numbers here: `true` for a learning rate is a mistake worth
+    reporting, not the value 1.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class FloatParam:
+    """A real-valued parameter; `low`/`high` may be None for an unbounded side."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    low_exclusive: bool = False
+
+    def coerce(self, value: Any) -> float:
+        number = _as_number(value)
+        if number is None:
+            raise ValueError(f"'{self.name}' must be a number, got {value!r}")
+        if math.isnan(number) or math.isinf(number):
+            raise ValueError(f"'{self.name}' must be a finite number, got {value!r}")
+        _check_bounds(self.name, number, self.low, self.high, self.low_exclusive)
+        if self.log and number <= 0:
+            raise ValueError(f"'{self.name}' is on a log scale and must be > 0, got {_fmt(number)}")
+        return number
+
+    def sample(self, rng: np.random.Generator) -> float:
+        low, high = _finite_bounds(self)
+        if self.log:
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        return float(rng.uniform(low, high))
+
+    def describe(self) -> str:
+        scale = ", log scale" if self.log else ""
+        return f"{self.name}: float {_range_text(self.low, self.high, self.low_exclusive)}{scale}"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "number", **_schema_bounds(self.low, self.high, self.low_exclusive)}
+
+    def optuna_distribution(self) -> Any:
+        from optuna.distributions import FloatDistribution
+
+        low, high = _finite_bounds(self)
+        return FloatDistribution(low, high, log=self.log)
+
+
+@dataclass(frozen=True)
+class IntParam:
+    """An integer parameter; an integral float (64.0) or numeric string is accepted."""
+
+    name: str
+    low: int | None = None
+    high: int | None = None
+    log: bool = False
+
+    def coerce(self, value: Any) -> int:
+        number = _as_number(value)
+        if number is None:
+            raise ValueError(f"'{self.name}' must be an integer, got {value!r}")
+        if math.isnan(number) or math.isinf(number):
+            raise ValueError(f"'{self.name}' must be a finite integer, got {value!r}")
+        if number != int(number):
+            raise ValueError(f"'{self.name}' must be an integer, got {_fmt(number)}")
+        integer = int(number)
+        _check_bounds(self.name, integer, self.low, self.high, low_exclusive=False)
+        return integer
+
+    def sample(self, rng: np.random.Generator) -> int:
+        low, high = _finite_bounds(self)
+        if self.log:
+            # Log-uniform over [low - 0.5, high + 0.5) then rounded, as Optuna does,
+            # so the end points are as likely as their log-width says.
+            raw = math.exp(rng.uniform(math.log(low - 0.5), math.log(high + 0.5)))
+            return int(min(max(round(raw), low), high))
+        return int(rng.integers(low, high + 1))
+
+    def describe(self) -> str:
+        scale = ", log scale" if self.log else ""
+        return f"{self.name}: integer {_range_text(self.low, self.high, False)}{scale}"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "integer", **_schema_bounds(self.low, self.high, False)}
+
+    def optuna_distribution(self) -> Any:
+        from optuna.distributions import IntDistribution
+
+        low, high = _finite_bounds(self)
+        return IntDistribution(int(low), int(high), log=self.log)
+
+
+@dataclass(frozen=True)
+class CategoricalParam:
+    """One of a fixed list of choices (strings, numbers or booleans).
+
+    Matching forgives what LLMs get wrong without changing meaning: "SGD" for
+    "sgd", "64" or 64.0 for 64.
+    """
+
+    name: str
+    choices: tuple[Value, ...]
+
+    def coerce(self, value: Any) -> Value:
+        if isinstance(value, dict | list):
+            raise ValueError(f"'{self.name}' must be one of {self._choices_text()}, got {value!r}")
+        for choice in self.choices:
+            if _same_choice(choice, value):
+                return choice
+        raise ValueError(f"'{self.name}' must be one of {self._choices_text()}, got {value!r}")
+
+    def sample(self, rng: np.random.Generator) -> Value:
+        return self.choices[int(rng.integers(len(self.choices)))]
+
+    def describe(self) -> str:
+        return f"{self.name}: one of {self._choices_text()}"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.choices)}
+
+    def optuna_distribution(self) -> Any:
+        from optuna.distributions import CategoricalDistribution
+
+        return CategoricalDistribution(self.choices)
+
+    def _choices_text(self) -> str:
+        return (
+            "[" + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices) + "]"
+        )
+
+
+Param = FloatParam | IntParam | CategoricalParam
+
+
+def _same_choice(choice: Value, value: Any) -> bool:
+    if isinstance(choice, bool) or isinstance(value, bool):
+        return isinstance(choice, bool) and isinstance(value, bool) and choice == value
+    if isinstance(choice, str):
+        return isinstance(value, str) and value.strip().lower() == choice.lower()
+    number = _as_number(value)
+    return number is not None and number == float(choice)
+
+
+def _check_bounds(
+    name: str, number: float, low: float | None, high: float | None, low_exclusive: bool
+) -> None:
+    if low is not None:
+        if low_exclusive and number <= low:
+            raise ValueError(f"'{name}' must be greater than {_fmt(low)}, got {_fmt(number)}")
+        if number < low:
+            raise ValueError(f"'{name}' is {_fmt(number)}, below the minimum {_fmt(low)}")
+    if high is not None and number > high:
+        raise ValueError(f"'{name}' is {_fmt(number)}, above the maximum {_fmt(high)}")
+
+
+def _finite_bounds(param: FloatParam | IntParam) -> tuple[float, float]:
+    """Bounds for sampling; an unbounded parameter cannot be sampled uniformly."""
+    if param.low is None or param.high is None:
+        raise SearchSpaceError(
+            f"'{param.name}' has no finite range ({_range_text(param.low, param.high, False)}), "
+            "so it cannot be sampled: random search and BO need bounds. "
+            "Use a bounded space such as search_space=constrained."
+        )
+    return param.low, param.high
+
+
+def _range_text(low: float | None, high: float | None, low_exclusive: bool) -> str:
+    if low is not None and high is not None:
+        return (
+            f"in [{_fmt(low)}, {_fmt(high)}]"
+            if not low_exclusive
+            else f"in ({_fmt(low)}, {_fmt(high)}]"
+        )
+    if low is not None:
+        return f"> {_fmt(low)}" if low_exclusive else f">= {_fmt(low)}"
+    if high is not None:
+        return f"<= {_fmt(high)}"
+    return "(any value)"
+
+
+def _schema_bounds(low: float | None, high: float | None, low_exclusive: bool) -> dict[str, float]:
+    bounds: dict[str, float] = {}
+    if low is not None:
+        bounds["exclusiveMinimum" if low_exclusive else "minimum"] = low
+    if high is not None:
+        bounds["maximum"] = high
+    return bounds
+
+
+class SearchSpace:
+    """An ordered set of named parameters."""
+
+    def __init__(self, params: list[Param], name: str = "custom"):
+        if not params:
+            raise SearchSpaceError(f"search space '{name}' has no parameters")
+        self.name = name
+        self.params: dict[str, Param] = {p.name: p for p in params}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.params)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> SearchSpace:
+        """Build from a `search_space` config: `{name, parameters: {key: {type, ...}}}`."""
+        name = str(cfg.get("name", "custom"))
+        parameters = cfg.get("parameters")
+        if not isinstance(parameters, Mapping) or not parameters:
+            raise SearchSpaceError(
+                f"search space '{name}' needs a non-empty 'parameters' mapping, got {parameters!r}"
+            )
+        return cls([_param_from_config(name, key, spec) for key, spec in parameters.items()], name)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Value]:
+        return {name: param.sample(rng) for name, param in self.params.items()}
+
+    def validate(self, proposal: Any) -> dict[str, Value]:
+        """Coerce a proposal into a valid configuration or raise `InvalidConfigError`.
+
+        All defects are reported together (every missing, unknown and bad key),
+        so one round trip to an LLM can fix them all.
+        """
+        if not isinstance(proposal, Mapping):
+            raise InvalidConfigError(
+                [
+                    f"expected a JSON object with keys {self.names}, got {type(proposal).__name__} "
+                    f"{_short(proposal)}"
+                ]
+            )
+        problems: list[str] = []
+        config: dict[str, Value] = {}
+        for key in proposal:
+            if key not in self.params:
+                problems.append(self._unknown_key_message(key))
+        for name, param in self.params.items():
+            if name not in proposal:
+                problems.append(f"missing key '{name}' ({param.describe()})")
+                continue
+            try:
+                config[name] = param.coerce(proposal[name])
+            except ValueError as error:
+                problems.append(f"{error} ({param.describe()})")
+        if problems:
+            raise InvalidConfigError(problems)
+        return config
+
+    def describe(self) -> str:
+        """One line per parameter, for prompts and `--help`-style output."""
+        return "\n".join(f"- {param.describe()}" for param in self.params.values())
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {name: p.json_schema() for name, p in self.params.items()},
+            "required": self.names,
+            "additionalProperties": False,
+        }
+
+    def optuna_distributions(self) -> dict[str, Any]:
+        return {name: p.optuna_distribution() for name, p in self.params.items()}
+
+    def _unknown_key_message(self, key: Any) -> str:
+        normalised = str(key).strip().lower().replace(" ", "_").replace("-", "_")
+        close = difflib.get_close_matches(normalised, self.names, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; the keys are {self.names}"
+        return f"unknown key '{key}'{hint}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _param_from_config(space: str, key: str, spec: Any) -> Param:
+    where = f"search space '{space}', parameter '{key}'"
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise SearchSpaceError(
+            f"{where}: expected a mapping with a 'type' (float, int, categorical)"
+        )
+    kind = spec["type"]
+    allowed = {
+        "float": {"low", "high", "log", "low_exclusive"},
+        "int": {"low", "high", "log"},
+        "categorical": {"choices"},
+    }
+    if kind not in allowed:
+        raise SearchSpaceError(f"{where}: unknown type {kind!r}; use float, int or categorical")
+    extra = set(spec) - allowed[kind] - {"type"}
+    if extra:
+        raise SearchSpaceError(f"{where}: unknown field(s) {sorted(extra)} for type {kind}")
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list | tuple) or not choices:
+            raise SearchSpaceError(f"{where}: 'choices' must be a non-empty list")
+        return CategoricalParam(key, tuple(choices))
+    low, high, log = spec.get("low"), spec.get("high"), bool(spec.get("log", False))
+    cast = float if kind == "float" else int
+    low = None if low is None else cast(low)
+    high = None if high is None else cast(high)
+    if low is not None and high is not None and low >= high:
+        raise SearchSpaceError(f"{where}: low ({low}) must be below high ({high})")
+    if log and low is not None and low <= 0:
+        raise SearchSpaceError(f"{where}: a log-scale parameter needs low > 0, got {low}")
+    if kind == "float":
+        return FloatParam(key, low, high, log, bool(spec.get("low_exclusive", False)))
+    return IntParam(key, low, high, log)

@@ -1,0 +1,127 @@
+"""The tuning loop: ask, evaluate, log, tell, until the budget is spent.
+
+The trial log is written before the tuner hears the result, so the log is
+always at least as far along as any tuner state. Resuming replays the log
+through `tell` and continues at the first missing round.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from llmhpo.objectives.base import Objective
+from llmhpo.space import InvalidConfigError, SearchSpace
+from llmhpo.trial_log import STATUSES, TrialLog, TrialRecord, write_json_atomic
+from llmhpo.tuners.base import Tuner
+
+log = logging.getLogger(__name__)
+
+TRIALS_FILE = "trials.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+class Study:
+    def __init__(
+        self,
+        folder: Path,
+        space: SearchSpace,
+        tuner: Tuner,
+        objective: Objective,
+        budget: int,
+    ):
+        if budget < 1:
+            raise ValueError(f"budget must be at least 1 trial, got {budget}")
+        self.folder = Path(folder)
+        self.space = space
+        self.tuner = tuner
+        self.objective = objective
+        self.budget = budget
+        self.trial_log = TrialLog(self.folder / TRIALS_FILE)
+
+    def run(self) -> dict[str, Any]:
+        """Run (or resume, or just summarise) the study; returns the summary."""
+        records = self.trial_log.read()
+        for record in records:
+            self.tuner.tell(record)
+        if records:
+            log.info(
+                "Resuming %s: %d of %d trials already done", self.folder, len(records), self.budget
+            )
+        for round_index in range(len(records), self.budget):
+            record = self._run_trial(round_index)
+            self.trial_log.append(record)
+            self.tuner.tell(record)
+            records.append(record)
+            log.info("%s", _describe(record))
+        summary = summarise(
+            records[: self.budget], self.budget, self.tuner.name, self.objective.name
+        )
+        write_json_atomic(self.folder / SUMMARY_FILE, summary)
+        return summary
+
+    def _run_trial(self, round_index: int) -> TrialRecord:
+        started = time.perf_counter()
+        proposal = self.tuner.ask()
+        ask_seconds = time.perf_counter() - started
+        record = TrialRecord(
+            round=round_index,
+            status="ok",
+            config=None,
+            proposed=proposal.config,
+            ask_seconds=ask_seconds,
+            tuner=proposal.info,
+        )
+        try:
+            record.config = self.space.validate(proposal.config)
+        except InvalidConfigError as error:
+            record.status, record.error = "invalid", str(error)
+            return record
+        started = time.perf_counter()
+        try:
+            evaluation = self.objective.evaluate(record.config)
+            if not math.isfinite(evaluation.value):
+                raise ValueError(f"the objective returned a non-finite value ({evaluation.value})")
+            record.value, record.metrics = float(evaluation.value), dict(evaluation.metrics)
+        except Exception as error:  # a failing trial is data, not a reason to stop the study
+            log.exception("Trial %d failed", round_index)
+            record.status, record.error = "failed", f"{type(error).__name__}: {error}"
+        record.seconds = time.perf_counter() - started
+        return record
+
+
+def summarise(
+    records: list[TrialRecord], budget: int, tuner: str, objective: str
+) -> dict[str, Any]:
+    counts = Counter(record.status for record in records)
+    ok = [r for r in records if r.status == "ok" and r.value is not None]
+    best = min(ok, key=lambda r: r.value) if ok else None
+    objective_seconds = sum(r.seconds for r in records)
+    tuner_seconds = sum(r.ask_seconds for r in records)
+    return {
+        "objective": objective,
+        "tuner": tuner,
+        "budget": budget,
+        "trials": len(records),
+        "finished": len(records) >= budget,
+        "status_counts": {status: counts.get(status, 0) for status in STATUSES},
+        "best_round": best.round if best else None,
+        "best_config": best.config if best else None,
+        "best_value": best.value if best else None,
+        "best_metrics": best.metrics if best else None,
+        "seconds": {
+            "objective": objective_seconds,
+            "tuner": tuner_seconds,
+            "total": objective_seconds + tuner_seconds,
+        },
+    }
+
+
+def _describe(record: TrialRecord) -> str:
+    if record.status == "ok":
+        return f"round {record.round}: value={record.value:.6g} config={record.config}"
+    return f"round {record.round}: {record.status}: {record.error}"

@@ -1,0 +1,135 @@
+"""The append-only trial log (`trials.jsonl`): the study's only source of truth.
+
+One JSON line per finished trial, flushed and fsynced before the next trial
+starts, so a kill -9 loses at most the trial in flight. Reading tolerates the
+one defect such a kill can leave, a torn last line, and repairs the file so
+later appends start on a clean line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "failed", "invalid"]
+STATUSES: tuple[Status, ...] = ("ok", "failed", "invalid")
+
+
+@dataclass
+class TrialRecord:
+    """One evaluated (or rejected) proposal.
+
+    `proposed` is what the tuner produced, `config` what was evaluated after
+    validation (None when the proposal was invalid). `tuner` holds whatever
+    the tuner wants to remember (sampler, LLM answers, tokens, cost).
+    """
+
+    round: int
+    status: Status
+    config: dict[str, Any] | None
+    proposed: Any = None
+    value: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    ask_seconds: float = 0.0
+    tuner: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(_finite(asdict(self)), allow_nan=False, default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+
+class TrialLogError(RuntimeError):
+    """The trial log is damaged in a way that a crash cannot explain."""
+
+
+class TrialLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def read(self) -> list[TrialRecord]:
+        """All finished trials, in order; a torn last line is dropped with a warning."""
+        if not self.path.exists():
+            return []
+        raw = self.path.read_bytes()
+        lines = raw.split(b"\n")
+        records: list[TrialRecord] = []
+        needs_repair = not raw.endswith(b"\n") and raw != b""
+        last_number = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = TrialRecord.from_dict(json.loads(line))
+            except (ValueError, TypeError) as error:
+                if number == last_number:
+                    log.warning(
+                        "%s: dropping torn last line %d (the trial in flight when the run "
+                        "was killed); it will be run again",
+                        self.path,
+                        number,
+                    )
+                    needs_repair = True
+                    break
+                raise TrialLogError(
+                    f"{self.path}, line {number}, is not a trial record ({error}). "
+                    "Only the last line can be torn by a crash; restore the line or move the "
+                    "file away to start the study afresh."
+                ) from error
+            if record.round != len(records):
+                raise TrialLogError(
+                    f"{self.path}, line {number}: expected round {len(records)}, found "
+                    f"round {record.round}. The log must list rounds 0, 1, 2, ... in order; "
+                    "was it edited or written by two runs at once?"
+                )
+            records.append(record)
+        if needs_repair:
+            self._rewrite(records)
+        return records
+
+    def append(self, record: TrialRecord) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = record.to_json() + "\n"
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _rewrite(self, records: list[TrialRecord]) -> None:
+        """Atomically replace the file with exactly these records."""
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.writelines(record.to_json() + "\n" for record in records)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+
+def _finite(data: Any) -> Any:
+    """Replace NaN and infinities by None: strict JSON has no such numbers."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a reader never sees half a file (summary.json, study.json)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_finite(data), indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

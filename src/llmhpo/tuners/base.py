@@ -1,0 +1,53 @@
+"""The ask/tell interface every tuner speaks (Optuna's idiom).
+
+The study loop calls `ask()` for the next proposal and `tell(record)` with the
+finished trial. On resume the loop replays the trial log through `tell` before
+the first `ask`, so a tuner must rebuild all of its state from records alone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from llmhpo.space import SearchSpace
+from llmhpo.trial_log import TrialRecord
+
+
+@dataclass
+class Proposal:
+    """What a tuner suggests: the configuration plus anything worth logging."""
+
+    config: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Tuner(ABC):
+    def __init__(self, space: SearchSpace, seed: int, name: str):
+        self.space = space
+        self.seed = int(seed)
+        self.name = name
+        self.history: list[TrialRecord] = []
+
+    @abstractmethod
+    def ask(self) -> Proposal:
+        """Propose the configuration for round `len(self.history)`."""
+
+    def tell(self, record: TrialRecord) -> None:
+        """Learn from a finished trial (live, or replayed from the log on resume)."""
+        self.history.append(record)
+
+    def round_rng(self) -> np.random.Generator:
+        """A generator that depends only on (seed, round).
+
+        Drawing from it instead of one long-lived generator makes a resumed
+        study propose exactly what an uninterrupted one would have.
+        """
+        return np.random.default_rng([self.seed, len(self.history)])
+
+    def round_seed(self) -> int:
+        """An integer seed for libraries that take one, derived like `round_rng`."""
+        return int(self.round_rng().integers(2**31 - 1))

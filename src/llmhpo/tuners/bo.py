@@ -1,0 +1,87 @@
+"""`tuner=bo`: Bayesian optimisation with Optuna's TPE or GP sampler, via ask/tell.
+
+The sampler is rebuilt each round with a seed derived from (seed, round), so
+the proposals depend only on the seed and the trial history: a resumed study
+proposes what an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from llmhpo.space import SearchSpace
+from llmhpo.trial_log import TrialRecord
+from llmhpo.tuners.base import Proposal, Tuner
+
+SAMPLERS = ("tpe", "gp")
+
+
+class OptunaTuner(Tuner):
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        sampler: str = "tpe",
+        n_startup_trials: int = 3,
+        name: str | None = None,
+    ):
+        import optuna
+
+        if sampler not in SAMPLERS:
+            raise ValueError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
+        if n_startup_trials < 1:
+            raise ValueError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
+        super().__init__(space, seed, name or f"bo-{sampler}")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.sampler = sampler
+        self.n_startup_trials = n_startup_trials
+        self.distributions = space.optuna_distributions()
+        self.study = optuna.create_study(direction="minimize", sampler=self._make_sampler())
+        self._pending: Any = None
+
+    def ask(self) -> Proposal:
+        self.study.sampler = self._make_sampler()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for GPSampler
+            trial = self.study.ask(self.distributions)
+        self._pending = trial
+        return Proposal(dict(trial.params), {"sampler": self.sampler})
+
+    def tell(self, record: TrialRecord) -> None:
+        super().tell(record)
+        if record.config is None:  # an invalid proposal: nothing was evaluated
+            self._drop_pending()
+            return
+        import optuna
+        from optuna.trial import TrialState
+
+        ok = record.status == "ok" and record.value is not None
+        state, value = (TrialState.COMPLETE, record.value) if ok else (TrialState.FAIL, None)
+        if self._pending is not None and self._pending.params == record.config:
+            self.study.tell(self._pending, value, state=state)
+            self._pending = None
+            return
+        self._drop_pending()
+        self.study.add_trial(
+            optuna.trial.create_trial(
+                params=record.config, distributions=self.distributions, value=value, state=state
+            )
+        )
+
+    def _drop_pending(self) -> None:
+        if self._pending is not None:
+            from optuna.trial import TrialState
+
+            self.study.tell(self._pending, state=TrialState.FAIL)
+            self._pending = None
+
+    def _make_sampler(self) -> Any:
+        import optuna
+
+        seed = self.round_seed()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.sampler == "gp":
+                return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
