@@ -48,10 +48,15 @@ class Study:
         records = self.trial_log.read()
         for record in records:
             self.tuner.tell(record)
-        if records:
+        if len(records) >= self.budget:
             log.info(
-                "Resuming %s: %d of %d trials already done", self.folder, len(records), self.budget
+                "Study in %s is already finished (%d of %d trials); not rerun",
+                self.folder,
+                len(records),
+                self.budget,
             )
+        elif records:
+            log.info("Resuming %s: %d of %d trials done", self.folder, len(records), self.budget)
         for round_index in range(len(records), self.budget):
             record = self._run_trial(round_index)
             self.trial_log.append(record)

@@ -10,6 +10,7 @@ value inside the domain is unchanged for all of them.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -139,14 +140,21 @@ def get_toy_function(name: str) -> ToyFunction:
 class ToyObjective:
     """`objective=toy`: evaluate f(x1, x2) and report the regret against the known minimum."""
 
-    def __init__(self, function: str, name: str | None = None):
+    def __init__(self, function: str, name: str | None = None, delay_seconds: float = 0.0):
+        """`delay_seconds` makes each trial take that long, to mimic a training run's cost
+        when trying launchers, parallelism or a kill and resume on cheap functions."""
+        if delay_seconds < 0:
+            raise ValueError(f"objective.delay_seconds must be >= 0, got {delay_seconds}")
         self.function = get_toy_function(function)
         self.name = name or f"toy-{function}"
+        self.delay_seconds = delay_seconds
 
     @property
     def search_space(self) -> SearchSpace:
         return self.function.search_space()
 
     def evaluate(self, config: dict[str, Any]) -> Evaluation:
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
         value = float(self.function(float(config["x1"]), float(config["x2"])))
         return Evaluation(value, {"value": value, "regret": value - self.function.minimum})

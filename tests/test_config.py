@@ -1,0 +1,107 @@
+"""Every option of every config group composes and builds."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from llmhpo.builder import build_objective, build_search_space, build_tuner
+from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
+from llmhpo.run_folder import job_config, run_name
+from llmhpo.space import SearchSpace, SearchSpaceError
+from tests.conftest import CONF, compose_config
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+def test_defaults_are_the_documented_ones():
+    cfg = compose_config()
+    assert cfg.seed == 0 and cfg.budget == 10
+    assert cfg.objective.function == "branin"
+    assert cfg.search_space.name == "toy2d"
+    assert cfg.tuner.name == "random"
+
+
+@pytest.mark.parametrize("option", options("search_space"))
+def test_every_search_space_composes_and_builds(option):
+    cfg = compose_config([f"search_space={option}"])
+    space_cfg = OmegaConf.to_container(cfg.search_space, resolve=True)
+    if space_cfg.get("from_objective"):
+        space = build_search_space(cfg, build_objective(cfg))
+        assert space.names == ["x1", "x2"]
+    else:
+        space = SearchSpace.from_config(space_cfg)
+        assert {"optimizer", "learning_rate", "train_batch_size"} <= set(space.names)
+
+
+def test_vit_arch_space_has_the_architecture_keys():
+    cfg = compose_config(["search_space=vit_arch"])
+    space = SearchSpace.from_config(OmegaConf.to_container(cfg.search_space, resolve=True))
+    assert space.params["heads"].choices == (4, 8, 16)
+    assert space.params["depth"].choices == (4, 6, 8, 12)
+    assert len(space.names) == 12
+
+
+@pytest.mark.parametrize("option", options("objective"))
+def test_every_objective_composes_and_builds(option):
+    cfg = compose_config([f"objective={option}"])
+    assert build_objective(cfg).name
+
+
+@pytest.mark.parametrize("function", sorted(TOY_FUNCTIONS))
+def test_every_toy_function_needs_no_other_override(function):
+    cfg = compose_config(["objective=toy", f"objective.function={function}", "tuner=bo"])
+    objective = build_objective(cfg)
+    assert isinstance(objective, ToyObjective) and objective.name == f"toy-{function}"
+    space = build_search_space(cfg, objective)
+    assert space.params["x1"].low == TOY_FUNCTIONS[function].x1_range[0]
+
+
+@pytest.mark.parametrize("option", options("tuner"))
+def test_every_tuner_composes_and_builds(option):
+    cfg = compose_config([f"tuner={option}"])
+    space = build_search_space(cfg, build_objective(cfg))
+    tuner = build_tuner(cfg, space)
+    assert tuner.name == cfg.tuner.name
+    assert space.validate(tuner.ask().config)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_bo_samplers_compose(sampler):
+    cfg = compose_config(["tuner=bo", f"tuner.sampler={sampler}", "tuner.n_startup_trials=2"])
+    tuner = build_tuner(cfg, build_search_space(cfg, build_objective(cfg)))
+    assert tuner.name == f"bo-{sampler}" and tuner.n_startup_trials == 2
+
+
+def test_unknown_bo_sampler_is_named():
+    cfg = compose_config(["tuner=bo", "tuner.sampler=cmaes"])
+    with pytest.raises(Exception, match="tuner.sampler='cmaes' is not known"):
+        build_tuner(cfg, build_search_space(cfg, build_objective(cfg)))
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_every_experiment_composes(option):
+    cfg = compose_config([f"experiment={option}"])
+    assert build_objective(cfg).name
+
+
+def test_toy_objective_refuses_a_space_without_x1_x2():
+    cfg = compose_config(["objective=toy", "search_space=constrained"])
+    with pytest.raises(SearchSpaceError, match="use search_space=toy2d"):
+        build_search_space(cfg, build_objective(cfg))
+
+
+def test_run_name_is_readable_and_tracks_the_config():
+    names = set()
+    for overrides in (
+        ["seed=0"],
+        ["seed=1"],
+        ["budget=11"],
+        ["tuner=bo"],
+        ["tuner=bo", "tuner.sampler=gp"],
+    ):
+        cfg = compose_config(overrides)
+        names.add(run_name(job_config(cfg)))
+    assert len(names) == 5
+    assert run_name(job_config(compose_config(["tuner=bo"]))).startswith("toy-branin_bo-tpe_seed0_")
+    assert run_name(job_config(compose_config())) == run_name(job_config(compose_config()))

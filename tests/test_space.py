@@ -1,0 +1,203 @@
+import math
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from llmhpo.space import (
+    CategoricalParam,
+    FloatParam,
+    IntParam,
+    InvalidConfigError,
+    SearchSpace,
+    SearchSpaceError,
+)
+from tests.conftest import compose_config
+
+
+@pytest.fixture
+def space() -> SearchSpace:
+    cfg = compose_config(["search_space=constrained"])
+    return SearchSpace.from_config(OmegaConf.to_container(cfg.search_space, resolve=True))
+
+
+GOOD = {
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "train_batch_size": 128,
+    "weight_decay": 1e-4,
+    "label_smoothing": 0.1,
+}
+
+# (proposal, a phrase the message must contain)
+BAD_INPUTS = [
+    ({**GOOD, "momentum": 0.9}, "unknown key 'momentum'"),
+    (
+        {**{k: v for k, v in GOOD.items() if k != "train_batch_size"}, "training batch size": 64},
+        "unknown key 'training batch size' (did you mean 'train_batch_size'?)",
+    ),
+    ({k: v for k, v in GOOD.items() if k != "learning_rate"}, "missing key 'learning_rate'"),
+    ({**GOOD, "learning_rate": "fast"}, "'learning_rate' must be a number, got 'fast'"),
+    ({**GOOD, "learning_rate": True}, "'learning_rate' must be a number, got True"),
+    ({**GOOD, "learning_rate": 0.5}, "'learning_rate' is 0.5, above the maximum 0.1"),
+    ({**GOOD, "learning_rate": 1e-6}, "'learning_rate' is 1e-06, below the minimum 0.0001"),
+    ({**GOOD, "learning_rate": float("nan")}, "'learning_rate' must be a finite number"),
+    ({**GOOD, "weight_decay": float("inf")}, "'weight_decay' must be a finite number"),
+    ({**GOOD, "optimizer": "rmsprop"}, "'optimizer' must be one of ['adam', 'sgd'], got 'rmsprop'"),
+    (
+        {**GOOD, "train_batch_size": 100},
+        "'train_batch_size' must be one of [32, 64, 128, 256, 512]",
+    ),
+    ({**GOOD, "label_smoothing": -0.1}, "'label_smoothing' is -0.1, below the minimum 0"),
+    ({**GOOD, "optimizer": ["adam"]}, "'optimizer' must be one of ['adam', 'sgd'], got ['adam']"),
+    ([0.01, 128], "expected a JSON object with keys"),
+    ("adam", "expected a JSON object with keys"),
+    (None, "expected a JSON object with keys"),
+    ({}, "missing key 'optimizer'"),
+    ({**GOOD, "learning_rate": {"value": 0.01}}, "'learning_rate' must be a number"),
+]
+
+
+@pytest.mark.parametrize("proposal,expected", BAD_INPUTS)
+def test_bad_inputs_name_the_problem(space, proposal, expected):
+    with pytest.raises(InvalidConfigError) as caught:
+        space.validate(proposal)
+    assert expected in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once(space):
+    proposal = {"optimizer": "rmsprop", "learning_rate": 2.0, "extra": 1}
+    with pytest.raises(InvalidConfigError) as caught:
+        space.validate(proposal)
+    problems = caught.value.problems
+    assert len(problems) == 6  # extra key, bad optimizer, bad lr, three missing keys
+    assert sum("missing key" in p for p in problems) == 3
+
+
+def test_coercion_of_forgivable_forms(space):
+    config = space.validate(
+        {
+            "optimizer": "SGD",
+            "learning_rate": "0.05",
+            "train_batch_size": 64.0,
+            "weight_decay": " 1e-3 ",
+            "label_smoothing": 0,
+        }
+    )
+    assert config == {
+        "optimizer": "sgd",
+        "learning_rate": 0.05,
+        "train_batch_size": 64,
+        "weight_decay": 0.001,
+        "label_smoothing": 0.0,
+    }
+    assert isinstance(config["train_batch_size"], int)
+
+
+def test_int_param_messages():
+    space = SearchSpace([IntParam("depth", 1, 12)])
+    assert space.validate({"depth": "6"}) == {"depth": 6}
+    with pytest.raises(InvalidConfigError, match="'depth' must be an integer, got 6.5"):
+        space.validate({"depth": 6.5})
+    with pytest.raises(InvalidConfigError, match="'depth' is 13, above the maximum 12"):
+        space.validate({"depth": 13})
+
+
+def test_unconstrained_space_checks_signs_only():
+    cfg = compose_config(["search_space=unconstrained"])
+    space = SearchSpace.from_config(OmegaConf.to_container(cfg.search_space, resolve=True))
+    ok = space.validate({**GOOD, "learning_rate": 3.0, "train_batch_size": 1000})
+    assert ok["learning_rate"] == 3.0
+    with pytest.raises(InvalidConfigError, match="'learning_rate' must be greater than 0, got 0"):
+        space.validate({**GOOD, "learning_rate": 0})
+    with pytest.raises(SearchSpaceError, match="cannot be sampled"):
+        space.sample(np.random.default_rng(0))
+
+
+def test_sampling_stays_inside_and_validates(space):
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        config = space.sample(rng)
+        assert space.validate(config) == config
+        assert 1e-4 <= config["learning_rate"] <= 1e-1
+        assert 0.0 <= config["label_smoothing"] <= 0.2
+
+
+def test_sampling_is_reproducible_by_seed(space):
+    first = [space.sample(np.random.default_rng(7)) for _ in range(3)]
+    again = [space.sample(np.random.default_rng(7)) for _ in range(3)]
+    other = space.sample(np.random.default_rng(8))
+    assert first == again
+    assert other != first[0]
+
+
+def test_log_scale_is_log_uniform():
+    log_param = FloatParam("lr", 1e-4, 1e-1, log=True)
+    linear_param = FloatParam("ls", 1e-4, 1e-1)
+    rng = np.random.default_rng(0)
+    logs = np.array([math.log10(log_param.sample(rng)) for _ in range(4000)])
+    linear = np.array([linear_param.sample(rng) for _ in range(4000)])
+    # Each decade holds a third of log-uniform draws; a uniform draw lands in the top decade 90%.
+    for low in (-4, -3, -2):
+        share = np.mean((logs >= low) & (logs < low + 1))
+        assert abs(share - 1 / 3) < 0.03
+    assert np.mean(linear >= 1e-2) > 0.88
+
+
+def test_int_log_sampling_covers_the_ends():
+    param = IntParam("units", 1, 1000, log=True)
+    draws = [param.sample(np.random.default_rng(i)) for i in range(2000)]
+    assert min(draws) == 1 and max(draws) <= 1000
+    assert np.mean(np.array(draws) <= 31) > 0.4  # half of the log range lies below sqrt(1000)
+
+
+def test_json_schema(space):
+    schema = space.json_schema()
+    assert schema["required"] == space.names
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["learning_rate"] == {
+        "type": "number",
+        "minimum": 1e-4,
+        "maximum": 0.1,
+    }
+    assert schema["properties"]["train_batch_size"] == {"enum": [32, 64, 128, 256, 512]}
+
+
+def test_description_lists_every_parameter(space):
+    text = space.describe()
+    assert "- learning_rate: float in [0.0001, 0.1], log scale" in text
+    assert "- optimizer: one of ['adam', 'sgd']" in text
+    assert len(text.splitlines()) == len(space.names)
+
+
+def test_optuna_distributions(space):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    dists = space.optuna_distributions()
+    assert dists["learning_rate"] == FloatDistribution(1e-4, 1e-1, log=True)
+    assert dists["optimizer"] == CategoricalDistribution(("adam", "sgd"))
+
+
+@pytest.mark.parametrize(
+    "parameters,expected",
+    [
+        ({}, "non-empty 'parameters'"),
+        ({"lr": {"low": 0, "high": 1}}, "expected a mapping with a 'type'"),
+        ({"lr": {"type": "double", "low": 0, "high": 1}}, "unknown type 'double'"),
+        ({"lr": {"type": "float", "low": 1, "high": 0}}, "low (1.0) must be below high (0.0)"),
+        ({"lr": {"type": "float", "low": 0, "high": 1, "log": True}}, "needs low > 0"),
+        ({"opt": {"type": "categorical", "choices": []}}, "'choices' must be a non-empty list"),
+        ({"lr": {"type": "float", "lo": 0}}, "unknown field(s) ['lo']"),
+    ],
+)
+def test_bad_space_configs(parameters, expected):
+    with pytest.raises(SearchSpaceError) as caught:
+        SearchSpace.from_config({"name": "mine", "parameters": parameters})
+    assert expected in str(caught.value)
+
+
+def test_categorical_does_not_confuse_bool_with_number():
+    param = CategoricalParam("flag", (True, False))
+    assert param.coerce(True) is True
+    with pytest.raises(ValueError):
+        param.coerce(1)

@@ -1,0 +1,195 @@
+import json
+
+import pytest
+
+from llmhpo.objectives.base import Evaluation
+from llmhpo.objectives.toy import ToyObjective
+from llmhpo.study import Study
+from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord
+from llmhpo.tuners.bo import OptunaTuner
+from llmhpo.tuners.random import RandomTuner
+
+
+class FlakyObjective:
+    """Branin, except that the rounds listed in `fail_on` raise or return NaN."""
+
+    name = "flaky"
+
+    def __init__(self, fail_on=(), nan_on=()):
+        self.inner = ToyObjective("branin")
+        self.fail_on, self.nan_on = set(fail_on), set(nan_on)
+        self.calls = 0
+
+    @property
+    def search_space(self):
+        return self.inner.search_space
+
+    def evaluate(self, config):
+        self.calls += 1
+        if self.calls - 1 in self.fail_on:
+            raise RuntimeError("simulated crash in the trial")
+        if self.calls - 1 in self.nan_on:
+            return Evaluation(float("nan"))
+        return self.inner.evaluate(config)
+
+
+def make_study(folder, budget=6, objective=None, tuner_cls=RandomTuner, seed=0, **tuner_kwargs):
+    objective = objective or ToyObjective("branin")
+    tuner = tuner_cls(objective.search_space, seed=seed, **tuner_kwargs)
+    return Study(folder, objective.search_space, tuner, objective, budget)
+
+
+def read_lines(folder):
+    return [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+
+
+def test_study_writes_log_and_summary(tmp_path):
+    summary = make_study(tmp_path, budget=5).run()
+    lines = read_lines(tmp_path)
+    assert [line["round"] for line in lines] == [0, 1, 2, 3, 4]
+    assert all(line["status"] == "ok" for line in lines)
+    best = min(lines, key=lambda line: line["value"])
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == summary
+    assert summary["best_value"] == best["value"]
+    assert summary["best_config"] == best["config"]
+    assert summary["status_counts"] == {"ok": 5, "failed": 0, "invalid": 0}
+    assert summary["finished"] is True
+    assert summary["seconds"]["total"] >= summary["seconds"]["objective"]
+    assert lines[0]["metrics"]["regret"] == pytest.approx(lines[0]["value"] - 0.3978873577)
+
+
+def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
+    objective = FlakyObjective(fail_on={1}, nan_on={3})
+    summary = make_study(tmp_path, budget=5, objective=objective).run()
+    lines = read_lines(tmp_path)
+    assert [line["status"] for line in lines] == ["ok", "failed", "ok", "failed", "ok"]
+    assert lines[1]["error"] == "RuntimeError: simulated crash in the trial"
+    assert lines[1]["value"] is None and lines[1]["config"] is not None
+    assert "non-finite value" in lines[3]["error"]
+    assert summary["status_counts"] == {"ok": 3, "failed": 2, "invalid": 0}
+
+
+def test_failed_trials_are_told_to_bo_as_failures(tmp_path):
+    objective = FlakyObjective(fail_on={0, 2})
+    study = make_study(tmp_path, budget=4, objective=objective, tuner_cls=OptunaTuner)
+    study.run()
+    states = [trial.state.name for trial in study.tuner.study.trials]
+    assert states == ["FAIL", "COMPLETE", "FAIL", "COMPLETE"]
+
+
+def test_finished_study_is_not_rerun(tmp_path):
+    make_study(tmp_path, budget=3).run()
+    objective = FlakyObjective()
+    summary = make_study(tmp_path, budget=3, objective=objective).run()
+    assert objective.calls == 0
+    assert summary["trials"] == 3
+
+
+@pytest.mark.parametrize(
+    "tuner_cls,kwargs",
+    [(RandomTuner, {}), (OptunaTuner, {"sampler": "tpe"}), (OptunaTuner, {"sampler": "gp"})],
+)
+def test_resumed_study_matches_an_uninterrupted_one(tmp_path, tuner_cls, kwargs):
+    whole = make_study(tmp_path / "whole", budget=7, tuner_cls=tuner_cls, seed=3, **kwargs)
+    whole.run()
+    part = make_study(tmp_path / "part", budget=4, tuner_cls=tuner_cls, seed=3, **kwargs)
+    part.run()
+    (tmp_path / "part" / "summary.json").unlink()
+    rest = make_study(tmp_path / "part", budget=7, tuner_cls=tuner_cls, seed=3, **kwargs)
+    rest.run()
+    configs = lambda folder: [line["config"] for line in read_lines(folder)]  # noqa: E731
+    assert configs(tmp_path / "part") == configs(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("tuner_cls,kwargs", [(RandomTuner, {}), (OptunaTuner, {"sampler": "gp"})])
+def test_same_seed_same_proposals_other_seed_others(tmp_path, tuner_cls, kwargs):
+    runs = {}
+    for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
+        make_study(tmp_path / name, budget=5, tuner_cls=tuner_cls, seed=seed, **kwargs).run()
+        runs[name] = [line["config"] for line in read_lines(tmp_path / name)]
+    assert runs["a"] == runs["b"]
+    assert runs["a"] != runs["c"]
+
+
+def test_bo_leaves_random_sampling_after_startup(tmp_path):
+    study = make_study(tmp_path, budget=8, tuner_cls=OptunaTuner, n_startup_trials=3, seed=0)
+    study.run()
+    random_twin = make_study(tmp_path / "r", budget=8, tuner_cls=OptunaTuner, n_startup_trials=8)
+    random_twin.run()
+    first = [line["config"] for line in read_lines(tmp_path)]
+    startup_only = [line["config"] for line in read_lines(tmp_path / "r")]
+    assert first[:3] == startup_only[:3]
+    assert first[3:] != startup_only[3:]
+
+
+def test_torn_last_line_is_dropped_with_a_warning_and_repaired(tmp_path, caplog):
+    make_study(tmp_path, budget=3).run()
+    path = tmp_path / "trials.jsonl"
+    intact = path.read_text()
+    path.write_text(intact + '{"round": 3, "status": "o')
+    with caplog.at_level("WARNING"):
+        records = TrialLog(path).read()
+    assert len(records) == 3
+    assert "dropping torn last line 4" in caplog.text
+    assert path.read_text() == intact
+
+
+def test_resume_after_torn_line_finishes_cleanly(tmp_path):
+    make_study(tmp_path, budget=3).run()
+    path = tmp_path / "trials.jsonl"
+    path.write_text(path.read_text() + '{"round": 3, "sta')
+    make_study(tmp_path, budget=5).run()
+    assert [line["round"] for line in read_lines(tmp_path)] == [0, 1, 2, 3, 4]
+
+
+def test_complete_last_line_without_newline_is_kept(tmp_path):
+    make_study(tmp_path, budget=3).run()
+    path = tmp_path / "trials.jsonl"
+    path.write_text(path.read_text().rstrip("\n"))
+    assert len(TrialLog(path).read()) == 3
+    assert path.read_text().endswith("\n")
+
+
+def test_damage_in_the_middle_is_an_error_naming_the_line(tmp_path):
+    make_study(tmp_path, budget=3).run()
+    path = tmp_path / "trials.jsonl"
+    lines = path.read_text().splitlines()
+    lines[1] = "garbage"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TrialLogError, match="line 2, is not a trial record"):
+        TrialLog(path).read()
+
+
+def test_rounds_out_of_order_are_an_error(tmp_path):
+    log = TrialLog(tmp_path / "trials.jsonl")
+    log.append(TrialRecord(round=0, status="ok", config={"x1": 0, "x2": 0}, value=1.0))
+    log.append(TrialRecord(round=2, status="ok", config={"x1": 0, "x2": 0}, value=1.0))
+    with pytest.raises(TrialLogError, match="expected round 1, found round 2"):
+        log.read()
+
+
+def test_budget_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="budget must be at least 1"):
+        make_study(tmp_path, budget=0)
+
+
+class OutOfRangeTuner(RandomTuner):
+    """Proposes x1 outside the domain every other round, as a careless LLM might."""
+
+    def ask(self):
+        proposal = super().ask()
+        if len(self.history) % 2:
+            proposal.config["x1"] = 99.0
+        return proposal
+
+
+def test_invalid_proposal_is_recorded_with_the_message_and_not_evaluated(tmp_path):
+    objective = FlakyObjective()
+    summary = make_study(tmp_path, budget=4, objective=objective, tuner_cls=OutOfRangeTuner).run()
+    lines = read_lines(tmp_path)
+    assert [line["status"] for line in lines] == ["ok", "invalid", "ok", "invalid"]
+    assert lines[1]["config"] is None and lines[1]["proposed"]["x1"] == 99.0
+    assert "'x1' is 99, above the maximum 10" in lines[1]["error"]
+    assert objective.calls == 2
+    assert summary["status_counts"] == {"ok": 2, "failed": 0, "invalid": 2}
