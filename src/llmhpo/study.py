@@ -7,6 +7,7 @@ through `tell` and continues at the first missing round.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -66,8 +67,32 @@ class Study:
         summary = summarise(
             records[: self.budget], self.budget, self.tuner.name, self.objective.name
         )
+        if summary["finished"] and summary["best_config"] is not None:
+            summary["test"] = self._test_best(summary, records[summary["best_round"]])
         write_json_atomic(self.folder / SUMMARY_FILE, summary)
         return summary
+
+    def _test_best(self, summary: dict[str, Any], best: TrialRecord) -> dict[str, Any] | None:
+        """Test-split metrics of the best configuration, for objectives that have a test split.
+
+        Taken from the trial when it measured them, from an earlier summary of
+        the same study, or else by the objective's `test` (which may retrain).
+        """
+        test = getattr(self.objective, "test", None)
+        if test is None:
+            return None
+        measured = {k: v for k, v in best.metrics.items() if k.startswith("test_")}
+        if measured:
+            return measured
+        previous = _read_json(self.folder / SUMMARY_FILE)
+        if previous.get("best_round") == summary["best_round"] and previous.get("test"):
+            return previous["test"]
+        log.info("Measuring the best configuration (round %d) on the test split", best.round)
+        try:
+            return {k: v for k, v in test(best.config).items() if k.startswith("test_")}
+        except Exception as error:  # the study's results stand even if this extra step fails
+            log.exception("Testing the best configuration failed")
+            return {"error": f"{type(error).__name__}: {error}"}
 
     def _run_trial(self, round_index: int) -> TrialRecord:
         started = time.perf_counter()
@@ -124,6 +149,13 @@ def summarise(
             "total": objective_seconds + tuner_seconds,
         },
     }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _describe(record: TrialRecord) -> str:

@@ -1,0 +1,191 @@
+"""`objective=train`: one trial trains a network from scratch with Lightning.
+
+The tuned value is the validation error (validation is held out of the
+training split); the test split is evaluated only when asked: per trial with
+`objective.eval_test=true`, or for the study's best configuration at its end
+(`test`, which retrains it with the same seed).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import time
+import warnings
+from typing import Any
+
+import torch
+
+from llmhpo.objectives.base import Evaluation
+from llmhpo.space import SearchSpace
+from llmhpo.training.augment import Augmenter
+from llmhpo.training.batches import DeviceBatches
+from llmhpo.training.data import ImageDataset, Split, load_dataset
+from llmhpo.training.models import build_model, model_settings
+from llmhpo.training.module import ClassifierModule, OptimSettings, evaluate_split
+
+log = logging.getLogger(__name__)
+
+
+class TrialOutOfMemoryError(RuntimeError):
+    """The accelerator ran out of memory; memory was released and the study goes on."""
+
+
+class TrainObjective:
+    search_space: SearchSpace | None = None  # trains on whatever space the config chooses
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        dataset: dict[str, Any],
+        trainer: dict[str, Any],
+        seed: int = 0,
+        eval_test: bool = False,
+        eval_batch_size: int = 1024,
+        sgd_momentum: float = 0.9,
+        name: str | None = None,
+    ):
+        self.model_cfg, self.dataset_cfg, self.trainer_cfg = model, dataset, trainer
+        self.seed = int(seed)
+        self.eval_test = eval_test
+        self.eval_batch_size = int(eval_batch_size)
+        self.sgd_momentum = float(sgd_momentum)
+        self.name = name or f"train-{model['name']}-{dataset['name']}"
+        self.device = _resolve_device(trainer.get("accelerator", "auto"))
+        self.precision = _resolve_precision(trainer.get("precision"), self.device)
+        self._on_device: dict[str, Split] = {}
+        load_dataset(dataset)  # now: missing data fails the run before any trial, not each trial
+        for noisy in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        # Lightning's own use of a deprecated torch API; nothing a user can act on.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+    @property
+    def data(self) -> ImageDataset:
+        return load_dataset(self.dataset_cfg)
+
+    def evaluate(self, config: dict[str, Any]) -> Evaluation:
+        splits = ("val", "test") if self.eval_test else ("val",)
+        metrics = self._train_and_measure(config, splits)
+        return Evaluation(metrics["val_error"], metrics)
+
+    def test(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Retrain `config` with the trial seed and measure it on the test split."""
+        return self._train_and_measure(config, ("test",))
+
+    def _train_and_measure(self, config: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
+        try:
+            return self._train(config, splits)
+        except torch.OutOfMemoryError:
+            pass  # leave the except block first, so the traceback's tensors can be freed
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise TrialOutOfMemoryError(
+            f"CUDA out of memory training {self.model_cfg['name']} with "
+            f"train_batch_size={config.get('train_batch_size')}; memory was released and the study "
+            "goes on. Smaller batches or a smaller architecture fit."
+        )
+
+    def _train(self, config: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
+        import lightning as L
+
+        data = self.data
+        optim = OptimSettings.from_config(config, self.sgd_momentum)
+        L.seed_everything(self.seed, verbose=False)
+        model = build_model(  # an impossible architecture is reported here, before training
+            self.model_cfg,
+            config,
+            channels=data.channels,
+            image_size=data.image_size,
+            num_classes=data.num_classes,
+        )
+        channels_last = bool(self.model_cfg.get("channels_last", False))
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        augmenter = Augmenter(
+            data.mean,
+            data.std,
+            self.device,
+            crop_padding=int(self.dataset_cfg.get("crop_padding", 0)),
+            flip=bool(self.dataset_cfg.get("flip", False)),
+            channels_last=channels_last,
+        )
+        train = self._device_split("train")
+        batches = DeviceBatches(
+            train.images,
+            train.labels,
+            int(config.get("train_batch_size", 512)),
+            augmenter,
+            self.seed,
+        )
+        epochs = int(self.trainer_cfg.get("max_epochs", 20))
+        module = ClassifierModule(model, optim, epochs, batches)
+        trainer = L.Trainer(**self._trainer_kwargs(epochs))
+        started = time.perf_counter()
+        trainer.fit(module)
+        train_seconds = time.perf_counter() - started
+        metrics: dict[str, Any] = {
+            "train_seconds": train_seconds,
+            "images_per_second": len(batches)
+            * batches.batch_size
+            * epochs
+            / max(train_seconds, 1e-9),
+            "epochs": epochs,
+            "params": sum(p.numel() for p in model.parameters()),
+            "model_settings": model_settings(self.model_cfg, config),
+        }
+        autocast = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(self.precision)
+        for split in splits:
+            part = self._device_split(split)
+            result = evaluate_split(
+                model, part.images, part.labels, augmenter.eval, self.eval_batch_size, autocast
+            )
+            metrics.update({f"{split}_{key}": value for key, value in result.items()})
+        return metrics
+
+    def _device_split(self, split: str) -> Split:
+        """The split on the training device, copied there once per study."""
+        if split not in self._on_device:
+            part: Split = getattr(self.data, split)
+            self._on_device[split] = Split(part.images.to(self.device), part.labels.to(self.device))
+        return self._on_device[split]
+
+    def _trainer_kwargs(self, epochs: int) -> dict[str, Any]:
+        progress = self.trainer_cfg.get("enable_progress_bar")
+        return {
+            "accelerator": self.device.type if self.device.type != "cuda" else "gpu",
+            "devices": 1,
+            "precision": self.precision,
+            "max_epochs": epochs,
+            "enable_progress_bar": sys.stderr.isatty() if progress is None else bool(progress),
+            "deterministic": bool(self.trainer_cfg.get("deterministic", False)),
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_model_summary": False,
+            "num_sanity_val_steps": 0,
+        }
+
+
+def _resolve_device(accelerator: str) -> torch.device:
+    if accelerator in ("auto", None):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if accelerator in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "trainer.accelerator=gpu, but no CUDA GPU is visible; use trainer=cpu"
+            )
+        return torch.device("cuda")
+    if accelerator == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"trainer.accelerator must be auto, gpu or cpu, got {accelerator!r}")
+
+
+def _resolve_precision(precision: str | None, device: torch.device) -> str:
+    """bf16-mixed on a GPU that has it, 32-bit otherwise, unless the config says."""
+    if precision:
+        return str(precision)
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"

@@ -1,0 +1,1 @@
+"""Training for `objective=train`: models, device-resident data, the LightningModule."""

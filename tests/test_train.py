@@ -1,0 +1,164 @@
+"""Real Lightning training at tiny sizes, through the study loop and the CLI."""
+
+import json
+
+import pytest
+
+from llmhpo.objectives.train import TrainObjective
+from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
+from llmhpo.study import Study
+from llmhpo.tuners.random import RandomTuner
+from tests.test_data import DIGITS_CFG, write_cifar_copy
+
+RESNET = {"name": "resnet9", "channels_last": True}
+SMALL_VIT = {
+    "name": "vit",
+    "channels_last": False,
+    "patch_size": 4,
+    "dim": 64,
+    "depth": 2,
+    "heads": 4,
+    "mlp_dim": 128,
+    "dropout": 0.1,
+    "emb_dropout": 0.1,
+}
+TRAINER = {"accelerator": "cpu", "max_epochs": 1, "enable_progress_bar": False}
+CONFIG = {
+    "optimizer": "sgd",
+    "learning_rate": 0.05,
+    "train_batch_size": 128,
+    "weight_decay": 5e-4,
+    "label_smoothing": 0.1,
+}
+
+
+def summary_of(tmp_path):
+    (summary,) = tmp_path.glob("outputs/*/summary.json")
+    return json.loads(summary.read_text()), summary.parent
+
+
+@pytest.mark.parametrize(
+    "model,shrink", [("resnet9", []), ("vit", ["model.depth=2", "model.dim=128"])]
+)
+def test_cli_trains_two_trials_and_tests_the_best(cli, tmp_path, model, shrink):
+    result = cli(
+        "objective=train",
+        "dataset=digits",
+        f"model={model}",
+        "tuner=random",
+        "budget=2",
+        "trainer.max_epochs=1",
+        *shrink,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    summary, folder = summary_of(tmp_path)
+    lines = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["ok", "ok"]
+    assert all(0 <= line["metrics"]["val_error"] <= 1 for line in lines)
+    assert all("test_error" not in line["metrics"] for line in lines)  # tuning never sees test
+    assert 0 <= summary["test"]["test_error"] <= 1 and summary["test"]["test_loss"] > 0
+    assert folder.name.startswith(f"train-{model}-digits_random_seed0_")
+
+
+def test_same_config_and_seed_give_the_same_result_on_cpu():
+    results = [
+        TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=3).evaluate(CONFIG) for _ in range(2)
+    ]
+    assert results[0].value == results[1].value
+    assert results[0].metrics["val_loss"] == results[1].metrics["val_loss"]
+    other_seed = TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=4).evaluate(CONFIG)
+    assert other_seed.metrics["val_loss"] != results[0].metrics["val_loss"]
+
+
+def test_training_learns_something():
+    trainer = {**TRAINER, "max_epochs": 3}
+    result = TrainObjective(RESNET, DIGITS_CFG, trainer, seed=0).evaluate(
+        {**CONFIG, "train_batch_size": 64}
+    )
+    assert result.value < 0.3  # chance is 0.9
+
+
+def test_diverging_trial_fails_and_the_study_goes_on(tmp_path):
+    space = SearchSpace(
+        [
+            CategoricalParam("optimizer", ("sgd",)),
+            FloatParam("learning_rate", 1e25, 1e30, log=True),
+            CategoricalParam("train_batch_size", (256,)),
+        ]
+    )
+    objective = TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=0)
+    summary = Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=2).run()
+    lines = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["failed", "failed"]
+    assert "TrialDivergedError: loss diverged at step" in lines[0]["error"]
+    assert summary["status_counts"]["failed"] == 2 and summary["best_config"] is None
+
+
+def test_impossible_architecture_fails_before_training(tmp_path):
+    objective = TrainObjective({**SMALL_VIT, "heads": 3}, DIGITS_CFG, TRAINER, seed=0)
+    space = SearchSpace(
+        [CategoricalParam("optimizer", ("adam",)), FloatParam("learning_rate", 1e-3, 1e-2)]
+    )
+    Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=1).run()
+    (line,) = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    assert line["status"] == "failed"
+    assert line["error"] == "ArchitectureError: vit: heads 3 does not divide dim 64"
+    assert line["seconds"] < 1.0
+
+
+def test_vit_arch_keys_reach_the_model():
+    config = {
+        **CONFIG,
+        "patch_size": 8,
+        "dim": 32,
+        "depth": 1,
+        "heads": 2,
+        "mlp_dim": 64,
+        "dropout": 0.0,
+        "emb_dropout": 0.0,
+    }
+    result = TrainObjective(SMALL_VIT, DIGITS_CFG, TRAINER, seed=0).evaluate(config)
+    assert result.metrics["model_settings"]["dim"] == 32
+    small = TrainObjective(SMALL_VIT, DIGITS_CFG, TRAINER, seed=0).evaluate(CONFIG)
+    assert result.metrics["params"] < small.metrics["params"]
+
+
+def test_eval_test_measures_test_per_trial(tmp_path):
+    objective = TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=0, eval_test=True)
+    result = objective.evaluate(CONFIG)
+    assert {"test_error", "test_loss", "test_accuracy"} <= set(result.metrics)
+    assert result.metrics["test_accuracy"] == pytest.approx(1 - result.metrics["test_error"])
+
+
+def test_cifar10_trial_on_a_local_copy(tmp_path):
+    write_cifar_copy(tmp_path, per_batch=16)
+    dataset = {
+        "name": "cifar10",
+        "root": str(tmp_path),
+        "download": False,
+        "val_size": 16,
+        "split_seed": 0,
+        "crop_padding": 4,
+        "flip": True,
+        "mean": [0.49, 0.48, 0.45],
+        "std": [0.25, 0.24, 0.26],
+    }
+    result = TrainObjective(RESNET, dataset, TRAINER, seed=0).evaluate(
+        {**CONFIG, "train_batch_size": 32}
+    )
+    assert 0 <= result.value <= 1
+    assert result.metrics["params"] == 2_274_880
+
+
+def test_cifar10_missing_offline_fails_before_training(cli, tmp_path):
+    result = cli(
+        "objective=train",
+        "dataset=cifar10",
+        f"dataset.root={tmp_path / 'none'}",
+        "dataset.download=false",
+        "budget=1",
+    )
+    assert result.returncode != 0
+    assert f"CIFAR-10 is not in {tmp_path / 'none' / 'cifar-10-batches-py'}" in result.stdout
+    assert not list(tmp_path.glob("outputs/*/trials.jsonl"))
