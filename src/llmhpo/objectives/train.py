@@ -45,7 +45,10 @@ class TrainObjective:
         eval_batch_size: int = 1024,
         sgd_momentum: float = 0.9,
         name: str | None = None,
+        callbacks: list[Any] | None = None,
     ):
+        """`callbacks`: Lightning callbacks added to every trial's Trainer (profiling, logging)."""
+        self.callbacks = list(callbacks or [])
         self.model_cfg, self.dataset_cfg, self.trainer_cfg = model, dataset, trainer
         self.seed = int(seed)
         self.eval_test = eval_test
@@ -121,7 +124,9 @@ class TrainObjective:
             self.seed,
         )
         epochs = int(self.trainer_cfg.get("max_epochs", 20))
-        module = ClassifierModule(model, optim, epochs, batches)
+        # On a GPU, looking at the loss every step would stall the pipeline.
+        check_every = 1 if self.device.type == "cpu" else 50
+        module = ClassifierModule(model, optim, epochs, batches, check_every)
         trainer = L.Trainer(**self._trainer_kwargs(epochs))
         started = time.perf_counter()
         trainer.fit(module)
@@ -154,17 +159,20 @@ class TrainObjective:
 
     def _trainer_kwargs(self, epochs: int) -> dict[str, Any]:
         progress = self.trainer_cfg.get("enable_progress_bar")
+        deterministic = bool(self.trainer_cfg.get("deterministic", False))
         return {
             "accelerator": self.device.type if self.device.type != "cuda" else "gpu",
             "devices": 1,
             "precision": self.precision,
             "max_epochs": epochs,
             "enable_progress_bar": sys.stderr.isatty() if progress is None else bool(progress),
-            "deterministic": bool(self.trainer_cfg.get("deterministic", False)),
+            "deterministic": deterministic,
+            "benchmark": self.device.type == "cuda" and not deterministic,  # cuDNN autotuning
             "logger": False,
             "enable_checkpointing": False,
             "enable_model_summary": False,
             "num_sanity_val_steps": 0,
+            "callbacks": list(self.callbacks),
         }
 
 

@@ -44,6 +44,31 @@ class OptimSettings:
         )
 
 
+class DivergenceGuard:
+    """Notices a NaN or infinite loss without a host-device sync every step.
+
+    The first bad step is recorded on the device; the host looks every
+    `check_every` steps (1 on the CPU, where looking is free) and at the end of
+    each epoch, then stops the trial naming that step.
+    """
+
+    def __init__(self, device: torch.device, check_every: int):
+        self.check_every = max(1, check_every)
+        self.first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
+
+    def observe(self, loss: torch.Tensor, step: int) -> None:
+        bad = ~torch.isfinite(loss.detach())
+        unseen = self.first_bad_step < 0
+        self.first_bad_step = torch.where(bad & unseen, step, self.first_bad_step)
+        if (step + 1) % self.check_every == 0:
+            self.check()
+
+    def check(self) -> None:
+        step = int(self.first_bad_step.item())
+        if step >= 0:
+            raise TrialDivergedError(f"loss diverged at step {step}")
+
+
 class ClassifierModule(L.LightningModule):
     def __init__(
         self,
@@ -51,12 +76,14 @@ class ClassifierModule(L.LightningModule):
         optim: OptimSettings,
         epochs: int,
         batches: DeviceBatches,
+        divergence_check_every: int = 1,
     ):
         super().__init__()
         self.model = model
         self.optim = optim
         self.epochs = epochs
         self.batches = batches
+        self.guard = DivergenceGuard(batches.images.device, divergence_check_every)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
