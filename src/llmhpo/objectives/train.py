@@ -131,6 +131,7 @@ class TrainObjective:
         started = time.perf_counter()
         trainer.fit(module)
         train_seconds = time.perf_counter() - started
+        model = model.to(self.device)  # Lightning's teardown moves the model back to the CPU
         metrics: dict[str, Any] = {
             "train_seconds": train_seconds,
             "images_per_second": len(batches)
