@@ -139,6 +139,7 @@ class TrainObjective:
             * epochs
             / max(train_seconds, 1e-9),
             "epochs": epochs,
+            "train_loss": float(module.last_loss) if module.last_loss is not None else None,
             "params": sum(p.numel() for p in model.parameters()),
             "model_settings": model_settings(self.model_cfg, config),
         }
