@@ -43,7 +43,7 @@ class TrainObjective:
         seed: int = 0,
         eval_test: bool = False,
         eval_batch_size: int = 1024,
-        sgd_momentum: float = 0.9,
+        sgd_momentum: float = 0.0,
         name: str | None = None,
         callbacks: list[Any] | None = None,
     ):
