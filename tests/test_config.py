@@ -61,7 +61,7 @@ def test_every_toy_function_needs_no_other_override(function):
 def test_every_tuner_composes_and_builds(option):
     cfg = compose_config([f"tuner={option}"])
     space = build_search_space(cfg, build_objective(cfg))
-    tuner = build_tuner(cfg, space)
+    tuner = build_tuner(cfg, space, build_objective(cfg))
     assert tuner.name == cfg.tuner.name
     assert space.validate(tuner.ask().config)
 
@@ -69,14 +69,14 @@ def test_every_tuner_composes_and_builds(option):
 @pytest.mark.parametrize("sampler", ["tpe", "gp"])
 def test_bo_samplers_compose(sampler):
     cfg = compose_config(["tuner=bo", f"tuner.sampler={sampler}", "tuner.n_startup_trials=2"])
-    tuner = build_tuner(cfg, build_search_space(cfg, build_objective(cfg)))
+    tuner = build_tuner(cfg, build_search_space(cfg, build_objective(cfg)), build_objective(cfg))
     assert tuner.name == f"bo-{sampler}" and tuner.n_startup_trials == 2
 
 
 def test_unknown_bo_sampler_is_named():
     cfg = compose_config(["tuner=bo", "tuner.sampler=cmaes"])
     with pytest.raises(Exception, match="tuner.sampler='cmaes' is not known"):
-        build_tuner(cfg, build_search_space(cfg, build_objective(cfg)))
+        build_tuner(cfg, build_search_space(cfg, build_objective(cfg)), build_objective(cfg))
 
 
 @pytest.mark.parametrize("option", options("experiment"))

@@ -40,8 +40,10 @@ def build_search_space(cfg: DictConfig, objective: Objective) -> SearchSpace:
     return space
 
 
-def build_tuner(cfg: DictConfig, space: SearchSpace) -> Tuner:
-    return instantiate(cfg.tuner, space=space, seed=cfg.seed, _convert_="all")
+def build_tuner(cfg: DictConfig, space: SearchSpace, objective: Objective) -> Tuner:
+    # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
+    make = instantiate(cfg.tuner, _partial_=True, _convert_="all")
+    return make(space=space, seed=cfg.seed, task=objective.task)
 
 
 def build_study(cfg: DictConfig, folder: Path) -> Study:
@@ -49,5 +51,5 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
         raise ValueError("seed must be set (an integer; 0 is a valid seed)")
     objective = build_objective(cfg)
     space = build_search_space(cfg, objective)
-    tuner = build_tuner(cfg, space)
+    tuner = build_tuner(cfg, space, objective)
     return Study(folder, space, tuner, objective, budget=int(cfg.budget))

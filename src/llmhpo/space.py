@@ -11,6 +11,7 @@ sent back to an LLM.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +95,10 @@ class FloatParam:
     def json_schema(self) -> dict[str, Any]:
         return {"type": "number", **_schema_bounds(self.low, self.high, self.low_exclusive)}
 
+    def constraint(self) -> str:
+        """The reference prompt's wording: 'between 0.0001 and 0.1', 'positive float'."""
+        return _numeric_constraint("float", self.low, self.high, self.low_exclusive)
+
     def optuna_distribution(self) -> Any:
         from optuna.distributions import FloatDistribution
 
@@ -138,6 +143,9 @@ class IntParam:
     def json_schema(self) -> dict[str, Any]:
         return {"type": "integer", **_schema_bounds(self.low, self.high, False)}
 
+    def constraint(self) -> str:
+        return _numeric_constraint("integer", self.low, self.high, False)
+
     def optuna_distribution(self) -> Any:
         from optuna.distributions import IntDistribution
 
@@ -172,6 +180,12 @@ class CategoricalParam:
 
     def json_schema(self) -> dict[str, Any]:
         return {"enum": list(self.choices)}
+
+    def constraint(self) -> str:
+        """'must be ["adam", "sgd"]' for words, '32, 64, 128' for numbers, as the reference."""
+        if all(isinstance(c, str) for c in self.choices):
+            return "must be " + json.dumps(list(self.choices))
+        return ", ".join(json.dumps(c) for c in self.choices)
 
     def optuna_distribution(self) -> Any:
         from optuna.distributions import CategoricalDistribution
@@ -231,6 +245,18 @@ def _range_text(low: float | None, high: float | None, low_exclusive: bool) -> s
     if high is not None:
         return f"<= {_fmt(high)}"
     return "(any value)"
+
+
+def _numeric_constraint(
+    kind: str, low: float | None, high: float | None, low_exclusive: bool
+) -> str:
+    if low is not None and high is not None:
+        return f"between {_fmt(low)} and {_fmt(high)}"
+    if low == 0 and high is None:
+        return f"positive {kind}" if low_exclusive else f"nonnegative {kind}"
+    if kind == "integer" and low == 1 and high is None:
+        return "positive integer"
+    return f"{kind} {_range_text(low, high, low_exclusive)}"
 
 
 def _schema_bounds(low: float | None, high: float | None, low_exclusive: bool) -> dict[str, float]:
@@ -300,7 +326,7 @@ class SearchSpace:
         return config
 
     def describe(self) -> str:
-        """One line per parameter, for prompts and `--help`-style output."""
+        """One line per parameter, for messages and logs."""
         return "\n".join(f"- {param.describe()}" for param in self.params.values())
 
     def json_schema(self) -> dict[str, Any]:

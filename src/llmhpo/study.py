@@ -26,6 +26,10 @@ TRIALS_FILE = "trials.jsonl"
 SUMMARY_FILE = "summary.json"
 
 
+class TunerGaveUpError(RuntimeError):
+    """The tuner could not propose a configuration and was told to stop (tuner.on_invalid=fail)."""
+
+
 class Study:
     def __init__(
         self,
@@ -59,11 +63,18 @@ class Study:
         elif records:
             log.info("Resuming %s: %d of %d trials done", self.folder, len(records), self.budget)
         for round_index in range(len(records), self.budget):
-            record = self._run_trial(round_index)
+            record, fatal = self._run_trial(round_index)
             self.trial_log.append(record)
             self.tuner.tell(record)
             records.append(record)
             log.info("%s", _describe(record))
+            if fatal:
+                raise TunerGaveUpError(
+                    f"round {round_index}: {record.error}. The round is logged as invalid in "
+                    f"{self.trial_log.path}; rerun to go on from the next round, or set "
+                    "tuner.on_invalid=random (fall back to a random configuration) or a larger "
+                    "tuner.max_attempts."
+                )
         summary = summarise(
             records[: self.budget], self.budget, self.tuner.name, self.objective.name
         )
@@ -94,7 +105,8 @@ class Study:
             log.exception("Testing the best configuration failed")
             return {"error": f"{type(error).__name__}: {error}"}
 
-    def _run_trial(self, round_index: int) -> TrialRecord:
+    def _run_trial(self, round_index: int) -> tuple[TrialRecord, bool]:
+        """The finished record, and whether the tuner asked to stop the study."""
         started = time.perf_counter()
         proposal = self.tuner.ask()
         ask_seconds = time.perf_counter() - started
@@ -106,11 +118,14 @@ class Study:
             ask_seconds=ask_seconds,
             tuner=proposal.info,
         )
+        if proposal.config is None:
+            record.status, record.error = "invalid", proposal.error or "the tuner proposed nothing"
+            return record, proposal.fatal
         try:
             record.config = self.space.validate(proposal.config)
         except InvalidConfigError as error:
             record.status, record.error = "invalid", str(error)
-            return record
+            return record, False
         started = time.perf_counter()
         try:
             evaluation = self.objective.evaluate(record.config)
@@ -121,7 +136,7 @@ class Study:
             log.exception("Trial %d failed", round_index)
             record.status, record.error = "failed", f"{type(error).__name__}: {error}"
         record.seconds = time.perf_counter() - started
-        return record
+        return record, False
 
 
 def summarise(
@@ -132,7 +147,7 @@ def summarise(
     best = min(ok, key=lambda r: r.value) if ok else None
     objective_seconds = sum(r.seconds for r in records)
     tuner_seconds = sum(r.ask_seconds for r in records)
-    return {
+    summary = {
         "objective": objective,
         "tuner": tuner,
         "budget": budget,
@@ -149,6 +164,21 @@ def summarise(
             "total": objective_seconds + tuner_seconds,
         },
     }
+    llm = [r.tuner for r in records if "prompt_tokens" in r.tuner]
+    if llm:
+        costs = [info.get("cost_usd") for info in llm]
+        summary["llm"] = {
+            "calls": sum(info.get("attempts", 0) for info in llm),
+            "cached_calls": sum(info.get("cached_calls", 0) for info in llm),
+            "prompt_tokens": sum(info["prompt_tokens"] for info in llm),
+            "completion_tokens": sum(info.get("completion_tokens", 0) for info in llm),
+            "cost_usd": None if any(c is None for c in costs) else sum(costs),
+            "first_try_valid": sum(
+                info.get("attempts") == 1 and info.get("answer") is not None for info in llm
+            ),
+            "random_fallbacks": sum(info.get("fallback") == "random" for info in llm),
+        }
+    return summary
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Objectives: what one trial evaluates. Only this package knows how."""
 
-from llmhpo.objectives.base import Evaluation, Objective
+from llmhpo.objectives.base import Evaluation, Objective, TaskInfo
 
-__all__ = ["Evaluation", "Objective"]
+__all__ = ["Evaluation", "Objective", "TaskInfo"]

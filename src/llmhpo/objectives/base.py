@@ -21,6 +21,21 @@ class Evaluation:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TaskInfo:
+    """How an objective is described to an LLM tuner, and which of its metrics it is shown.
+
+    `feedback` pairs a label with a metric key, e.g. ("Error Rate", "val_error");
+    the phrases slot into the prompts' sentences ("You will get the {feedback_phrase}
+    ...", "minimizes the {goal_phrase}").
+    """
+
+    intro: str
+    feedback: tuple[tuple[str, str], ...]
+    feedback_phrase: str
+    goal_phrase: str
+
+
 class Objective(Protocol):
     """Evaluates one configuration. Raising marks the trial as failed."""
 
@@ -29,6 +44,11 @@ class Objective(Protocol):
     @property
     def search_space(self) -> SearchSpace | None:
         """The space this objective brings with it (toy functions), or None."""
+        ...
+
+    @property
+    def task(self) -> TaskInfo:
+        """What an LLM is told about this objective."""
         ...
 
     def evaluate(self, config: dict[str, Any]) -> Evaluation: ...

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from llmhpo.objectives.base import Evaluation
+from llmhpo.objectives.base import Evaluation, TaskInfo
 from llmhpo.space import FloatParam, SearchSpace
 
 ArrayFn = Callable[[Any, Any], Any]
@@ -152,6 +152,16 @@ class ToyObjective:
     @property
     def search_space(self) -> SearchSpace:
         return self.function.search_space()
+
+    @property
+    def task(self) -> TaskInfo:
+        """The paper's toy-function wording."""
+        return TaskInfo(
+            intro="You are optimizing a function with two inputs.",
+            feedback=(("Loss", "value"),),
+            feedback_phrase="value of the function",
+            goal_phrase="loss of the function",
+        )
 
     def evaluate(self, config: dict[str, Any]) -> Evaluation:
         if self.delay_seconds:

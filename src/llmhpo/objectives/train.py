@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from llmhpo.objectives.base import Evaluation
+from llmhpo.objectives.base import Evaluation, TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.training.augment import Augmenter
 from llmhpo.training.batches import DeviceBatches
@@ -63,6 +63,10 @@ class TrainObjective:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # Lightning's own use of a deprecated torch API; nothing a user can act on.
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+    @property
+    def task(self) -> TaskInfo:
+        return training_task(self.model_cfg, self.dataset_cfg)
 
     @property
     def data(self) -> ImageDataset:
@@ -176,6 +180,19 @@ class TrainObjective:
             "num_sanity_val_steps": 0,
             "callbacks": list(self.callbacks),
         }
+
+
+def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> TaskInfo:
+    """The reference's wording, with the network and the data named by their configs."""
+    model = model_cfg.get("description") or "a neural network"
+    dataset = dataset_cfg.get("description")
+    subject = f"{model} trained for {dataset}" if dataset else model
+    return TaskInfo(
+        intro=f"You are helping tune hyperparameters for {subject}.",
+        feedback=(("Error Rate", "val_error"), ("Loss", "val_loss")),
+        feedback_phrase="validation error rate and loss",
+        goal_phrase="error rate",
+    )
 
 
 def _resolve_device(accelerator: str) -> torch.device:

@@ -13,23 +13,33 @@ from typing import Any
 
 import numpy as np
 
+from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.trial_log import TrialRecord
 
 
 @dataclass
 class Proposal:
-    """What a tuner suggests: the configuration plus anything worth logging."""
+    """What a tuner suggests: the configuration plus anything worth logging.
 
-    config: dict[str, Any]
+    A tuner that could not come up with a configuration (an LLM whose every
+    answer was rejected) returns `config=None` with the reason in `error`; the
+    round is logged as invalid, and `fatal` stops the study after logging it.
+    """
+
+    config: dict[str, Any] | None
     info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    fatal: bool = False
 
 
 class Tuner(ABC):
-    def __init__(self, space: SearchSpace, seed: int, name: str):
+    def __init__(self, space: SearchSpace, seed: int, name: str, task: TaskInfo | None = None):
+        """`task` describes the objective to tuners that read descriptions (the LLM)."""
         self.space = space
         self.seed = int(seed)
         self.name = name
+        self.task = task
         self.history: list[TrialRecord] = []
 
     @abstractmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
@@ -25,6 +26,7 @@ class OptunaTuner(Tuner):
         sampler: str = "tpe",
         n_startup_trials: int = 3,
         name: str | None = None,
+        task: TaskInfo | None = None,
     ):
         import optuna
 
@@ -32,7 +34,7 @@ class OptunaTuner(Tuner):
             raise ValueError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
         if n_startup_trials < 1:
             raise ValueError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
-        super().__init__(space, seed, name or f"bo-{sampler}")
+        super().__init__(space, seed, name or f"bo-{sampler}", task)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler
         self.n_startup_trials = n_startup_trials

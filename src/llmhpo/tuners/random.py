@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.tuners.base import Proposal, Tuner
 
 
 class RandomTuner(Tuner):
-    def __init__(self, space: SearchSpace, seed: int, name: str = "random"):
-        super().__init__(space, seed, name)
+    def __init__(
+        self, space: SearchSpace, seed: int, name: str = "random", task: TaskInfo | None = None
+    ):
+        super().__init__(space, seed, name, task)
 
     def ask(self) -> Proposal:
         return Proposal(self.space.sample(self.round_rng()))

