@@ -1,12 +1,14 @@
 """Benchmark the tuners on the paper's toy suite (not a test).
 
 Prints mean regret (best value so far minus the known minimum) after 10 and 30
-evaluations for each tuner on each toy function, averaged over seeds, and the
-mean seconds each tuner spends per proposal. Studies run through the same
-`Study` loop as `python -m llmhpo.run`, in a temporary folder.
+evaluations for each tuner on each toy function, averaged over seeds, the median
+best value after 10 evaluations, and per tuner the median seconds per proposal
+(and, for LLM tuners, how often the first answer was accepted and how many rounds
+fell back to random). Studies run through the same `Study` loop as
+`python -m llmhpo.run`, in a temporary folder.
 
-    python scripts/bench_toy.py                       # 10 seeds, 30 evaluations
-    python scripts/bench_toy.py --seeds 3 --tuners random bo-tpe
+    python scripts/bench_toy.py      # random, bo-tpe, bo-gp: 10 seeds, 30 evaluations
+    python scripts/bench_toy.py --tuners random llm-local --functions branin --seeds 5 --evals 10
 """
 
 from __future__ import annotations
@@ -21,35 +23,57 @@ import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
-from llmhpo.space import SearchSpace
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
+from llmhpo.tuners.llm import LLMTuner
 from llmhpo.tuners.random import RandomTuner
 
-TunerFactory = Callable[[SearchSpace, int], Tuner]
+TunerFactory = Callable[[ToyObjective, int, int], Tuner]
+LOCAL_LLM = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
 TUNERS: dict[str, TunerFactory] = {
-    "random": lambda space, seed: RandomTuner(space, seed),
-    "bo-tpe": lambda space, seed: OptunaTuner(space, seed, sampler="tpe"),
-    "bo-gp": lambda space, seed: OptunaTuner(space, seed, sampler="gp"),
+    "random": lambda objective, seed, budget: RandomTuner(objective.search_space, seed),
+    "bo-tpe": lambda objective, seed, budget: OptunaTuner(
+        objective.search_space, seed, sampler="tpe"
+    ),
+    "bo-gp": lambda objective, seed, budget: OptunaTuner(
+        objective.search_space, seed, sampler="gp"
+    ),
+    # The embedded model with the defaults of tuner=llm, except that rounds whose every answer
+    # was rejected evaluate a random point (marked) instead of stopping the study.
+    "llm-local": lambda objective, seed, budget: LLMTuner(
+        objective.search_space,
+        seed,
+        LOCAL_LLM,
+        {"format": "compressed"},
+        budget,
+        task=objective.task,
+        on_invalid="random",
+    ),
 }
 
 
 def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int) -> dict:
     objective = ToyObjective(function)
-    space = objective.search_space
-    study = Study(folder, space, TUNERS[tuner_name](space, seed), objective, evals)
+    study = Study(
+        folder, objective.search_space, TUNERS[tuner_name](objective, seed, evals), objective, evals
+    )
     started = time.perf_counter()
     study.run()
     records = study.trial_log.read()
     regrets = [r.metrics["regret"] for r in records]
     best = np.minimum.accumulate(regrets)
+    values = np.minimum.accumulate([r.value for r in records])
+    llm = [r.tuner for r in records if "attempts" in r.tuner]
     return {
         "function": function,
         "tuner": tuner_name,
         "seed": seed,
         **{f"regret@{k}": best[k - 1] for k in (10, evals) if k <= evals},
-        "seconds_per_proposal": sum(r.ask_seconds for r in records) / len(records),
+        "best@10": values[min(10, evals) - 1],
+        "proposal_seconds": [r.ask_seconds for r in records],
+        "first_try_valid": [i["attempts"] == 1 and i["answer"] is not None for i in llm],
+        "fallbacks": sum(i.get("fallback") == "random" for i in llm),
         "wall_seconds": time.perf_counter() - started,
     }
 
@@ -81,9 +105,21 @@ def main() -> None:
     table.loc["(mean)"] = table.mean()
     print(f"Mean regret over {args.seeds} seeds (lower is better)\n")
     print(table.to_string(float_format=lambda v: f"{v:.3g}"))
-    speed = frame.groupby("tuner")["seconds_per_proposal"].mean().reindex(args.tuners)
-    print("\nMean seconds per proposal\n")
-    print(speed.to_string(float_format=lambda s: f"{s:.4f}"))
+    best = frame.groupby(["function", "tuner"], sort=False)["best@10"].median().unstack("tuner")
+    print(f"\nMedian best value after 10 evaluations over {args.seeds} seeds\n")
+    print(best[args.tuners].to_string(float_format=lambda v: f"{v:.3g}"))
+    print("\nPer tuner\n")
+    for tuner, rows in frame.groupby("tuner", sort=False):
+        seconds = np.median([s for row in rows["proposal_seconds"] for s in row])
+        line = f"{tuner:10} median seconds per proposal {seconds:.4f}"
+        first = [ok for row in rows["first_try_valid"] for ok in row]
+        if first:
+            line += (
+                f"; first answer accepted in {sum(first)}/{len(first)} rounds "
+                f"({100 * sum(first) / len(first):.0f}%); "
+                f"random fallbacks {rows['fallbacks'].sum()}"
+            )
+        print(line)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,20 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture
+def toy_cli(cli):
+    """The CLI on the toy objective with random search unless the arguments choose otherwise."""
+
+    def run(*args: str, **kwargs):
+        flags = [a for a in args if a.startswith("-")]
+        overrides = [a for a in args if not a.startswith("-")]
+        chosen = {a.split("=")[0] for a in overrides}
+        defaults = [d for d in ("objective=toy", "tuner=random") if d.split("=")[0] not in chosen]
+        return cli(*flags, *defaults, *overrides, **kwargs)
+
+    return run
+
+
 def run_folders(root: Path) -> list[Path]:
     return sorted(path.parent for path in root.glob("*/study.json"))
 
@@ -18,8 +32,8 @@ def lines(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
 
 
-def test_run_writes_a_study_and_rerun_resumes_without_repeating(cli, tmp_path):
-    first = cli("objective.function=himmelblau", "tuner=bo", "budget=4")
+def test_run_writes_a_study_and_rerun_resumes_without_repeating(toy_cli, tmp_path):
+    first = toy_cli("objective.function=himmelblau", "tuner=bo", "budget=4")
     assert first.returncode == 0, first.stdout
     (folder,) = run_folders(tmp_path / "outputs")
     assert folder.name.startswith("toy-himmelblau_bo-tpe_seed0_")
@@ -27,22 +41,22 @@ def test_run_writes_a_study_and_rerun_resumes_without_repeating(cli, tmp_path):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["trials"] == 4 and summary["best_value"] is not None
 
-    again = cli("objective.function=himmelblau", "tuner=bo", "budget=4")
+    again = toy_cli("objective.function=himmelblau", "tuner=bo", "budget=4")
     assert again.returncode == 0, again.stdout
     assert run_folders(tmp_path / "outputs") == [folder]
     assert (folder / "trials.jsonl").read_text() == log_before
     assert "already finished (4 of 4 trials); not rerun" in again.stdout
 
 
-def test_different_configs_never_share_a_folder(cli, tmp_path):
+def test_different_configs_never_share_a_folder(toy_cli, tmp_path):
     for args in (["budget=3"], ["budget=3", "seed=1"], ["budget=3", "tuner=bo"]):
-        assert cli(*args).returncode == 0
+        assert toy_cli(*args).returncode == 0
     assert len(run_folders(tmp_path / "outputs")) == 3
 
 
-def test_a_folder_holding_another_study_is_refused(cli, tmp_path):
-    assert cli("budget=3", "hydra.run.dir=mine").returncode == 0
-    clash = cli("budget=3", "seed=5", "hydra.run.dir=mine")
+def test_a_folder_holding_another_study_is_refused(toy_cli, tmp_path):
+    assert toy_cli("budget=3", "hydra.run.dir=mine").returncode == 0
+    clash = toy_cli("budget=3", "seed=5", "hydra.run.dir=mine")
     assert clash.returncode != 0
     assert "already holds a study with a different configuration (differs in: seed)" in clash.stdout
     assert len(lines(tmp_path / "mine")) == 3
@@ -53,6 +67,7 @@ def test_resume_after_kill_keeps_earlier_rounds_and_fills_the_budget(tmp_path):
         sys.executable,
         "-m",
         "llmhpo.run",
+        "objective=toy",
         "tuner=bo",
         "budget=8",
         "objective.delay_seconds=0.4",
@@ -92,8 +107,10 @@ def test_multirun_gives_one_folder_per_job(cli, tmp_path):
     assert all(len(lines(folder)) == 10 for folder in folders)
 
 
-def test_joblib_launcher_runs_jobs_in_parallel_processes(cli, tmp_path):
-    result = cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", "budget=3")
+def test_joblib_launcher_runs_jobs_in_parallel_processes(toy_cli, tmp_path):
+    result = toy_cli(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", "budget=3"
+    )
     assert result.returncode == 0, result.stdout
     assert "Joblib.Parallel(n_jobs=2" in result.stdout
     assert len(run_folders(tmp_path / "multirun")) == 2
@@ -110,23 +127,25 @@ def test_help_lists_the_groups(cli):
     result = cli("--help")
     assert result.returncode == 0
     for group in (
-        "objective: toy",
+        "objective: toy, train",
         "search_space: constrained, toy2d",
-        "tuner: bo, random",
-        "experiment: quickstart",
+        "tuner: bo, llm, random",
+        "experiment: paper_resnet9, paper_vit, quickstart",
+        "llm: anthropic, local, ollama, openai",
+        "prompt: chat, compressed",
     ):
         assert group in result.stdout
 
 
 def test_cfg_job_prints_the_composed_config(cli, tmp_path):
-    result = cli("tuner=bo", "tuner.sampler=gp", "--cfg", "job")
+    result = cli("objective=toy", "tuner=bo", "tuner.sampler=gp", "--cfg", "job")
     assert result.returncode == 0
     assert "sampler: gp" in result.stdout and "budget: 10" in result.stdout
     assert not (tmp_path / "outputs").exists()
 
 
-def test_unknown_toy_function_fails_clearly(cli):
-    result = cli("objective.function=banana")
+def test_unknown_toy_function_fails_clearly(toy_cli):
+    result = toy_cli("objective.function=banana")
     assert result.returncode != 0
     assert "unknown toy function 'banana'" in result.stdout
 
@@ -136,7 +155,10 @@ def test_conf_is_found_from_any_working_directory(tmp_path, workdir):
     other = tmp_path / workdir
     other.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "llmhpo.run", "budget=2"], cwd=other, capture_output=True, text=True
+        [sys.executable, "-m", "llmhpo.run", "objective=toy", "tuner=random", "budget=2"],
+        cwd=other,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout
     assert len(run_folders(other / "outputs")) == 1

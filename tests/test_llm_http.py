@@ -14,8 +14,6 @@ from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
 from tests.llm_servers import FaultyLLMServer, start_llama_server
 
-pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server] (make install)")
-
 
 @pytest.fixture(scope="module")
 def llama_server():

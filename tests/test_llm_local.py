@@ -14,8 +14,6 @@ from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
 from tests.llm_servers import FaultyLLMServer
 
-pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (make install)")
-
 LOCAL = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
 FORMATS = [("compressed", False), ("chat", False), ("compressed", True), ("chat", True)]
 
