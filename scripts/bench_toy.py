@@ -50,6 +50,17 @@ TUNERS: dict[str, TunerFactory] = {
         task=objective.task,
         on_invalid="random",
     ),
+    # The model left to itself: repeats are evaluated as proposed, nothing is sent back.
+    "llm-local-repeats": lambda objective, seed, budget: LLMTuner(
+        objective.search_space,
+        seed,
+        LOCAL_LLM,
+        {"format": "compressed"},
+        budget,
+        task=objective.task,
+        allow_repeats=True,
+        on_invalid="random",
+    ),
 }
 
 
