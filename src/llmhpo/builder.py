@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from llmhpo.objectives.base import Objective
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
+
+log = logging.getLogger(__name__)
 
 
 def build_objective(cfg: DictConfig) -> Objective:
@@ -52,4 +55,13 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
     objective = build_objective(cfg)
     space = build_search_space(cfg, objective)
     tuner = build_tuner(cfg, space, objective)
-    return Study(folder, space, tuner, objective, budget=int(cfg.budget))
+    budget = int(cfg.budget)
+    if tuner.trials is not None and tuner.trials != budget:
+        log.info(
+            "tuner=%s runs exactly %d trial(s); budget=%d is ignored",
+            tuner.name,
+            tuner.trials,
+            budget,
+        )
+        budget = tuner.trials
+    return Study(folder, space, tuner, objective, budget=budget)

@@ -34,6 +34,8 @@ class Proposal:
 
 
 class Tuner(ABC):
+    trials: int | None = None  # a tuner that decides the number of trials itself (fixed: 1)
+
     def __init__(self, space: SearchSpace, seed: int, name: str, task: TaskInfo | None = None):
         """`task` describes the objective to tuners that read descriptions (the LLM)."""
         self.space = space
