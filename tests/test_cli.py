@@ -129,7 +129,7 @@ def test_help_lists_the_groups(cli):
     for group in (
         "objective: toy, train",
         "search_space: constrained, toy2d",
-        "tuner: bo, llm, random",
+        "tuner: bo, fixed, llm, random",
         "experiment: paper_resnet9, paper_vit, quickstart",
         "llm: anthropic, local, ollama, openai",
         "prompt: chat, compressed",
