@@ -69,9 +69,8 @@ def test_every_toy_function_needs_no_other_override(function):
 
 @pytest.mark.parametrize("option", options("tuner"))
 def test_every_tuner_composes_and_builds(option):
-    cfg = compose_config(
-        ["objective=toy", f"tuner={option}", *(["llm=local"] if option == "llm" else [])]
-    )
+    extra = {"llm": ["llm=local"], "fixed": ["tuner.config.x1=1", "tuner.config.x2=2"]}
+    cfg = compose_config(["objective=toy", f"tuner={option}", *extra.get(option, [])])
     space = build_search_space(cfg, build_objective(cfg))
     tuner = build_tuner(cfg, space, build_objective(cfg))
     assert tuner.name == cfg.tuner.name

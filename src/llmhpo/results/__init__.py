@@ -1,0 +1,1 @@
+"""From run folders to the paper's tables and plots (`scripts/aggregate.py`)."""

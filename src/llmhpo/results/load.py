@@ -1,0 +1,145 @@
+"""Read run folders into one DataFrame row per trial, without touching the files.
+
+A run folder is any folder with a `trials.jsonl`; what is wrong with one (no log,
+a torn or unreadable line, no summary.json yet, no config) is reported as a
+problem naming the folder, and whatever is readable is still used.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TRIALS = "trials.jsonl"
+
+
+@dataclass
+class Loaded:
+    trials: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+
+
+def find_runs(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Run folders under the given paths or globs (a run, a multirun, outputs/...)."""
+    runs: set[Path] = set()
+    problems = []
+    for pattern in paths:
+        matches = [Path(p) for p in glob.glob(pattern)] or []
+        if not matches:
+            problems.append(f"{pattern}: no such file or folder")
+        for match in matches:
+            if (match / TRIALS).is_file() or (match / "study.json").is_file():
+                runs.add(match)
+            runs.update(p.parent for p in match.rglob(TRIALS))
+            runs.update(p.parent for p in match.rglob("study.json"))
+    return sorted(runs), problems
+
+
+def load_runs(paths: list[str]) -> Loaded:
+    folders, problems = find_runs(paths)
+    rows: list[dict[str, Any]] = []
+    for folder in folders:
+        run_rows, run_problems = _load_run(folder)
+        rows += run_rows
+        problems += run_problems
+    return Loaded(pd.DataFrame(rows), problems)
+
+
+def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    problems = []
+    config = _read_json(folder / "study.json", problems, folder).get("config")
+    if config is None:
+        problems.append(f"{folder}: no readable study.json (the run's config); skipped")
+        return [], problems
+    if not (folder / TRIALS).is_file():
+        problems.append(f"{folder}: no {TRIALS}; the run never finished a trial")
+        return [], problems
+    records = _read_records(folder / TRIALS, problems, folder)
+    budget = int(config.get("budget", 0))
+    if not (folder / "summary.json").is_file():
+        problems.append(
+            f"{folder}: no summary.json (unfinished: {len(records)} of {budget} trials); "
+            "used as far as it got"
+        )
+    context = _run_context(folder, config)
+    return [{**context, **_trial_columns(record)} for record in records], problems
+
+
+def _read_json(path: Path, problems: list[str], folder: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        problems.append(f"{folder}: {path.name} is not valid JSON ({error})")
+        return {}
+
+
+def _read_records(path: Path, problems: list[str], folder: Path) -> list[dict[str, Any]]:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    records = []
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or "round" not in record:
+                raise ValueError("not a trial record")
+        except ValueError:
+            what = "torn last line" if number == last else f"unreadable line {number + 1}"
+            problems.append(f"{folder}: {TRIALS} has a {what}; skipped")
+            continue
+        records.append(record)
+    return records
+
+
+def _run_context(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
+    objective = config.get("objective", {})
+    tuner = config.get("tuner", {})
+    llm = config.get("llm", {}) if "llm" in tuner else {}
+    prompt = config.get("prompt", {}) if "prompt" in tuner else {}
+    target = str(tuner.get("_target_", ""))
+    return {
+        "run": folder.name,
+        "path": str(folder),
+        "task": objective.get("name", "?"),
+        "objective": str(objective.get("_target_", "")).rsplit(".", 1)[-1],
+        "function": objective.get("function"),
+        "tuner": tuner.get("name", "?"),
+        "tuner_kind": target.rsplit(".", 1)[-1].replace("Tuner", "").lower() or "?",
+        "sampler": tuner.get("sampler"),
+        "llm_model": llm.get("model"),
+        "prompt_format": prompt.get("format"),
+        "cot": prompt.get("cot"),
+        "seed": config.get("seed"),
+        "budget": config.get("budget"),
+    }
+
+
+def _trial_columns(record: dict[str, Any]) -> dict[str, Any]:
+    metrics = record.get("metrics") or {}
+    tuner = record.get("tuner") or {}
+    return {
+        "round": record.get("round"),
+        "status": record.get("status"),
+        "value": record.get("value"),
+        "regret": metrics.get("regret"),
+        "val_error": metrics.get("val_error"),
+        "val_loss": metrics.get("val_loss"),
+        "test_error": metrics.get("test_error"),
+        "x1": (record.get("config") or {}).get("x1"),
+        "x2": (record.get("config") or {}).get("x2"),
+        "config": json.dumps(record.get("config")),
+        "seconds": record.get("seconds"),
+        "ask_seconds": record.get("ask_seconds"),
+        "prompt_tokens": tuner.get("prompt_tokens"),
+        "completion_tokens": tuner.get("completion_tokens"),
+        "cost_usd": tuner.get("cost_usd"),
+        "fallback": tuner.get("fallback"),
+    }

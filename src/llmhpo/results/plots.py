@@ -1,0 +1,81 @@
+"""PNG figures with a headless backend: best-so-far curves and the toy functions' search paths."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed, ever
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from llmhpo.objectives.toy import ToyFunction  # noqa: E402
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-")
+
+
+def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
+    """Best value so far against evaluations, one line and 95% band per tuner."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for tuner, group in summary[summary["task"] == task].groupby("tuner", sort=True):
+        group = group.sort_values("k")
+        line = ax.plot(group["k"], group["mean"], marker="o", markersize=3, label=tuner)[0]
+        ax.fill_between(group["k"], group["low"], group["high"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best value so far (mean, 95% bootstrap)")
+    ax.set_title(task)
+    if (summary.loc[summary["task"] == task, "mean"] > 0).all():
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_path(
+    function: ToyFunction, points: list[tuple[float, float]], title: str, path: Path
+) -> Path:
+    """The paper's figure: the function as a colour map with contours, the search path with
+    start and end marked, and the known optima."""
+    (x_lo, x_hi), (y_lo, y_hi) = function.x1_range, function.x2_range
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(x_lo - 0.5, x_hi + 0.5, 150), np.linspace(y_lo - 0.5, y_hi + 0.5, 150)
+    )
+    values = function(grid_x, grid_y) - function.minimum + 1e-3  # > 0 for the log colour scale
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    mesh = ax.pcolormesh(grid_x, grid_y, values, shading="auto", cmap="inferno", norm=LogNorm())
+    fig.colorbar(mesh, ax=ax, label="value - minimum")
+    ax.contour(grid_x, grid_y, values, levels=15, colors="salmon", linewidths=0.6, norm=LogNorm())
+    if points:
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, color="royalblue", linewidth=1, marker="o", markersize=3)
+        ax.plot(xs[0], ys[0], marker="o", color="mediumseagreen", markersize=9, label="start")
+        ax.plot(xs[-1], ys[-1], marker="s", color="dodgerblue", markersize=8, label="end")
+    for i, (ox, oy) in enumerate(function.optima):
+        ax.plot(
+            ox,
+            oy,
+            marker="*",
+            color="limegreen",
+            markersize=13,
+            label="optimum" if i == 0 else None,
+        )
+    ax.set_xlim(x_lo - 0.5, x_hi + 0.5)
+    ax.set_ylim(y_lo - 0.5, y_hi + 0.5)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

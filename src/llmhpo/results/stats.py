@@ -1,0 +1,158 @@
+"""The numbers behind the paper's comparison: best so far, bootstrap bands, who beats whom.
+
+All functions take plain arrays or DataFrames and are seeded where they sample,
+so every table can be reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+RANDOM = "random"
+
+
+def best_so_far(values: Sequence[float | None]) -> np.ndarray:
+    """Running minimum; a failed trial (None/NaN) is no improvement; NaN before any success."""
+    out = np.full(len(values), np.nan)
+    best = np.nan
+    for i, value in enumerate(values):
+        if value is not None and np.isfinite(value) and not (best <= value):
+            best = value
+        out[i] = best
+    return out
+
+
+def run_curves(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per run and evaluation count k: the best value after k evaluations."""
+    rows = []
+    for (task, tuner, run), group in trials.groupby(["task", "tuner", "run"], sort=True):
+        group = group.sort_values("round")
+        values = [
+            v if s == "ok" else None for v, s in zip(group["value"], group["status"], strict=True)
+        ]
+        for k, best in enumerate(best_so_far(values), start=1):
+            rows.append({"task": task, "tuner": tuner, "run": run, "k": k, "best": best})
+    return pd.DataFrame(rows, columns=["task", "tuner", "run", "k", "best"])
+
+
+def bootstrap_mean(
+    samples: np.ndarray, rng: np.random.Generator, n: int = 1000
+) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling `samples` with replacement."""
+    samples = samples[np.isfinite(samples)]
+    if len(samples) == 0:
+        return np.nan, np.nan
+    means = rng.choice(samples, size=(n, len(samples)), replace=True).mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def summarise_curves(curves: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Mean best-so-far over seeds with a 95% bootstrap interval, per task, tuner and k."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (task, tuner, k), group in curves.groupby(["task", "tuner", "k"], sort=True):
+        best = group["best"].to_numpy(dtype=float)
+        low, high = bootstrap_mean(best, rng, n_boot)
+        rows.append(
+            {
+                "task": task,
+                "tuner": tuner,
+                "k": k,
+                "mean": np.nanmean(best) if np.isfinite(best).any() else np.nan,
+                "low": low,
+                "high": high,
+                "runs": int(np.isfinite(best).sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["task", "tuner", "k", "mean", "low", "high", "runs"])
+
+
+def pooled_random(
+    trials: pd.DataFrame, max_k: int, seed: int = 0, n_boot: int = 1000
+) -> pd.DataFrame:
+    """The paper's random-search curve: pool every random configuration of a task (e.g. 100
+    single-trial seeds), draw k of them with replacement `n_boot` times, keep the best.
+    `mean` is the expected best of k; `low`/`high` bound where 95% of such k-draw studies
+    land (the spread of one study, not the uncertainty of the mean)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    pool = trials[(trials["tuner"] == RANDOM) & (trials["status"] == "ok")]
+    for task, group in pool.groupby("task", sort=True):
+        values = group["value"].to_numpy(dtype=float)
+        for k in range(1, max_k + 1):
+            best = rng.choice(values, size=(n_boot, k), replace=True).min(axis=1)
+            rows.append(
+                {
+                    "task": task,
+                    "tuner": f"{RANDOM} (pooled)",
+                    "k": k,
+                    "mean": best.mean(),
+                    "low": np.percentile(best, 2.5),
+                    "high": np.percentile(best, 97.5),
+                    "runs": len(values),
+                }
+            )
+    return pd.DataFrame(rows, columns=["task", "tuner", "k", "mean", "low", "high", "runs"])
+
+
+def at_k(summary: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
+    """Mean best value after k evaluations: rows task x tuner, one column per k."""
+    chosen = summary[summary["k"].isin(ks)]
+    table = chosen.pivot_table(index=["task", "tuner"], columns="k", values="mean")
+    table.columns = [f"k={k}" for k in table.columns]
+    return table
+
+
+def compare_to_random(
+    summary: pd.DataFrame, k: int, minima: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Across tasks, at k evaluations: for each tuner, the share of tasks where it beats random
+    search, the median and mean relative change of the best value against random, its mean
+    rank among all tuners (1 = best), and, where the optimum is known, the mean normalised
+    regret (best - optimum) / (random's best - optimum)."""
+    at = summary[summary["k"] == k].pivot_table(index="task", columns="tuner", values="mean")
+    if RANDOM not in at.columns:
+        return pd.DataFrame()
+    ranks = at.rank(axis=1, method="average")
+    rows = []
+    for tuner in at.columns:
+        mask = at[tuner].notna() & at[RANDOM].notna()
+        mine, base = at.loc[mask, tuner], at.loc[mask, RANDOM]
+        change = (mine - base) / base.abs()
+        row = {
+            "tuner": tuner,
+            "k": k,
+            "tasks": int(mask.sum()),
+            "beats_random": float((mine < base).mean()) if mask.any() else np.nan,
+            "median_rel_change": float(change.median()) if mask.any() else np.nan,
+            "mean_rel_change": float(change.mean()) if mask.any() else np.nan,
+            "mean_rank": float(ranks[tuner].mean()),
+        }
+        if minima:
+            regrets = [
+                (mine[t] - minima[t]) / (base[t] - minima[t])
+                for t in mine.index
+                if t in minima and base[t] > minima[t]
+            ]
+            row["normalised_regret"] = float(np.mean(regrets)) if regrets else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("tuner")
+
+
+def totals(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per tuner: runs, trials, LLM tokens and cost, objective (training) and tuner seconds."""
+    grouped = trials.groupby("tuner")
+    return pd.DataFrame(
+        {
+            "runs": grouped["run"].nunique(),
+            "trials": grouped.size(),
+            "prompt_tokens": grouped["prompt_tokens"].sum(min_count=1),
+            "completion_tokens": grouped["completion_tokens"].sum(min_count=1),
+            "cost_usd": grouped["cost_usd"].sum(min_count=1),
+            "objective_seconds": grouped["seconds"].sum(),
+            "tuner_seconds": grouped["ask_seconds"].sum(),
+        }
+    )

@@ -1,0 +1,164 @@
+"""scripts/aggregate.py on run folders made by real toy studies."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmhpo.results import stats
+from llmhpo.results.load import load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def multirun(tmp_path_factory):
+    root = tmp_path_factory.mktemp("studies")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmhpo.run",
+            "-m",
+            "objective=toy",
+            "objective.function=branin,himmelblau",
+            "tuner=random,bo",
+            "seed=range(3)",
+            "budget=6",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "multirun"
+
+
+def aggregate(*args):
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "aggregate.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_best_so_far_of_a_known_sequence():
+    got = stats.best_so_far([5.0, 3.0, None, 4.0, float("nan"), 1.0])
+    assert got.tolist() == [5.0, 3.0, 3.0, 3.0, 3.0, 1.0]
+    assert np.isnan(stats.best_so_far([None, 2.0])[0])  # no success yet: no best
+
+
+def test_seeded_bootstrap_is_reproduced_exactly():
+    samples = np.random.default_rng(0).normal(size=20)
+    first = stats.bootstrap_mean(samples, np.random.default_rng(7), n=500)
+    again = stats.bootstrap_mean(samples, np.random.default_rng(7), n=500)
+    other = stats.bootstrap_mean(samples, np.random.default_rng(8), n=500)
+    assert first == again and first != other
+    means = np.random.default_rng(7).choice(samples, size=(500, 20), replace=True).mean(axis=1)
+    assert first == (np.percentile(means, 2.5), np.percentile(means, 97.5))
+
+
+def summary_of(table):
+    return pd.DataFrame(
+        [{"task": t, "tuner": u, "k": 10, "mean": v} for (t, u), v in table.items()]
+    )
+
+
+def test_beats_random_share_relative_change_and_rank_on_a_constructed_case():
+    table = {
+        ("a", "random"): 10.0,
+        ("a", "llm"): 5.0,
+        ("a", "bo"): 8.0,
+        ("b", "random"): 10.0,
+        ("b", "llm"): 20.0,
+        ("b", "bo"): 8.0,
+        ("c", "random"): 4.0,
+        ("c", "llm"): 2.0,
+        ("c", "bo"): 1.0,
+        ("d", "random"): 1.0,
+        ("d", "llm"): 0.5,
+        ("d", "bo"): 2.0,
+    }
+    result = stats.compare_to_random(summary_of(table), 10, minima={"a": 0.0, "c": 0.0})
+    assert result.loc["llm", "beats_random"] == 0.75
+    assert result.loc["bo", "beats_random"] == 0.75  # a, b, c; not d
+    assert result.loc["llm", "median_rel_change"] == pytest.approx(-0.5)  # -0.5, +1.0, -0.5, -0.5
+    assert result.loc["llm", "mean_rel_change"] == pytest.approx(-0.125)
+    # ranks per task: a: llm 1, bo 2, random 3; b: bo 1, random 2, llm 3; c: bo 1, llm 2, random 3;
+    # d: llm 1, random 2, bo 3
+    assert result.loc["llm", "mean_rank"] == pytest.approx((1 + 3 + 2 + 1) / 4)
+    assert result.loc["bo", "mean_rank"] == pytest.approx((2 + 1 + 1 + 3) / 4)
+    assert result.loc["random", "mean_rank"] == pytest.approx((3 + 2 + 3 + 2) / 4)
+    assert result.loc["llm", "normalised_regret"] == pytest.approx((5 / 10 + 2 / 4) / 2)
+
+
+def test_pooled_random_is_seeded_and_uses_every_random_configuration():
+    trials = pd.DataFrame(
+        {"task": "t", "tuner": "random", "status": "ok", "value": [4.0, 2.0, 8.0, 6.0]}
+    )
+    a = stats.pooled_random(trials, 3, seed=1, n_boot=200)
+    assert a.equals(stats.pooled_random(trials, 3, seed=1, n_boot=200))
+    assert a["mean"].is_monotonic_decreasing and a["runs"].eq(4).all()
+    assert a.iloc[0]["mean"] == pytest.approx(5.0, abs=0.6)  # one draw: the pool's mean
+
+
+def test_aggregate_writes_tables_and_images(multirun, tmp_path):
+    result = aggregate(multirun, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 * 2 * 3 * 6 and trials["run"].nunique() == 12
+    assert set(trials["tuner"]) == {"random", "bo-tpe"} and set(trials["task"]) == {
+        "toy-branin",
+        "toy-himmelblau",
+    }
+    curves = pd.read_csv(out / "curves.csv")
+    by_hand = trials[(trials["task"] == "toy-branin") & (trials["tuner"] == "random")]
+    expected = by_hand.groupby("run")["value"].min().mean()
+    got = curves[
+        (curves["task"] == "toy-branin") & (curves["tuner"] == "random") & (curves["k"] == 6)
+    ]
+    assert got["mean"].iloc[0] == pytest.approx(expected)
+    assert "| toy-branin | bo-tpe |" in (out / "best_at_k.md").read_text()
+    vs = pd.read_csv(out / "vs_random.csv")
+    assert set(vs["k"]) == {1, 3, 5, 6} and "beats_random" in vs.columns
+    pngs = sorted(out.rglob("*.png"))
+    assert (
+        len(list((out / "curves").glob("*.png"))) == 2
+        and len(list((out / "paths").glob("*.png"))) == 12
+    )
+    for png in pngs[:3]:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.image.imread(png).ndim == 3
+
+
+def test_torn_and_unfinished_runs_are_reported_not_fatal(multirun, tmp_path):
+    broken = tmp_path / "runs"
+    broken.mkdir()
+    for source in sorted(multirun.glob("toy-branin_random_*"))[:2]:
+        subprocess.run(["cp", "-r", str(source), str(broken)], check=True)
+    torn, unfinished = sorted(broken.iterdir())
+    log = torn / "trials.jsonl"
+    log.write_text(log.read_text() + '{"round": 6, "stat')
+    before = log.read_bytes()
+    (unfinished / "summary.json").unlink()
+    loaded = load_runs([str(broken)])
+    assert any(str(torn) in p and "torn last line" in p for p in loaded.problems)
+    assert any(str(unfinished) in p and "unfinished: 6 of 6" in p for p in loaded.problems)
+    assert len(loaded.trials) == 12
+    assert log.read_bytes() == before  # aggregation never rewrites a run
+    result = aggregate(broken, "--out", tmp_path / "out")
+    assert result.returncode == 0 and "torn last line" in result.stderr
+    assert "torn last line" in (tmp_path / "out" / "problems.txt").read_text()
+
+
+def test_a_missing_path_is_reported(tmp_path):
+    result = aggregate(tmp_path / "nothing", "--out", tmp_path / "out")
+    assert result.returncode == 1
+    assert "no such file or folder" in result.stderr and "no trials found" in result.stderr
