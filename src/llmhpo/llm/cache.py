@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from llmhpo.llm.clients import LLMClient, LLMResponse, Message, Sampling
+from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse
 from llmhpo.trial_log import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -25,26 +25,12 @@ class CachedClient:
         self.folder = Path(folder)
         self.model = inner.model
 
-    def request_key(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> dict[str, Any]:
-        return self.inner.request_key(messages, schema, cot, sampling)
+    def request_key(self, request: LLMRequest) -> dict[str, Any]:
+        return self.inner.request_key(request)
 
-    def complete(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> LLMResponse:
-        request = self.inner.request_key(messages, schema, cot, sampling)
-        digest = hashlib.sha256(
-            json.dumps(request, sort_keys=True, default=str).encode()
-        ).hexdigest()
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        key = self.inner.request_key(request)
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
         path = self.folder / digest[:2] / f"{digest}.json"
         if path.exists():
             try:
@@ -52,7 +38,7 @@ class CachedClient:
                 return LLMResponse(**{**stored, "cached": True, "retries": []})
             except (OSError, ValueError, KeyError, TypeError) as error:
                 log.warning("Ignoring unreadable LLM cache entry %s (%s)", path, error)
-        response = self.inner.complete(messages, schema, cot, sampling)
+        response = self.inner.complete(request)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, {"request": request, "response": asdict(response)})
+        write_json_atomic(path, {"request": key, "response": asdict(response)})
         return response

@@ -43,6 +43,16 @@ class Sampling:
     seed: int
 
 
+@dataclass(frozen=True)
+class LLMRequest:
+    """One question to an LLM: the conversation and how the answer must look."""
+
+    messages: list[Message]
+    schema: dict | None = None  # constrain the answer to this JSON schema where possible
+    cot: bool = False  # an "Analysis:" line comes before the JSON
+    sampling: Sampling | None = None  # override the client's temperature and seed
+
+
 @dataclass
 class LLMResponse:
     text: str
@@ -58,21 +68,9 @@ class LLMResponse:
 class LLMClient(Protocol):
     model: str
 
-    def complete(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> LLMResponse: ...
+    def complete(self, request: LLMRequest) -> LLMResponse: ...
 
-    def request_key(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> dict[str, Any]:
+    def request_key(self, request: LLMRequest) -> dict[str, Any]:
         """Everything that determines the answer (no secrets): the cache key."""
         ...
 
@@ -141,37 +139,26 @@ class LocalLlamaClient:
         self.n_ctx, self.n_threads = n_ctx, n_threads
         self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
 
-    def request_key(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> dict[str, Any]:
-        temperature, seed = _decoding(self, sampling)
+    def request_key(self, request: LLMRequest) -> dict[str, Any]:
+        temperature, seed = _decoding(self, request.sampling)
         return {
             "backend": "llama.cpp",
             "model": self.model,
             "model_file": os.path.basename(self.model_path),
-            "messages": messages,
-            "schema": schema,
-            "cot": cot,
+            "messages": request.messages,
+            "schema": request.schema,
+            "cot": request.cot,
             "temperature": temperature,
             "seed": seed,
             "max_tokens": self.max_tokens,
         }
 
-    def complete(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> LLMResponse:
-        temperature, seed = _decoding(self, sampling)
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        temperature, seed = _decoding(self, request.sampling)
+        messages, schema = request.messages, request.schema
         llama = _load_llama(self.model_path, self.n_ctx, self.n_threads)
         constraint: dict[str, Any] = {}
-        if schema is not None and cot:
+        if schema is not None and request.cot:
             constraint["grammar"] = cot_grammar(schema)
         elif schema is not None:
             constraint["response_format"] = {"type": "json_object", "schema": schema}
@@ -283,37 +270,25 @@ class LiteLLMClient:
             return {"type": "json_object", "schema": schema}
         return {"type": "json_object"}
 
-    def request_key(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> dict[str, Any]:
-        temperature, seed = _decoding(self, sampling)
+    def request_key(self, request: LLMRequest) -> dict[str, Any]:
+        temperature, seed = _decoding(self, request.sampling)
         return {
             "backend": "litellm",
             "model": self.model,
             "api_base": self.api_base,
-            "messages": messages,
-            "response_format": self._format(schema, cot),
+            "messages": request.messages,
+            "response_format": self._format(request.schema, request.cot),
             "temperature": temperature,
             "seed": seed,
             "max_tokens": self.max_tokens,
         }
 
-    def complete(
-        self,
-        messages: list[Message],
-        schema: dict | None,
-        cot: bool,
-        sampling: Sampling | None = None,
-    ) -> LLMResponse:
+    def complete(self, request: LLMRequest) -> LLMResponse:
         litellm = _litellm()
-        temperature, seed = _decoding(self, sampling)
-        request = {
+        temperature, seed = _decoding(self, request.sampling)
+        call = {
             "model": self.model,
-            "messages": messages,
+            "messages": request.messages,
             "temperature": temperature,
             "seed": seed,
             "max_tokens": self.max_tokens,
@@ -322,17 +297,17 @@ class LiteLLMClient:
             "max_retries": 0,
         }
         if self.api_base:
-            request["api_base"] = self.api_base
-        response_format = self._format(schema, cot)
+            call["api_base"] = self.api_base
+        response_format = self._format(request.schema, request.cot)
         if response_format:
-            request["response_format"] = response_format
+            call["response_format"] = response_format
         failures: list[str] = []
         started = time.perf_counter()
         for attempt in range(self.max_retries + 1):
             try:
                 # A keyless server (llama.cpp, vLLM) still needs a placeholder for the SDK.
                 api_key = self._api_key() or ("no-key" if self.api_base else None)
-                response = litellm.completion(api_key=api_key, **request)
+                response = litellm.completion(api_key=api_key, **call)
                 text = response.choices[0].message.content
                 if text is None:
                     raise ValueError("the response has no message content")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.llm.cache import CachedClient
-from llmhpo.llm.clients import LLMClient, LLMResponse, Sampling, make_client
+from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse, Sampling, make_client
 from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, parse_answer
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import InvalidConfigError, SearchSpace
@@ -78,7 +78,9 @@ class LLMTuner(Tuner):
             else:
                 messages = self.prompts.retry(self.history, rejected)
                 sampling = Sampling(self.retry_temperature, int(rng.integers(2**31 - 1)))
-            response = self.client.complete(messages, self.schema, self.settings.cot, sampling)
+            response = self.client.complete(
+                LLMRequest(messages, self.schema, self.settings.cot, sampling)
+            )
             calls.append(response)
             try:
                 config = self.space.validate(parse_answer(response.text, self.space.names))
