@@ -1,6 +1,6 @@
 """LLM clients: the embedded model in-process (llama.cpp) and any provider through litellm.
 
-Every client answers `complete(messages, schema, cot)` with an `LLMResponse`
+Every client answers `complete(LLMRequest)` with an `LLMResponse`
 (text, tokens, cost). Output is constrained where the backend allows: the local
 model decodes under a grammar made from the search space's JSON schema (with an
 "Analysis:" line first for chain-of-thought); remote providers get JSON-schema
