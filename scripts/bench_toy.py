@@ -7,7 +7,7 @@ best value after 10 evaluations, and per tuner the median seconds per proposal
 fell back to random). Studies run through the same `Study` loop as
 `python -m llmhpo.run`, in a temporary folder.
 
-    python scripts/bench_toy.py      # random, bo-tpe, bo-gp: 10 seeds, 30 evaluations
+    python scripts/bench_toy.py      # random, bo-tpe, bo-gp, bo-smac: 10 seeds, 30 evaluations
     python scripts/bench_toy.py --tuners random llm-local --functions branin --seeds 5 --evals 10
 """
 
@@ -28,20 +28,24 @@ from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.llm import LLMTuner
 from llmhpo.tuners.random import RandomTuner
+from llmhpo.tuners.smac import SMACTuner
 
-TunerFactory = Callable[[ToyObjective, int, int], Tuner]
+TunerFactory = Callable[[ToyObjective, int, int, Path], Tuner]
 LOCAL_LLM = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
 TUNERS: dict[str, TunerFactory] = {
-    "random": lambda objective, seed, budget: RandomTuner(objective.search_space, seed),
-    "bo-tpe": lambda objective, seed, budget: OptunaTuner(
+    "random": lambda objective, seed, budget, folder: RandomTuner(objective.search_space, seed),
+    "bo-tpe": lambda objective, seed, budget, folder: OptunaTuner(
         objective.search_space, seed, sampler="tpe"
     ),
-    "bo-gp": lambda objective, seed, budget: OptunaTuner(
+    "bo-gp": lambda objective, seed, budget, folder: OptunaTuner(
         objective.search_space, seed, sampler="gp"
+    ),
+    "bo-smac": lambda objective, seed, budget, folder: SMACTuner(
+        objective.search_space, seed, task=objective.task, folder=folder
     ),
     # The embedded model with the defaults of tuner=llm, except that rounds whose every answer
     # was rejected evaluate a random point (marked) instead of stopping the study.
-    "llm-local": lambda objective, seed, budget: LLMTuner(
+    "llm-local": lambda objective, seed, budget, folder: LLMTuner(
         objective.search_space,
         seed,
         LOCAL_LLM,
@@ -51,7 +55,7 @@ TUNERS: dict[str, TunerFactory] = {
         on_invalid="random",
     ),
     # The model left to itself: repeats are evaluated as proposed, nothing is sent back.
-    "llm-local-repeats": lambda objective, seed, budget: LLMTuner(
+    "llm-local-repeats": lambda objective, seed, budget, folder: LLMTuner(
         objective.search_space,
         seed,
         LOCAL_LLM,
@@ -66,9 +70,8 @@ TUNERS: dict[str, TunerFactory] = {
 
 def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int) -> dict:
     objective = ToyObjective(function)
-    study = Study(
-        folder, objective.search_space, TUNERS[tuner_name](objective, seed, evals), objective, evals
-    )
+    tuner = TUNERS[tuner_name](objective, seed, evals, folder)
+    study = Study(folder, objective.search_space, tuner, objective, evals)
     started = time.perf_counter()
     study.run()
     records = study.trial_log.read()
@@ -95,7 +98,12 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evals", type=int, default=30)
-    parser.add_argument("--tuners", nargs="+", default=list(TUNERS), choices=list(TUNERS))
+    parser.add_argument(
+        "--tuners",
+        nargs="+",
+        default=["random", "bo-tpe", "bo-gp", "bo-smac"],
+        choices=list(TUNERS),
+    )
     parser.add_argument(
         "--functions", nargs="+", default=list(TOY_FUNCTIONS), choices=list(TOY_FUNCTIONS)
     )

@@ -24,6 +24,10 @@ class FlakyObjective:
     def search_space(self):
         return self.inner.search_space
 
+    @property
+    def task(self):
+        return self.inner.task
+
     def evaluate(self, config):
         self.calls += 1
         if self.calls - 1 in self.fail_on:

@@ -43,10 +43,12 @@ def build_search_space(cfg: DictConfig, objective: Objective) -> SearchSpace:
     return space
 
 
-def build_tuner(cfg: DictConfig, space: SearchSpace, objective: Objective) -> Tuner:
+def build_tuner(
+    cfg: DictConfig, space: SearchSpace, objective: Objective, folder: Path | None = None
+) -> Tuner:
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(cfg.tuner, _partial_=True, _convert_="all")
-    return make(space=space, seed=cfg.seed, task=objective.task)
+    return make(space=space, seed=cfg.seed, task=objective.task, folder=folder)
 
 
 def build_study(cfg: DictConfig, folder: Path) -> Study:
@@ -54,7 +56,7 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
         raise ValueError("seed must be set (an integer; 0 is a valid seed)")
     objective = build_objective(cfg)
     space = build_search_space(cfg, objective)
-    tuner = build_tuner(cfg, space, objective)
+    tuner = build_tuner(cfg, space, objective, folder)
     budget = int(cfg.budget)
     if tuner.trials is not None and tuner.trials != budget:
         log.info(

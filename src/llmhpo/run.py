@@ -7,6 +7,8 @@ command line.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -37,5 +39,18 @@ def main(cfg: DictConfig) -> float | None:
     return summary["best_value"]
 
 
+def fix_hash_seed() -> None:
+    """Re-execute once with PYTHONHASHSEED=0 when it is unset.
+
+    SMAC's local search orders candidate configurations through a set, whose order
+    follows Python's per-process string hashing: without a fixed hash seed the same
+    seed gives other proposals in every process, and a resumed study would diverge.
+    """
+    if os.environ.get("PYTHONHASHSEED") is None:
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "llmhpo.run", *sys.argv[1:]])
+
+
 if __name__ == "__main__":
+    fix_hash_seed()
     main()

@@ -60,10 +60,17 @@ def _run_name_resolver(*, _root_: DictConfig) -> str:
     return run_name(job_config(_root_))
 
 
+def bo_name(backend: str, sampler: str) -> str:
+    """`bo-tpe`, `bo-gp` (Optuna's samplers), `bo-smac`."""
+    return "bo-smac" if backend == "smac" else f"bo-{sampler}"
+
+
 def register_resolvers() -> None:
-    """Make `${llmhpo.run_name:}` available to Hydra's `run.dir` and `sweep.subdir`."""
+    """`${llmhpo.run_name:}` for Hydra's `run.dir` and `sweep.subdir`; `${llmhpo.bo_name:...}`."""
     if not OmegaConf.has_resolver("llmhpo.run_name"):
         OmegaConf.register_new_resolver("llmhpo.run_name", _run_name_resolver)
+    if not OmegaConf.has_resolver("llmhpo.bo_name"):
+        OmegaConf.register_new_resolver("llmhpo.bo_name", bo_name)
 
 
 # At import, not only from run.py: Hydra's joblib workers unpickle the task

@@ -34,6 +34,7 @@ class TaskInfo:
     feedback: tuple[tuple[str, str], ...]
     feedback_phrase: str
     goal_phrase: str
+    worst_value: float | None = None  # the largest value a trial can report (a failed trial's cost)
 
 
 class Objective(Protocol):

@@ -39,6 +39,11 @@ class ToyFunction:
         """Vectorised over numpy arrays, so plots can evaluate a whole grid."""
         return self.fn(x1, x2)
 
+    def maximum(self) -> float:
+        """The largest value on a 201 x 201 grid over the domain (the corners included)."""
+        grid = np.meshgrid(np.linspace(*self.x1_range, 201), np.linspace(*self.x2_range, 201))
+        return float(np.max(self(*grid)))
+
     def search_space(self) -> SearchSpace:
         return SearchSpace(
             [FloatParam("x1", *self.x1_range), FloatParam("x2", *self.x2_range)],
@@ -161,6 +166,7 @@ class ToyObjective:
             feedback=(("Loss", "value"),),
             feedback_phrase="value of the function",
             goal_phrase="loss of the function",
+            worst_value=self.function.maximum(),
         )
 
     def evaluate(self, config: dict[str, Any]) -> Evaluation:

@@ -192,6 +192,7 @@ def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> Tas
         feedback=(("Error Rate", "val_error"), ("Loss", "val_loss")),
         feedback_phrase="validation error rate and loss",
         goal_phrase="error rate",
+        worst_value=1.0,  # an error rate
     )
 
 

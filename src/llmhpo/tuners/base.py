@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,12 +37,21 @@ class Proposal:
 class Tuner(ABC):
     trials: int | None = None  # a tuner that decides the number of trials itself (fixed: 1)
 
-    def __init__(self, space: SearchSpace, seed: int, name: str, task: TaskInfo | None = None):
-        """`task` describes the objective to tuners that read descriptions (the LLM)."""
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        name: str,
+        task: TaskInfo | None = None,
+        folder: Path | None = None,
+    ):
+        """`task` describes the objective to tuners that read it (the LLM, SMAC's crash
+        cost); `folder` is the run folder, for a tuner that keeps files (SMAC)."""
         self.space = space
         self.seed = int(seed)
         self.name = name
         self.task = task
+        self.folder = folder
         self.history: list[TrialRecord] = []
 
     @abstractmethod

@@ -8,6 +8,7 @@ proposes what an uninterrupted one would have.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 from llmhpo.objectives.base import TaskInfo
@@ -16,6 +17,29 @@ from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 
 SAMPLERS = ("tpe", "gp")
+BACKENDS = ("optuna", "smac")
+
+
+def bayesian_optimisation(
+    space: SearchSpace,
+    seed: int,
+    backend: str = "optuna",
+    sampler: str = "tpe",
+    n_startup_trials: int = 3,
+    n_initial: int = 3,
+    crash_cost: float | None = None,
+    name: str | None = None,
+    task: TaskInfo | None = None,
+    folder: Path | None = None,
+) -> Tuner:
+    """`tuner=bo`: Optuna (`sampler`, `n_startup_trials`) or SMAC3 (`n_initial`, `crash_cost`)."""
+    if backend == "optuna":
+        return OptunaTuner(space, seed, sampler, n_startup_trials, name, task, folder)
+    if backend == "smac":
+        from llmhpo.tuners.smac import SMACTuner
+
+        return SMACTuner(space, seed, n_initial, crash_cost, name or "bo-smac", task, folder)
+    raise ValueError(f"tuner.backend={backend!r} is not known; choose one of {BACKENDS}")
 
 
 class OptunaTuner(Tuner):
@@ -27,6 +51,7 @@ class OptunaTuner(Tuner):
         n_startup_trials: int = 3,
         name: str | None = None,
         task: TaskInfo | None = None,
+        folder: Path | None = None,
     ):
         import optuna
 
@@ -34,7 +59,7 @@ class OptunaTuner(Tuner):
             raise ValueError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
         if n_startup_trials < 1:
             raise ValueError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
-        super().__init__(space, seed, name or f"bo-{sampler}", task)
+        super().__init__(space, seed, name or f"bo-{sampler}", task, folder)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler
         self.n_startup_trials = n_startup_trials

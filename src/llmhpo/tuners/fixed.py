@@ -43,8 +43,9 @@ class FixedTuner(Tuner):
         from_round: int | None = None,
         name: str = "fixed",
         task: TaskInfo | None = None,
+        folder: Path | None = None,
     ):
-        super().__init__(space, seed, name, task)
+        super().__init__(space, seed, name, task, folder)
         if from_run:
             self.source = f"{from_run} (round {from_round})" if from_round is not None else from_run
             self.config = config_from_run(Path(from_run), from_round)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.tuners.base import Proposal, Tuner
@@ -9,9 +11,14 @@ from llmhpo.tuners.base import Proposal, Tuner
 
 class RandomTuner(Tuner):
     def __init__(
-        self, space: SearchSpace, seed: int, name: str = "random", task: TaskInfo | None = None
+        self,
+        space: SearchSpace,
+        seed: int,
+        name: str = "random",
+        task: TaskInfo | None = None,
+        folder: Path | None = None,
     ):
-        super().__init__(space, seed, name, task)
+        super().__init__(space, seed, name, task, folder)
 
     def ask(self) -> Proposal:
         return Proposal(self.space.sample(self.round_rng()))

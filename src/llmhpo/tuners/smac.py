@@ -1,0 +1,140 @@
+"""`tuner=bo tuner.backend=smac`: the paper's BO baseline, SMAC3's
+HyperparameterOptimizationFacade (random-forest surrogate), through ask/tell.
+
+Resume replays the log through SMAC's own ask/tell sequence: each logged round
+is asked again (SMAC, seeded, proposes it again) and told its logged result, so
+SMAC's random state after a resume is what it was before the interruption and
+the next proposal is the one an uninterrupted study would get.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llmhpo.objectives.base import TaskInfo
+from llmhpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
+from llmhpo.trial_log import TrialRecord
+from llmhpo.tuners.base import Proposal, Tuner
+
+log = logging.getLogger(__name__)
+
+
+def configspace(space: SearchSpace, seed: int) -> Any:
+    """The SearchSpace as a ConfigSpace space: floats and ints (linear or log), categoricals."""
+    from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer
+
+    hyperparameters = []
+    for name, param in space.params.items():
+        if isinstance(param, CategoricalParam):
+            hyperparameters.append(Categorical(name, list(param.choices)))
+            continue
+        if param.low is None or param.high is None:
+            raise SearchSpaceError(
+                f"'{name}' has no finite range, so SMAC cannot search it; "
+                "use a bounded space such as search_space=constrained"
+            )
+        if isinstance(param, FloatParam):
+            hyperparameters.append(
+                Float(name, (float(param.low), float(param.high)), log=param.log)
+            )
+        elif isinstance(param, IntParam):
+            hyperparameters.append(Integer(name, (int(param.low), int(param.high)), log=param.log))
+    cs = ConfigurationSpace(seed=seed)
+    cs.add(hyperparameters)
+    return cs
+
+
+class SMACTuner(Tuner):
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        n_initial: int = 3,
+        crash_cost: float | None = None,
+        name: str = "bo-smac",
+        task: TaskInfo | None = None,
+        folder: Path | None = None,
+    ):
+        from smac import HyperparameterOptimizationFacade as HPO
+        from smac import Scenario
+
+        super().__init__(space, seed, name, task, folder)
+        if n_initial < 1:
+            raise ValueError(f"tuner.n_initial must be >= 1, got {n_initial}")
+        worst = crash_cost if crash_cost is not None else (task.worst_value if task else None)
+        if worst is None or not math.isfinite(worst):
+            raise ValueError(
+                "SMAC needs a finite cost for failed trials: set tuner.crash_cost "
+                "(the objective declares no worst value)"
+            )
+        self.crash_cost = float(worst)
+        output = Path(folder or ".") / "smac"
+        scenario = Scenario(
+            configspace(space, self.seed),
+            deterministic=True,
+            n_trials=10**9,  # the study's budget decides when to stop, not SMAC
+            seed=self.seed,
+            crash_cost=self.crash_cost,
+            output_directory=output,
+        )
+        self.smac = HPO(
+            scenario,
+            target_function=_never_called,
+            initial_design=HPO.get_initial_design(scenario, n_configs=n_initial),
+            intensifier=HPO.get_intensifier(scenario, max_config_calls=1),
+            overwrite=True,
+            logging_level=False,  # SMAC's own setup would replace Hydra's log handlers
+        )
+        logging.getLogger("smac").setLevel(logging.WARNING)
+        self._pending: Any = None
+
+    def ask(self) -> Proposal:
+        self._pending = self.smac.ask()
+        return Proposal(self._plain(self._pending.config), {"backend": "smac"})
+
+    def tell(self, record: TrialRecord) -> None:
+        super().tell(record)
+        info, self._pending = self._pending, None
+        if info is None:  # replaying the log on resume: ask SMAC for the same round again
+            info = self.smac.ask()
+            if record.config is not None and not _same(self._plain(info.config), record.config):
+                log.warning(
+                    "SMAC proposed %s on replay where the log has %s (another SMAC version?); "
+                    "telling the logged result for SMAC's proposal",
+                    self._plain(info.config),
+                    record.config,
+                )
+        self.smac.tell(info, self._value(record))
+
+    def _value(self, record: TrialRecord) -> Any:
+        from smac.runhistory.dataclasses import TrialValue
+        from smac.runhistory.enumerations import StatusType
+
+        if record.status == "ok" and record.value is not None:
+            return TrialValue(cost=float(record.value))
+        return TrialValue(cost=self.crash_cost, status=StatusType.CRASHED)
+
+    def _plain(self, config: Any) -> dict[str, Any]:
+        """SMAC's Configuration as plain Python values, in the space's key order."""
+        values = dict(config)
+        return {name: _python(values[name]) for name in self.space.names}
+
+
+def _python(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k] == b[k] or (isinstance(a[k], float) and math.isclose(a[k], b[k], rel_tol=1e-9))
+        for k in a
+    )
+
+
+def _never_called(config: Any, seed: int = 0) -> float:
+    raise RuntimeError("llmhpo drives SMAC through ask/tell; the target function is never called")
