@@ -62,6 +62,13 @@ class Study:
             )
         elif records:
             log.info("Resuming %s: %d of %d trials done", self.folder, len(records), self.budget)
+        else:
+            log.info(
+                "Study in %s, search space %s:\n%s",
+                self.folder,
+                self.space.name,
+                self.space.describe(),
+            )
         for round_index in range(len(records), self.budget):
             record, fatal = self._run_trial(round_index)
             self.trial_log.append(record)
