@@ -129,8 +129,11 @@ def main() -> None:
     print(best[args.tuners].to_string(float_format=lambda v: f"{v:.3g}"))
     print("\nPer tuner\n")
     for tuner, rows in frame.groupby("tuner", sort=False):
-        seconds = np.median([s for row in rows["proposal_seconds"] for s in row])
-        line = f"{tuner:10} median seconds per proposal {seconds:.4f}"
+        seconds = [s for row in rows["proposal_seconds"] for s in row]
+        line = (
+            f"{tuner:10} seconds per proposal: median {np.median(seconds):.4f}, "
+            f"mean {np.mean(seconds):.4f}"
+        )
         first = [ok for row in rows["first_try_valid"] for ok in row]
         if first:
             line += (
