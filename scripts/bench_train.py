@@ -133,7 +133,7 @@ def bench_hand_written(model_cfg: dict, dataset_cfg: dict, args: argparse.Namesp
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=CONFIG["learning_rate"],
-        momentum=0.9,
+        momentum=0.0,  # plain SGD, as the reference and llmhpo's default
         weight_decay=CONFIG["weight_decay"],
     )
     total = len(batches) * args.epochs
@@ -189,7 +189,7 @@ def bench_reference(model_cfg: dict, root: Path, args: argparse.Namespace) -> fl
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=CONFIG["learning_rate"],
-        momentum=0.9,
+        momentum=0.0,
         weight_decay=CONFIG["weight_decay"],
     )
     model.train()
