@@ -14,7 +14,7 @@ from llmhpo.tuners.smac import SMACTuner, configspace
 from tests.test_study import FlakyObjective
 
 
-def test_every_parameter_kind_converts():
+def test_every_parameter_kind_converts(tmp_path):
     space = SearchSpace(
         [
             FloatParam("lr", 1e-4, 1e-1, log=True),
@@ -40,7 +40,7 @@ def test_every_parameter_kind_converts():
         "sgd",
     ]
     assert list(hp["batch"].choices) == [32, 64, 128]
-    tuner = SMACTuner(space, 0, crash_cost=1.0)
+    tuner = SMACTuner(space, 0, crash_cost=1.0, folder=tmp_path)
     for _ in range(3):
         proposal = tuner.ask().config
         assert space.validate(proposal) == proposal  # plain Python values, inside the space

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ class SMACTuner(Tuner):
                 "(the objective declares no worst value)"
             )
         self.crash_cost = float(worst)
-        output = Path(folder or ".") / "smac"
+        # In the run folder; without one (library use), in a temporary folder, never the cwd.
+        output = Path(folder) / "smac" if folder else Path(tempfile.mkdtemp(prefix="llmhpo-smac-"))
         scenario = Scenario(
             configspace(space, self.seed),
             deterministic=True,
