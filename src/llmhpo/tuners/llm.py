@@ -53,14 +53,13 @@ class LLMTuner(Tuner):
         name: str | None = None,
         task: TaskInfo | None = None,
         folder: Path | None = None,
-        client: LLMClient | None = None,
     ):
         if on_invalid not in ON_INVALID:
             raise ValueError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
         if max_attempts < 1:
             raise ValueError(f"tuner.max_attempts must be >= 1, got {max_attempts}")
         super().__init__(space, seed, name or f"llm-{llm.get('model')}", task, folder)
-        self.client = client or _client_from_config(llm, seed)
+        self.client = _client_from_config(llm, seed)
         self.settings = PromptSettings(**prompt)
         self.prompts = PromptBuilder(self.settings, space, task or GENERIC_TASK, budget)
         self.schema = space.json_schema()
