@@ -99,7 +99,7 @@ class Study:
         test = getattr(self.objective, "test", None)
         if test is None:
             return None
-        measured = {k: v for k, v in best.metrics.items() if k.startswith("test_")}
+        measured = _test_metrics(best.metrics)
         if measured:
             return measured
         previous = _read_json(self.folder / SUMMARY_FILE)
@@ -107,7 +107,7 @@ class Study:
             return previous["test"]
         log.info("Measuring the best configuration (round %d) on the test split", best.round)
         try:
-            return {k: v for k, v in test(best.config).items() if k.startswith("test_")}
+            return _test_metrics(test(best.config))
         except Exception as error:  # the study's results stand even if this extra step fails
             log.exception("Testing the best configuration failed")
             return {"error": f"{type(error).__name__}: {error}"}
@@ -186,6 +186,10 @@ def summarise(
             "random_fallbacks": sum(info.get("fallback") == "random" for info in llm),
         }
     return summary
+
+
+def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in metrics.items() if key.startswith("test_")}
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import email.utils
 import functools
+import json
 import logging
 import os
 import time
@@ -111,9 +112,15 @@ atexit.register(_load_llama.cache_clear)
 
 def cot_grammar(schema: dict) -> Any:
     """GBNF for 'Analysis: <one line>\\nOutput: <JSON matching schema>'."""
+    return _cot_grammar(json.dumps(schema, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _cot_grammar(schema_json: str) -> Any:
+    """Compiled once per schema: a study asks with the same one every round."""
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    json_rules = json_schema_to_gbnf(__import__("json").dumps(schema))
+    json_rules = json_schema_to_gbnf(schema_json)
     json_rules = json_rules.replace("root ::=", "config ::=", 1)
     rules = 'root ::= "Analysis: " [^\\n]{10,400} "\\nOutput: " config\n' + json_rules
     return LlamaGrammar.from_string(rules, verbose=False)
@@ -248,22 +255,23 @@ class LiteLLMClient:
             )
         return key
 
-    def _format(self, schema: dict | None, cot: bool) -> dict[str, Any] | None:
-        if schema is None or cot or self.response_format == "none":
-            return None
-        mode = self.response_format
-        if mode == "auto":
+    @functools.cached_property
+    def _mode(self) -> str:
+        """`response_format`, with `auto` settled once (it asks litellm about the model)."""
+        if self.response_format != "auto":
+            return self.response_format
+        if self.api_base:  # an OpenAI-compatible server: llama.cpp and others read the schema
+            return "json_object_schema"
+        try:
+            supported = bool(_litellm().supports_response_schema(model=self.model))
+        except Exception:  # unknown model: litellm cannot say
             supported = False
-            if not self.api_base:
-                try:
-                    supported = bool(_litellm().supports_response_schema(model=self.model))
-                except Exception:  # unknown model: litellm cannot say
-                    supported = False
-            mode = (
-                "json_schema"
-                if supported
-                else ("json_object_schema" if self.api_base else "json_object")
-            )
+        return "json_schema" if supported else "json_object"
+
+    def _format(self, schema: dict | None, cot: bool) -> dict[str, Any] | None:
+        mode = self._mode
+        if schema is None or cot or mode == "none":
+            return None
         if mode == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": "config", "schema": schema}}
         if mode == "json_object_schema":  # llama.cpp's server and others read the schema here
@@ -394,8 +402,7 @@ def _describe_failure(model: str, error: Exception, failures: list[str]) -> str:
 def make_client(cfg: dict[str, Any], seed: int) -> LLMClient:
     """Build the client an `llm` config names (`provider`: local | litellm)."""
     settings = {k: v for k, v in cfg.items() if k not in ("provider", "cache", "cache_dir", "name")}
-    settings.setdefault("seed", seed)
-    if cfg.get("seed") is None:
+    if settings.get("seed") is None:  # llm.seed null: the run's seed
         settings["seed"] = seed
     provider = cfg.get("provider", "litellm")
     if provider == "local":

@@ -124,9 +124,8 @@ class PromptBuilder:
 
     def retry(self, history: list[TrialRecord], rejected: list[tuple[str, str]]) -> list[Message]:
         """The request after answers of this round were rejected: (answer, reason) pairs."""
-        answer, reason = rejected[-1]
         if self.settings.format == "compressed":
-            return self._compressed(history, error=reason)
+            return self._compressed(history, error=rejected[-1][1])
         messages = self._chat(history)
         for answer, reason in rejected:
             messages.append({"role": "assistant", "content": answer})
@@ -179,11 +178,6 @@ class PromptBuilder:
                 "No valid answer came, so a random configuration was evaluated: "
                 f"{json.dumps(record.config)}. "
             )
-        d = self.settings.digits
-        if record.status == "ok" and len(self.task.feedback) == 1:
-            label, key = self.task.feedback[0]
-            value = record.metrics.get(key, record.value)
-            return f"{prefix}{label}: {value:.{d}e}. {self._next_instruction()}"
         return f"{prefix}{self.result_text(record)}. {self._next_instruction()}"
 
     def _next_instruction(self) -> str:
