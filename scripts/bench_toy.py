@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
+from llmhpo.results.stats import best_so_far
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
@@ -45,27 +46,25 @@ TUNERS: dict[str, TunerFactory] = {
     ),
     # The embedded model with the defaults of tuner=llm, except that rounds whose every answer
     # was rejected evaluate a random point (marked) instead of stopping the study.
-    "llm-local": lambda objective, seed, budget, folder: LLMTuner(
-        objective.search_space,
-        seed,
-        LOCAL_LLM,
-        {"format": "compressed"},
-        budget,
-        task=objective.task,
-        on_invalid="random",
-    ),
+    "llm-local": lambda objective, seed, budget, folder: _local_llm(objective, seed, budget),
     # The model left to itself: repeats are evaluated as proposed, nothing is sent back.
-    "llm-local-repeats": lambda objective, seed, budget, folder: LLMTuner(
-        objective.search_space,
-        seed,
-        LOCAL_LLM,
-        {"format": "compressed"},
-        budget,
-        task=objective.task,
-        allow_repeats=True,
-        on_invalid="random",
+    "llm-local-repeats": lambda objective, seed, budget, folder: _local_llm(
+        objective, seed, budget, allow_repeats=True
     ),
 }
+
+
+def _local_llm(objective: ToyObjective, seed: int, budget: int, **settings) -> Tuner:
+    return LLMTuner(
+        objective.search_space,
+        seed,
+        LOCAL_LLM,
+        {"format": "compressed"},
+        budget,
+        task=objective.task,
+        on_invalid="random",
+        **settings,
+    )
 
 
 def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int) -> dict:
@@ -73,12 +72,11 @@ def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int)
     tuner = TUNERS[tuner_name](objective, seed, evals, folder)
     study = Study(folder, objective.search_space, tuner, objective, evals)
     started = time.perf_counter()
-    study.run()
+    summary = study.run()
     records = study.trial_log.read()
-    regrets = [r.metrics["regret"] for r in records]
-    best = np.minimum.accumulate(regrets)
-    values = np.minimum.accumulate([r.value for r in records])
-    llm = [r.tuner for r in records if "attempts" in r.tuner]
+    best = best_so_far([r.metrics.get("regret") for r in records])
+    values = best_so_far([r.value for r in records])
+    llm = summary.get("llm", {})
     return {
         "function": function,
         "tuner": tuner_name,
@@ -86,8 +84,9 @@ def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int)
         **{f"regret@{k}": best[k - 1] for k in (10, evals) if k <= evals},
         "best@10": values[min(10, evals) - 1],
         "proposal_seconds": [r.ask_seconds for r in records],
-        "first_try_valid": [i["attempts"] == 1 and i["answer"] is not None for i in llm],
-        "fallbacks": sum(i.get("fallback") == "random" for i in llm),
+        "rounds": len(records),
+        "first_try_valid": llm.get("first_try_valid"),
+        "fallbacks": llm.get("random_fallbacks", 0),
         "wall_seconds": time.perf_counter() - started,
     }
 
@@ -134,12 +133,11 @@ def main() -> None:
             f"{tuner:10} seconds per proposal: median {np.median(seconds):.4f}, "
             f"mean {np.mean(seconds):.4f}"
         )
-        first = [ok for row in rows["first_try_valid"] for ok in row]
-        if first:
+        if rows["first_try_valid"].notna().any():
+            first, rounds = int(rows["first_try_valid"].sum()), int(rows["rounds"].sum())
             line += (
-                f"; first answer accepted in {sum(first)}/{len(first)} rounds "
-                f"({100 * sum(first) / len(first):.0f}%); "
-                f"random fallbacks {rows['fallbacks'].sum()}"
+                f"; first answer accepted in {first}/{rounds} rounds "
+                f"({100 * first / rounds:.0f}%); random fallbacks {rows['fallbacks'].sum()}"
             )
         print(line)
 
