@@ -28,6 +28,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 
 from llmhpo.objectives.train import TrainObjective
 from llmhpo.training.augment import Augmenter
@@ -36,20 +37,11 @@ from llmhpo.training.data import CIFAR_FOLDER, CIFAR_TRAIN_FILES, load_dataset
 from llmhpo.training.models import build_model
 from llmhpo.training.schedule import warmup_linear
 
+CONF = Path(__file__).resolve().parents[1] / "conf"
 MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
-MODELS = {
-    "resnet9": {"name": "resnet9", "channels_last": True},
-    "vit": {
-        "name": "vit",
-        "channels_last": False,
-        "patch_size": 4,
-        "dim": 512,
-        "depth": 6,
-        "heads": 8,
-        "mlp_dim": 512,
-        "dropout": 0.1,
-        "emb_dropout": 0.1,
-    },
+MODELS = {  # the shipped model configs, so the benchmark measures what a study trains
+    name: OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
+    for name in ("resnet9", "vit")
 }
 CONFIG = {"optimizer": "sgd", "learning_rate": 0.01, "weight_decay": 1e-4, "label_smoothing": 0.0}
 

@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.run_folder  # noqa: F401  (registers the run-name resolver)
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+
+
+def model_config(name: str) -> dict:
+    """A model config as `conf/model/NAME.yaml` has it, so tests follow the shipped defaults."""
+    return OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

@@ -9,6 +9,7 @@ from llmhpo.study import Study
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.base import Proposal
 from llmhpo.tuners.random import RandomTuner
+from tests.conftest import model_config
 from tests.test_data import write_cifar_copy
 
 pytestmark = [
@@ -17,17 +18,7 @@ pytestmark = [
 ]
 
 GPU = {"accelerator": "gpu", "max_epochs": 1, "enable_progress_bar": False}
-VIT = {
-    "name": "vit",
-    "channels_last": False,
-    "patch_size": 2,
-    "dim": 512,
-    "depth": 6,
-    "heads": 8,
-    "mlp_dim": 512,
-    "dropout": 0.1,
-    "emb_dropout": 0.1,
-}
+VIT = {**model_config("vit"), "patch_size": 2}  # 256 tokens: room to run out of memory
 CONFIG = {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-4, "label_smoothing": 0.1}
 
 

@@ -4,19 +4,9 @@ import torch
 from llmhpo.training.models import ArchitectureError, build_model, model_settings
 from llmhpo.training.models.resnet9 import ResNet9
 from llmhpo.training.models.vit import ViT
+from tests.conftest import model_config
 
-VIT_CFG = {
-    "name": "vit",
-    "channels_last": False,
-    "description": "a ViT",
-    "patch_size": 4,
-    "dim": 512,
-    "depth": 6,
-    "heads": 8,
-    "mlp_dim": 512,
-    "dropout": 0.1,
-    "emb_dropout": 0.1,
-}
+VIT_CFG = model_config("vit")
 SMALL_VIT = {**VIT_CFG, "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
 
 

@@ -8,20 +8,11 @@ from llmhpo.objectives.train import TrainObjective
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
 from llmhpo.study import Study
 from llmhpo.tuners.random import RandomTuner
+from tests.conftest import model_config
 from tests.test_data import DIGITS_CFG, write_cifar_copy
 
-RESNET = {"name": "resnet9", "channels_last": True}
-SMALL_VIT = {
-    "name": "vit",
-    "channels_last": False,
-    "patch_size": 4,
-    "dim": 64,
-    "depth": 2,
-    "heads": 4,
-    "mlp_dim": 128,
-    "dropout": 0.1,
-    "emb_dropout": 0.1,
-}
+RESNET = model_config("resnet9")
+SMALL_VIT = {**model_config("vit"), "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
 TRAINER = {"accelerator": "cpu", "max_epochs": 1, "enable_progress_bar": False}
 CONFIG = {
     "optimizer": "sgd",
