@@ -55,19 +55,29 @@ class TrialLogError(RuntimeError):
     """The trial log is damaged in a way that a crash cannot explain."""
 
 
+@dataclass
+class LogScan:
+    """What `TrialLog.scan` found: (line number, record) pairs and the unreadable lines."""
+
+    records: list[tuple[int, TrialRecord]]
+    bad_lines: list[tuple[int, str]]  # (line number, why) before the last line
+    torn_last_line: int | None  # an unreadable last line: a crash while writing it
+    missing_final_newline: bool
+
+
 class TrialLog:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def read(self) -> list[TrialRecord]:
-        """All finished trials, in order; a torn last line is dropped with a warning."""
+    def scan(self) -> LogScan:
+        """Read without judging or changing anything: the readable records, and which lines
+        are not (the study's `read` and the aggregation each decide what that means)."""
         if not self.path.exists():
-            return []
+            return LogScan([], [], None, False)
         raw = self.path.read_bytes()
         lines = raw.split(b"\n")
-        records: list[TrialRecord] = []
-        needs_repair = not raw.endswith(b"\n") and raw != b""
         last_number = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
+        scan = LogScan([], [], None, raw != b"" and not raw.endswith(b"\n"))
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -75,19 +85,25 @@ class TrialLog:
                 record = TrialRecord.from_dict(json.loads(line))
             except (ValueError, TypeError) as error:
                 if number == last_number:
-                    log.warning(
-                        "%s: dropping torn last line %d (the trial in flight when the run "
-                        "was killed); it will be run again",
-                        self.path,
-                        number,
-                    )
-                    needs_repair = True
-                    break
-                raise TrialLogError(
-                    f"{self.path}, line {number}, is not a trial record ({error}). "
-                    "Only the last line can be torn by a crash; restore the line or move the "
-                    "file away to start the study afresh."
-                ) from error
+                    scan.torn_last_line = number
+                else:
+                    scan.bad_lines.append((number, str(error)))
+                continue
+            scan.records.append((number, record))
+        return scan
+
+    def read(self) -> list[TrialRecord]:
+        """All finished trials, in order; a torn last line is dropped with a warning."""
+        scan = self.scan()
+        if scan.bad_lines:
+            number, error = scan.bad_lines[0]
+            raise TrialLogError(
+                f"{self.path}, line {number}, is not a trial record ({error}). "
+                "Only the last line can be torn by a crash; restore the line or move the "
+                "file away to start the study afresh."
+            )
+        records: list[TrialRecord] = []
+        for number, record in scan.records:
             if record.round != len(records):
                 raise TrialLogError(
                     f"{self.path}, line {number}: expected round {len(records)}, found "
@@ -95,7 +111,14 @@ class TrialLog:
                     "was it edited or written by two runs at once?"
                 )
             records.append(record)
-        if needs_repair:
+        if scan.torn_last_line is not None:
+            log.warning(
+                "%s: dropping torn last line %d (the trial in flight when the run "
+                "was killed); it will be run again",
+                self.path,
+                scan.torn_last_line,
+            )
+        if scan.torn_last_line is not None or scan.missing_final_newline:
             self._rewrite(records)
         return records
 

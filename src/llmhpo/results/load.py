@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import glob
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from llmhpo.trial_log import TrialLog
 
 TRIALS = "trials.jsonl"
 
@@ -81,22 +83,13 @@ def _read_json(path: Path, problems: list[str], folder: Path) -> dict[str, Any]:
 
 
 def _read_records(path: Path, problems: list[str], folder: Path) -> list[dict[str, Any]]:
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    records = []
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict) or "round" not in record:
-                raise ValueError("not a trial record")
-        except ValueError:
-            what = "torn last line" if number == last else f"unreadable line {number + 1}"
-            problems.append(f"{folder}: {TRIALS} has a {what}; skipped")
-            continue
-        records.append(record)
-    return records
+    """Readable records as dicts; unreadable lines are reported, and the file is left alone."""
+    scan = TrialLog(path).scan()
+    for number, _ in scan.bad_lines:
+        problems.append(f"{folder}: {TRIALS} has an unreadable line {number}; skipped")
+    if scan.torn_last_line is not None:
+        problems.append(f"{folder}: {TRIALS} has a torn last line; skipped")
+    return [asdict(record) for _, record in scan.records]
 
 
 def _run_context(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
