@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 
 
-def model_config(name: str) -> dict:
-    """A model config as `conf/model/NAME.yaml` has it, so tests follow the shipped defaults."""
-    return OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
+def shipped_config(group: str, name: str, **overrides) -> dict:
+    """`conf/GROUP/NAME.yaml` as shipped, with overrides: tests follow the real defaults."""
+    return {**OmegaConf.to_container(OmegaConf.load(CONF / group / f"{name}.yaml")), **overrides}
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

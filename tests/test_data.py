@@ -10,26 +10,10 @@ from llmhpo.training.data import (
     DatasetUnavailableError,
     load_dataset,
 )
+from tests.conftest import shipped_config
 
-CIFAR_CFG = {
-    "name": "cifar10",
-    "download": False,
-    "val_size": 10,
-    "split_seed": 0,
-    "crop_padding": 4,
-    "flip": True,
-    "mean": [0.5, 0.5, 0.5],
-    "std": [0.25, 0.25, 0.25],
-}
-DIGITS_CFG = {
-    "name": "digits",
-    "image_size": 16,
-    "test_fraction": 0.2,
-    "val_fraction": 0.2,
-    "split_seed": 0,
-    "crop_padding": 2,
-    "flip": False,
-}
+CIFAR_CFG = shipped_config("dataset", "cifar10", download=False, val_size=10)
+DIGITS_CFG = shipped_config("dataset", "digits")
 
 
 def write_cifar_copy(root, per_batch=8, seed=0):

@@ -9,7 +9,7 @@ from llmhpo.study import Study
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.base import Proposal
 from llmhpo.tuners.random import RandomTuner
-from tests.conftest import model_config
+from tests.conftest import shipped_config
 from tests.test_data import write_cifar_copy
 
 pytestmark = [
@@ -18,7 +18,7 @@ pytestmark = [
 ]
 
 GPU = {"accelerator": "gpu", "max_epochs": 1, "enable_progress_bar": False}
-VIT = {**model_config("vit"), "patch_size": 2}  # 256 tokens: room to run out of memory
+VIT = {**shipped_config("model", "vit"), "patch_size": 2}  # 256 tokens: room to run out of memory
 CONFIG = {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-4, "label_smoothing": 0.1}
 
 
@@ -26,17 +26,7 @@ CONFIG = {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-4, "lab
 def cifar_cfg(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
     write_cifar_copy(root, per_batch=9000)  # CIFAR-10's size: 45,000 training images
-    return {
-        "name": "cifar10",
-        "root": str(root),
-        "download": False,
-        "val_size": 5000,
-        "split_seed": 0,
-        "crop_padding": 4,
-        "flip": True,
-        "mean": [0.49, 0.48, 0.45],
-        "std": [0.25, 0.24, 0.26],
-    }
+    return shipped_config("dataset", "cifar10", root=str(root), download=False)
 
 
 class ScriptedTuner(RandomTuner):

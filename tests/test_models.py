@@ -4,9 +4,9 @@ import torch
 from llmhpo.training.models import ArchitectureError, build_model, model_settings
 from llmhpo.training.models.resnet9 import ResNet9
 from llmhpo.training.models.vit import ViT
-from tests.conftest import model_config
+from tests.conftest import shipped_config
 
-VIT_CFG = model_config("vit")
+VIT_CFG = shipped_config("model", "vit")
 SMALL_VIT = {**VIT_CFG, "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
 
 

@@ -8,11 +8,11 @@ from llmhpo.objectives.train import TrainObjective
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
 from llmhpo.study import Study
 from llmhpo.tuners.random import RandomTuner
-from tests.conftest import model_config
+from tests.conftest import shipped_config
 from tests.test_data import DIGITS_CFG, write_cifar_copy
 
-RESNET = model_config("resnet9")
-SMALL_VIT = {**model_config("vit"), "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
+RESNET = shipped_config("model", "resnet9")
+SMALL_VIT = {**shipped_config("model", "vit"), "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
 TRAINER = {"accelerator": "cpu", "max_epochs": 1, "enable_progress_bar": False}
 CONFIG = {
     "optimizer": "sgd",
@@ -124,17 +124,7 @@ def test_eval_test_measures_test_per_trial(tmp_path):
 
 def test_cifar10_trial_on_a_local_copy(tmp_path):
     write_cifar_copy(tmp_path, per_batch=16)
-    dataset = {
-        "name": "cifar10",
-        "root": str(tmp_path),
-        "download": False,
-        "val_size": 16,
-        "split_seed": 0,
-        "crop_padding": 4,
-        "flip": True,
-        "mean": [0.49, 0.48, 0.45],
-        "std": [0.25, 0.24, 0.26],
-    }
+    dataset = shipped_config("dataset", "cifar10", root=str(tmp_path), download=False, val_size=16)
     result = TrainObjective(RESNET, dataset, TRAINER, seed=0).evaluate(
         {**CONFIG, "train_batch_size": 32}
     )
