@@ -1,7 +1,8 @@
+import pytest
 import torch
 
 from llmhpo.training.augment import Augmenter, random_crop, random_flip
-from llmhpo.training.batches import DeviceBatches
+from llmhpo.training.batches import BatchGroups, DeviceBatches
 
 
 def generator(seed=0):
@@ -60,3 +61,16 @@ def test_batches_cover_an_epoch_and_repeat_by_seed():
     ]
     epoch_two = [y.tolist() for _, y in again]
     assert epoch_two != [y.tolist() for _, y in DeviceBatches(images, labels, 3, augmenter, 5)]
+
+
+def test_groups_hold_the_same_batches_in_order():
+    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).repeat(1, 3, 4, 4)
+    augmenter = Augmenter((0.0,) * 3, (1 / 255,) * 3, torch.device("cpu"))
+    single = [y.tolist() for _, y in DeviceBatches(images, torch.arange(10), 2, augmenter, 7)]
+    groups = BatchGroups(DeviceBatches(images, torch.arange(10), 2, augmenter, 7), 2)
+    assert len(groups) == 3
+    grouped = list(groups)
+    assert [len(group) for group in grouped] == [2, 2, 1]  # the last group is shorter
+    assert [y.tolist() for group in grouped for _, y in group] == single
+    with pytest.raises(ValueError, match="batches_per_call must be >= 1"):
+        BatchGroups(DeviceBatches(images, torch.arange(10), 2, augmenter, 7), 0)

@@ -2,6 +2,7 @@
 
 import json
 
+import lightning as L
 import pytest
 
 from llmhpo.objectives.train import TrainObjective
@@ -13,7 +14,9 @@ from tests.test_data import DIGITS_CFG, write_cifar_copy
 
 RESNET = shipped_config("model", "resnet9")
 SMALL_VIT = {**shipped_config("model", "vit"), "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
-TRAINER = {"accelerator": "cpu", "max_epochs": 1, "enable_progress_bar": False}
+TRAINER = shipped_config(
+    "trainer", "default", accelerator="cpu", max_epochs=1, enable_progress_bar=False
+)
 CONFIG = {
     "optimizer": "sgd",
     "learning_rate": 0.05,
@@ -60,6 +63,38 @@ def test_same_config_and_seed_give_the_same_result_on_cpu():
     assert results[0].metrics["val_loss"] == results[1].metrics["val_loss"]
     other_seed = TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=4).evaluate(CONFIG)
     assert other_seed.metrics["val_loss"] != results[0].metrics["val_loss"]
+
+
+class EndOfTraining(L.Callback):
+    """Records what Lightning counted and where the schedule ended."""
+
+    def on_train_end(self, trainer, module):
+        self.global_step = trainer.global_step
+        self.batches_per_epoch = len(module.batches)
+        self.final_lr = trainer.optimizers[0].param_groups[0]["lr"]
+
+
+def test_grouping_batches_per_call_changes_nothing_but_speed():
+    """Same steps, same schedule, same numbers, whether Lightning gets 1 or 3 batches a call."""
+    trainer = {**TRAINER, "max_epochs": 5}  # 5 epochs: one of warm-up
+    config = {**CONFIG, "train_batch_size": 256}  # 4 batches an epoch: groups of 3 and 1
+    runs = {}
+    for per_call in (1, 3):
+        ended = EndOfTraining()
+        objective = TrainObjective(
+            RESNET,
+            DIGITS_CFG,
+            {**trainer, "batches_per_call": per_call},
+            seed=0,
+            callbacks=[ended],
+        )
+        runs[per_call] = objective.evaluate(config), ended
+    for _, ended in runs.values():
+        assert ended.batches_per_epoch == 4
+        assert ended.global_step == 5 * 4  # every optimizer step counted
+        assert ended.final_lr == 0.0  # the decay ends at the last step
+    assert runs[1][0].metrics["val_loss"] == runs[3][0].metrics["val_loss"]
+    assert runs[1][0].metrics["train_loss"] == runs[3][0].metrics["train_loss"]
 
 
 def test_training_learns_something():

@@ -130,8 +130,19 @@ class TrainObjective:
         epochs = int(self.trainer_cfg.get("max_epochs", 20))
         # On a GPU, looking at the loss every step would stall the pipeline.
         check_every = 1 if self.device.type == "cpu" else 50
-        module = ClassifierModule(model, optim, epochs, batches, check_every)
-        trainer = L.Trainer(**self._trainer_kwargs(epochs))
+        module = ClassifierModule(
+            model,
+            optim,
+            epochs,
+            batches,
+            check_every,
+            batches_per_call=int(self.trainer_cfg.get("batches_per_call", 1)),
+        )
+        trainer = L.Trainer(
+            **lightning_trainer_kwargs(
+                self.trainer_cfg, self.device, self.precision, epochs, self.callbacks
+            )
+        )
         started = time.perf_counter()
         trainer.fit(module)
         train_seconds = time.perf_counter() - started
@@ -163,23 +174,31 @@ class TrainObjective:
             self._on_device[split] = Split(part.images.to(self.device), part.labels.to(self.device))
         return self._on_device[split]
 
-    def _trainer_kwargs(self, epochs: int) -> dict[str, Any]:
-        progress = self.trainer_cfg.get("enable_progress_bar")
-        deterministic = bool(self.trainer_cfg.get("deterministic", False))
-        return {
-            "accelerator": self.device.type if self.device.type != "cuda" else "gpu",
-            "devices": 1,
-            "precision": self.precision,
-            "max_epochs": epochs,
-            "enable_progress_bar": sys.stderr.isatty() if progress is None else bool(progress),
-            "deterministic": deterministic,
-            "benchmark": self.device.type == "cuda" and not deterministic,  # cuDNN autotuning
-            "logger": False,
-            "enable_checkpointing": False,
-            "enable_model_summary": False,
-            "num_sanity_val_steps": 0,
-            "callbacks": list(self.callbacks),
-        }
+
+def lightning_trainer_kwargs(
+    trainer_cfg: dict[str, Any],
+    device: torch.device,
+    precision: str,
+    epochs: int,
+    callbacks: list[Any],
+) -> dict[str, Any]:
+    """A trial's `L.Trainer` settings: nothing per step that a study does not need."""
+    progress = trainer_cfg.get("enable_progress_bar")
+    deterministic = bool(trainer_cfg.get("deterministic", False))
+    return {
+        "accelerator": device.type if device.type != "cuda" else "gpu",
+        "devices": 1,
+        "precision": precision,
+        "max_epochs": epochs,
+        "enable_progress_bar": sys.stderr.isatty() if progress is None else bool(progress),
+        "deterministic": deterministic,
+        "benchmark": device.type == "cuda" and not deterministic,  # cuDNN autotuning
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "callbacks": list(callbacks),
+    }
 
 
 def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> TaskInfo:

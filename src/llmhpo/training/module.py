@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmhpo.training.batches import DeviceBatches
+from llmhpo.training.batches import Batch, BatchGroups, DeviceBatches
 from llmhpo.training.schedule import warmup_linear
 
 
@@ -47,29 +47,45 @@ class OptimSettings:
 class DivergenceGuard:
     """Notices a NaN or infinite loss without a host-device sync every step.
 
-    The first bad step is recorded on the device; the host looks every
-    `check_every` steps (1 on the CPU, where looking is free) and at the end of
-    each epoch, then stops the trial naming that step.
+    Each step's loss is only kept (no kernel launched, nothing copied); the host
+    looks at the kept losses every `check_every` steps (1 on the CPU, where looking
+    is free) and at the end of each epoch, then stops the trial naming the first
+    bad step.
     """
 
-    def __init__(self, device: torch.device, check_every: int):
+    def __init__(self, check_every: int):
         self.check_every = max(1, check_every)
-        self.first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
+        self.first_step = 0
+        self.losses: list[torch.Tensor] = []
+        self.last_loss: torch.Tensor | None = None
 
     def observe(self, loss: torch.Tensor, step: int) -> None:
-        bad = ~torch.isfinite(loss.detach())
-        unseen = self.first_bad_step < 0
-        self.first_bad_step = torch.where(bad & unseen, step, self.first_bad_step)
-        if (step + 1) % self.check_every == 0:
+        if not self.losses:
+            self.first_step = step
+        self.last_loss = loss.detach()
+        self.losses.append(self.last_loss)
+        if len(self.losses) >= self.check_every:
             self.check()
 
     def check(self) -> None:
-        step = int(self.first_bad_step.item())
-        if step >= 0:
+        if not self.losses:
+            return
+        bad = ~torch.isfinite(torch.stack(self.losses))
+        self.losses = []
+        if bool(bad.any()):
+            step = self.first_step + int(bad.nonzero()[0, 0])
             raise TrialDivergedError(f"loss diverged at step {step}")
 
 
 class ClassifierModule(L.LightningModule):
+    """Trains `model` on `batches`, `batches_per_call` optimizer steps per `training_step`.
+
+    Manual optimisation: one backward and one step per batch needs none of automatic
+    optimisation's closure and hooks, and lets one call train a whole `BatchGroups`
+    group, so Lightning's per-call Python work is paid once per group. Lightning still
+    counts every optimizer step (`global_step`), and the schedule runs per step.
+    """
+
     def __init__(
         self,
         model: nn.Module,
@@ -77,42 +93,46 @@ class ClassifierModule(L.LightningModule):
         epochs: int,
         batches: DeviceBatches,
         divergence_check_every: int = 1,
+        batches_per_call: int = 1,
     ):
         super().__init__()
-        # Manual optimisation: one backward and one step per batch needs none of automatic
-        # optimisation's closure and hooks, whose per-step Python cost shows on a fast GPU.
         self.automatic_optimization = False
         self.model = model
         self.optim = optim
         self.epochs = epochs
         self.batches = batches
-        self.guard = DivergenceGuard(batches.images.device, divergence_check_every)
-        self.last_loss: torch.Tensor | None = None
+        self.groups = BatchGroups(batches, batches_per_call)
+        self.guard = DivergenceGuard(divergence_check_every)
+
+    @property
+    def last_loss(self) -> torch.Tensor | None:
+        """The loss of the last step trained (on the device; reading it syncs)."""
+        return self.guard.last_loss
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
 
-    def train_dataloader(self) -> DeviceBatches:
-        return self.batches
+    def train_dataloader(self) -> BatchGroups:
+        return self.groups
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
-        images, labels = batch
-        loss = F.cross_entropy(
-            self.model(images), labels, label_smoothing=self.optim.label_smoothing
-        )
-        step = self.global_step
-        optimizer = self.optimizers()
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
-        self.lr_schedulers().step()
-        self.guard.observe(loss, step)
-        # Kept, not passed to self.log: Lightning moves logged values to the CPU after every
-        # step, a host-device sync that stalls a fast GPU.
-        self.last_loss = loss.detach()
-        return loss
+    def transfer_batch_to_device(self, batch: list[Batch], device: Any, idx: int) -> list[Batch]:
+        """The batches are made on the training device already; nothing to walk or move."""
+        return batch
+
+    def training_step(self, group: list[Batch], group_idx: int) -> None:
+        # Kept out of self.log: Lightning moves logged values to the CPU after every
+        # call, a host-device sync that stalls a fast GPU.
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        for images, labels in group:
+            loss = F.cross_entropy(
+                self.model(images), labels, label_smoothing=self.optim.label_smoothing
+            )
+            step = self.global_step
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+            scheduler.step()
+            self.guard.observe(loss, step)
 
     def on_train_epoch_end(self) -> None:
         self.guard.check()
@@ -131,9 +151,10 @@ class ClassifierModule(L.LightningModule):
                 nesterov=o.nesterov and o.momentum > 0,
                 weight_decay=o.weight_decay,
             )
-        total = self.trainer.estimated_stepping_batches
-        warmup = (self.epochs // 5) * len(self.batches)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(warmup, total))
+        # In optimizer steps, not Lightning batches (a group is several steps).
+        per_epoch = len(self.batches)
+        schedule = warmup_linear((self.epochs // 5) * per_epoch, self.epochs * per_epoch)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
