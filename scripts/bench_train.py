@@ -8,10 +8,17 @@
    PIL transforms, a DataLoader with 0 workers, fp32.
 
 All three read the same synthetic CIFAR-10 copy written in the real pickle format,
-and are timed in images per second over the steps after a warm-up, with the device
-synchronised at both ends. Ratios are printed against the hand-written loop.
+and are timed in images per second over the training steps after a warm-up, with the
+device synchronised at both ends (llmhpo's evaluation after training is not timed, as
+the other two have none). llmhpo runs once per `--batches-per-call` value (optimizer
+steps per call of Lightning's training_step). Each path runs `--repeats` times,
+alternating, and the median is printed with its ratio to the hand-written loop.
 
-    python scripts/bench_train.py                  # CPU: small sizes, under 2 minutes
+Last, the host time per step that Lightning adds: llmhpo's LightningModule and Trainer
+settings against the hand-written loop, both with a model too small to compute
+anything, on the same device. That is the time a fast GPU leaves visible.
+
+    python scripts/bench_train.py                  # CPU: small sizes, about 2 minutes
     python scripts/bench_train.py --gpu-size       # CUDA: CIFAR-10 size, batch 512
 """
 
@@ -19,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +38,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
+from torch import nn
 
-from llmhpo.objectives.train import TrainObjective
+from llmhpo.objectives.train import (
+    TrainObjective,
+    divergence_check_every,
+    lightning_trainer_kwargs,
+)
 from llmhpo.training.augment import Augmenter
 from llmhpo.training.batches import DeviceBatches
 from llmhpo.training.data import CIFAR_FOLDER, CIFAR_TRAIN_FILES, load_dataset
 from llmhpo.training.models import build_model
+from llmhpo.training.module import ClassifierModule, OptimSettings
 from llmhpo.training.schedule import warmup_linear
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -43,6 +58,7 @@ MODELS = {  # the shipped model configs, so the benchmark measures what a study 
     name: OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
     for name in ("resnet9", "vit")
 }
+TRAINER = OmegaConf.to_container(OmegaConf.load(CONF / "trainer" / "default.yaml"))
 CONFIG = {"optimizer": "sgd", "learning_rate": 0.01, "weight_decay": 1e-4, "label_smoothing": 0.0}
 
 
@@ -67,40 +83,42 @@ def write_synthetic_cifar(root: Path, n_train: int, n_test: int = 100) -> None:
 
 
 class StepTimer(L.Callback):
-    """Times the steps after `warmup` inside Lightning's own loop."""
+    """Times the optimizer steps after `warmup` inside Lightning's own loop, up to the
+    end of training (not the teardown or evaluation that follow it)."""
 
     def __init__(self, warmup: int, device: torch.device):
         self.warmup, self.device = warmup, device
         self.start: float | None = None
+        self.first_step = 0
         self.steps = 0
+        self.seconds = 0.0
 
     def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step == self.warmup:
+        if self.start is None and trainer.global_step >= self.warmup:
             sync(self.device)
-            self.start = time.perf_counter()
+            self.start, self.first_step = time.perf_counter(), trainer.global_step
 
-    def on_train_batch_end(
-        self, trainer: Any, module: Any, outputs: Any, batch: Any, idx: int
-    ) -> None:
-        if self.start is not None:
-            self.steps += 1
-
-    def seconds(self) -> float:
+    def on_train_end(self, trainer: Any, module: Any) -> None:
         sync(self.device)
-        return time.perf_counter() - self.start
+        self.seconds = time.perf_counter() - self.start
+        self.steps = trainer.global_step - self.first_step
 
 
-def bench_llmhpo(model_cfg: dict, dataset_cfg: dict, args: argparse.Namespace) -> float:
+def bench_llmhpo(
+    model_cfg: dict, dataset_cfg: dict, args: argparse.Namespace, batches_per_call: int
+) -> float:
     device = torch.device(args.device)
     timer = StepTimer(args.warmup, device)
     trainer = {
+        **TRAINER,
         "accelerator": "gpu" if device.type == "cuda" else "cpu",
         "max_epochs": args.epochs,
         "enable_progress_bar": False,
+        "batches_per_call": batches_per_call,
     }
     objective = TrainObjective(model_cfg, dataset_cfg, trainer, seed=0, callbacks=[timer])
     objective.evaluate({**CONFIG, "train_batch_size": args.batch_size})
-    return timer.steps * args.batch_size / timer.seconds()
+    return timer.steps * args.batch_size / timer.seconds
 
 
 def bench_hand_written(model_cfg: dict, dataset_cfg: dict, args: argparse.Namespace) -> float:
@@ -122,20 +140,26 @@ def bench_hand_written(model_cfg: dict, dataset_cfg: dict, args: argparse.Namesp
         augmenter,
         seed=0,
     )
+    return args.batch_size / seconds_per_step_by_hand(model, batches, args.epochs, args.warmup)
+
+
+def seconds_per_step_by_hand(
+    model: nn.Module, batches: DeviceBatches, epochs: int, warmup: int
+) -> float:
+    """The minimal loop: plain SGD (the reference's and llmhpo's default), the same
+    schedule, bf16 autocast on a GPU; seconds per step after `warmup` steps."""
+    device = batches.images.device
     optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=CONFIG["learning_rate"],
-        momentum=0.0,  # plain SGD, as the reference and llmhpo's default
-        weight_decay=CONFIG["weight_decay"],
+        model.parameters(), lr=CONFIG["learning_rate"], weight_decay=CONFIG["weight_decay"]
     )
-    total = len(batches) * args.epochs
+    total = len(batches) * epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total // 5, total))
     use_bf16 = device.type == "cuda"
     model.train()
-    step, start = 0, None
-    for _ in range(args.epochs):
+    step, start = 0, time.perf_counter()
+    for _ in range(epochs):
         for images, labels in batches:
-            if step == args.warmup:
+            if step == warmup:
                 sync(device)
                 start = time.perf_counter()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -146,7 +170,7 @@ def bench_hand_written(model_cfg: dict, dataset_cfg: dict, args: argparse.Namesp
             scheduler.step()
             step += 1
     sync(device)
-    return (step - args.warmup) * args.batch_size / (time.perf_counter() - start)
+    return (time.perf_counter() - start) / (step - warmup)
 
 
 def bench_reference(model_cfg: dict, root: Path, args: argparse.Namespace) -> float:
@@ -204,6 +228,56 @@ def bench_reference(model_cfg: dict, root: Path, args: argparse.Namespace) -> fl
     return args.reference_steps * args.batch_size / (time.perf_counter() - start)
 
 
+HOST_EPOCHS, HOST_WARMUP = 8, 16  # 1,024 steps of 8 images, the first 16 not timed
+
+
+def tiny_setup(device: torch.device) -> tuple[nn.Module, DeviceBatches]:
+    """A linear model on 4 x 4 images: its arithmetic is nothing, so a step is host time."""
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (1024, 3, 4, 4), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, 10, (len(images),), device=device)
+    augmenter = Augmenter(MEAN, STD, device, crop_padding=1, flip=True)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(48, 10)).to(device)
+    return model, DeviceBatches(images, labels, 8, augmenter, seed=0)
+
+
+def host_seconds_by_hand(device: torch.device) -> float:
+    return seconds_per_step_by_hand(*tiny_setup(device), HOST_EPOCHS, HOST_WARMUP)
+
+
+def host_seconds_llmhpo(device: torch.device, batches_per_call: int) -> float:
+    """llmhpo's LightningModule under a Trainer with a trial's settings."""
+    model, batches = tiny_setup(device)
+    optim = OptimSettings.from_config(CONFIG, default_momentum=0.0)
+    check_every = divergence_check_every(device)
+    module = ClassifierModule(model, optim, HOST_EPOCHS, batches, check_every, batches_per_call)
+    precision = "bf16-mixed" if device.type == "cuda" else "32-true"
+    timer = StepTimer(HOST_WARMUP, device)
+    settings = {**TRAINER, "enable_progress_bar": False}
+    trainer = L.Trainer(
+        **lightning_trainer_kwargs(settings, device, precision, HOST_EPOCHS, [timer])
+    )
+    trainer.fit(module)
+    return timer.seconds / timer.steps
+
+
+def report_host_overhead(args: argparse.Namespace) -> None:
+    device = torch.device(args.device)
+    print(f"\nhost time per optimizer step, tiny model on {device.type} (microseconds):")
+    hand = median_of(args.repeats, lambda: host_seconds_by_hand(device))
+    print(f"  hand-written loop        {hand * 1e6:8.1f}")
+    for per_call in args.batches_per_call:
+        llmhpo = median_of(args.repeats, lambda k=per_call: host_seconds_llmhpo(device, k))
+        print(
+            f"  llmhpo, {per_call:2d} per call      {llmhpo * 1e6:8.1f}"
+            f"   Lightning adds {(llmhpo - hand) * 1e6:6.1f}"
+        )
+
+
+def median_of(repeats: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(repeats))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -220,10 +294,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="steps left out of the timing")
     parser.add_argument("--reference-steps", type=int, default=6)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument(
+        "--batches-per-call",
+        type=int,
+        nargs="+",
+        default=sorted({1, TRAINER["batches_per_call"]}),
+        help="llmhpo's trainer.batches_per_call values to measure (default: 1 and the shipped)",
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="runs per path; the median counts")
     args = parser.parse_args()
     if args.gpu_size:
         args.images, args.batch_size, args.epochs = 50_000, 512, 3
-        args.warmup, args.reference_steps = 10, 40
+        args.warmup, args.reference_steps, args.repeats = 10, 40, 3
     device = torch.device(args.device)
     name = (
         torch.cuda.get_device_name(device)
@@ -249,17 +331,28 @@ def main() -> None:
             "mean": MEAN,
             "std": STD,
         }
-        print(f"\n{'model':8} {'path':13} {'images/s':>10} {'vs hand-written':>16}")
+        print(f"\n{'model':8} {'path':20} {'images/s':>10} {'vs hand-written':>16}")
         for model in args.models:
             cfg = MODELS[model]
-            rates = {
-                "hand-written": bench_hand_written(cfg, dataset_cfg, args),
-                "llmhpo": bench_llmhpo(cfg, dataset_cfg, args),
-                "reference": bench_reference(cfg, root, args),
+            measures: dict[str, Callable[[], float]] = {
+                "hand-written": lambda cfg=cfg: bench_hand_written(cfg, dataset_cfg, args),
             }
+            for per_call in args.batches_per_call:
+                measures[f"llmhpo, {per_call} per call"] = lambda cfg=cfg, k=per_call: bench_llmhpo(
+                    cfg, dataset_cfg, args, k
+                )
+            runs: dict[str, list[float]] = {path: [] for path in measures}
+            for _ in range(args.repeats):  # alternating, so drifts of the device hit all paths
+                for path, measure in measures.items():
+                    runs[path].append(measure())
+            rates = {path: statistics.median(values) for path, values in runs.items()}
+            rates["reference"] = bench_reference(cfg, root, args)
             for path, rate in rates.items():
-                print(f"{model:8} {path:13} {rate:10.0f} {rate / rates['hand-written']:15.2f}x")
-            print(f"{model:8} llmhpo / reference = {rates['llmhpo'] / rates['reference']:.2f}x")
+                print(f"{model:8} {path:20} {rate:10.0f} {rate / rates['hand-written']:15.2f}x")
+            for path in measures:
+                if path.startswith("llmhpo"):
+                    print(f"{model:8} {path} / reference = {rates[path] / rates['reference']:.2f}x")
+    report_host_overhead(args)
 
 
 if __name__ == "__main__":

@@ -128,14 +128,12 @@ class TrainObjective:
             self.seed,
         )
         epochs = int(self.trainer_cfg.get("max_epochs", 20))
-        # On a GPU, looking at the loss every step would stall the pipeline.
-        check_every = 1 if self.device.type == "cpu" else 50
         module = ClassifierModule(
             model,
             optim,
             epochs,
             batches,
-            check_every,
+            divergence_check_every(self.device),
             batches_per_call=int(self.trainer_cfg.get("batches_per_call", 1)),
         )
         trainer = L.Trainer(
@@ -173,6 +171,11 @@ class TrainObjective:
             part: Split = getattr(self.data, split)
             self._on_device[split] = Split(part.images.to(self.device), part.labels.to(self.device))
         return self._on_device[split]
+
+
+def divergence_check_every(device: torch.device) -> int:
+    """Steps between looks at the loss: on a GPU each look stalls the pipeline."""
+    return 1 if device.type == "cpu" else 50
 
 
 def lightning_trainer_kwargs(
