@@ -72,5 +72,5 @@ def test_groups_hold_the_same_batches_in_order():
     grouped = list(groups)
     assert [len(group) for group in grouped] == [2, 2, 1]  # the last group is shorter
     assert [y.tolist() for group in grouped for _, y in group] == single
-    with pytest.raises(ValueError, match="batches_per_call must be >= 1"):
+    with pytest.raises(ValueError, match="at least one batch"):
         BatchGroups(DeviceBatches(images, torch.arange(10), 2, augmenter, 7), 0)

@@ -97,6 +97,11 @@ def test_grouping_batches_per_call_changes_nothing_but_speed():
     assert runs[1][0].metrics["train_loss"] == runs[3][0].metrics["train_loss"]
 
 
+def test_batches_per_call_below_one_is_refused_before_any_trial():
+    with pytest.raises(ValueError, match="trainer.batches_per_call must be >= 1, got 0"):
+        TrainObjective(RESNET, DIGITS_CFG, {**TRAINER, "batches_per_call": 0})
+
+
 def test_training_learns_something():
     trainer = {**TRAINER, "max_epochs": 3}
     result = TrainObjective(RESNET, DIGITS_CFG, trainer, seed=0).evaluate(

@@ -57,6 +57,9 @@ class TrainObjective:
         self.name = name or f"train-{model['name']}-{dataset['name']}"
         self.device = _resolve_device(trainer.get("accelerator", "auto"))
         self.precision = _resolve_precision(trainer.get("precision"), self.device)
+        self.batches_per_call = int(trainer.get("batches_per_call", 1))
+        if self.batches_per_call < 1:
+            raise ValueError(f"trainer.batches_per_call must be >= 1, got {self.batches_per_call}")
         self._on_device: dict[str, Split] = {}
         load_dataset(dataset)  # now: missing data fails the run before any trial, not each trial
         for noisy in ("lightning.pytorch", "lightning.fabric"):
@@ -134,7 +137,7 @@ class TrainObjective:
             epochs,
             batches,
             divergence_check_every(self.device),
-            batches_per_call=int(self.trainer_cfg.get("batches_per_call", 1)),
+            self.batches_per_call,
         )
         trainer = L.Trainer(
             **lightning_trainer_kwargs(

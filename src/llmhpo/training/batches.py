@@ -62,7 +62,7 @@ class BatchGroups:
 
     def __init__(self, batches: DeviceBatches, size: int):
         if size < 1:
-            raise ValueError(f"trainer.batches_per_call must be >= 1, got {size}")
+            raise ValueError(f"a group holds at least one batch, got size {size}")
         self.batches, self.size = batches, size
 
     def __len__(self) -> int:
