@@ -1,0 +1,56 @@
+"""The benchmark scripts run end to end at tiny sizes and print what docs/benchmarks.md shows.
+
+Their figures are not checked (timings are never asserted); their shape is, so that a
+change that breaks a script is caught here rather than on a lent GPU.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def run_script(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout
+
+
+def test_bench_train_prints_every_path_and_lightnings_host_time():
+    out = run_script(
+        "bench_train.py",
+        *("--images", "200", "--batch-size", "16", "--warmup", "1", "--reference-steps", "1"),
+        *("--models", "resnet9", "--batches-per-call", "1", "4"),
+    )
+    rates = dict(re.findall(r"^resnet9\s+(\S.*?)\s+\d+\s+(\d+\.\d\d)x$", out, re.MULTILINE))
+    assert set(rates) == {"hand-written", "llmhpo, 1 per call", "llmhpo, 4 per call", "reference"}
+    assert rates["hand-written"] == "1.00" and all(float(r) > 0 for r in rates.values())
+    assert re.search(r"resnet9\s+llmhpo, 4 per call / reference = \d+\.\d\dx", out)
+    added = re.findall(r"llmhpo,\s+(\d+) per call\s+[\d.]+\s+Lightning adds\s+-?[\d.]+$", out, re.M)
+    assert added == ["1", "4"]
+
+
+def test_bench_toy_prints_regret_per_tuner_and_function():
+    out = run_script(
+        "bench_toy.py",
+        "--tuners",
+        "random",
+        "bo-tpe",
+        "--functions",
+        "branin",
+        "--seeds",
+        "2",
+        "--evals",
+        "10",
+    )
+    row = re.search(r"^branin\s+(\d+\.?\d*)\s+(\d+\.?\d*)$", out, re.MULTILINE)
+    assert row and all(float(value) >= 0 for value in row.groups())  # regret: never below 0
+    assert re.search(r"^bo-tpe\s+seconds per proposal: median", out, re.MULTILINE)
