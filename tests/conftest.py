@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,15 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.run_folder  # noqa: F401  (registers the run-name resolver)
+from llmhpo.study import TRIALS_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+
+
+def trial_lines(folder: Path) -> list[dict]:
+    """A run folder's trials.jsonl as the plain dicts a reader of the file sees."""
+    return [json.loads(line) for line in (folder / TRIALS_FILE).read_text().splitlines()]
 
 
 def shipped_config(group: str, name: str, **overrides) -> dict:

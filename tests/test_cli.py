@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import trial_lines
+
 
 @pytest.fixture
 def toy_cli(cli):
@@ -26,10 +28,6 @@ def toy_cli(cli):
 
 def run_folders(root: Path) -> list[Path]:
     return sorted(path.parent for path in root.glob("*/study.json"))
-
-
-def lines(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
 
 
 def test_run_writes_a_study_and_rerun_resumes_without_repeating(toy_cli, tmp_path):
@@ -59,7 +57,7 @@ def test_a_folder_holding_another_study_is_refused(toy_cli, tmp_path):
     clash = toy_cli("budget=3", "seed=5", "hydra.run.dir=mine")
     assert clash.returncode != 0
     assert "already holds a study with a different configuration (differs in: seed)" in clash.stdout
-    assert len(lines(tmp_path / "mine")) == 3
+    assert len(trial_lines(tmp_path / "mine")) == 3
 
 
 def test_resume_after_kill_keeps_earlier_rounds_and_fills_the_budget(tmp_path):
@@ -104,7 +102,7 @@ def test_multirun_gives_one_folder_per_job(cli, tmp_path):
     folders = run_folders(tmp_path / "multirun")
     assert len(folders) == 10
     assert len({folder.name.split("_")[1] for folder in folders}) == 2
-    assert all(len(lines(folder)) == 10 for folder in folders)
+    assert all(len(trial_lines(folder)) == 10 for folder in folders)
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(toy_cli, tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.tuners.fixed import FixedTuner, FromRunError, config_from_run
+from tests.conftest import trial_lines
 
 REFERENCE = {
     "optimizer": "sgd",
@@ -19,8 +20,11 @@ DIGITS = ["dataset=digits", "trainer.max_epochs=1"]
 
 def only_run(root):
     (log,) = root.glob("*/trials.jsonl")
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    return lines, json.loads((log.parent / "summary.json").read_text()), log.parent
+    return (
+        trial_lines(log.parent),
+        json.loads((log.parent / "summary.json").read_text()),
+        log.parent,
+    )
 
 
 def test_reference_defaults_give_one_ok_trial(cli, tmp_path):

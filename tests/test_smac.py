@@ -1,7 +1,5 @@
 """tuner=bo tuner.backend=smac: SMAC3's HyperparameterOptimizationFacade through ask/tell."""
 
-import json
-
 import pytest
 from ConfigSpace import CategoricalHyperparameter as Categorical
 from ConfigSpace import UniformFloatHyperparameter as Float
@@ -11,6 +9,7 @@ from llmhpo.objectives.toy import ToyObjective
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
 from llmhpo.study import Study
 from llmhpo.tuners.smac import SMACTuner, configspace
+from tests.conftest import trial_lines
 from tests.test_study import FlakyObjective
 
 
@@ -57,7 +56,7 @@ def run(folder, budget, seed=0, objective=None):
     objective = objective or ToyObjective("branin")
     tuner = SMACTuner(objective.search_space, seed, task=objective.task, folder=folder)
     Study(folder, objective.search_space, tuner, objective, budget).run()
-    return [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()], tuner
+    return trial_lines(folder), tuner
 
 
 def test_same_seed_same_proposals(tmp_path):
@@ -91,7 +90,7 @@ def test_twenty_trial_study_on_branin_stays_in_its_run_folder(cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]  # nothing in the working dir
     (folder,) = list((tmp_path / "outputs").iterdir())
     assert folder.name.startswith("toy-branin_bo-smac_seed0_")
-    lines = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    lines = trial_lines(folder)
     assert [line["status"] for line in lines] == ["ok"] * 20
     assert (folder / "smac").is_dir() and any((folder / "smac").rglob("*.json"))
     assert "round 19" in (folder / "run.log").read_text()  # SMAC left Hydra's logging alone
@@ -105,10 +104,5 @@ def test_two_processes_with_one_seed_propose_the_same(cli, tmp_path):
             "objective=toy", "tuner=bo", "tuner.backend=smac", "budget=6", f"hydra.run.dir={name}"
         )
         assert result.returncode == 0, result.stdout[-2000:]
-        configs.append(
-            [
-                json.loads(line)["config"]
-                for line in (tmp_path / name / "trials.jsonl").read_text().splitlines()
-            ]
-        )
+        configs.append([line["config"] for line in trial_lines(tmp_path / name)])
     assert configs[0] == configs[1]

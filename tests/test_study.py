@@ -8,6 +8,7 @@ from llmhpo.study import Study
 from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.random import RandomTuner
+from tests.conftest import trial_lines
 
 
 class FlakyObjective:
@@ -43,13 +44,9 @@ def make_study(folder, budget=6, objective=None, tuner_cls=RandomTuner, seed=0, 
     return Study(folder, objective.search_space, tuner, objective, budget)
 
 
-def read_lines(folder):
-    return [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
-
-
 def test_study_writes_log_and_summary(tmp_path):
     summary = make_study(tmp_path, budget=5).run()
-    lines = read_lines(tmp_path)
+    lines = trial_lines(tmp_path)
     assert [line["round"] for line in lines] == [0, 1, 2, 3, 4]
     assert all(line["status"] == "ok" for line in lines)
     best = min(lines, key=lambda line: line["value"])
@@ -66,7 +63,7 @@ def test_study_writes_log_and_summary(tmp_path):
 def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
     objective = FlakyObjective(fail_on={1}, nan_on={3})
     summary = make_study(tmp_path, budget=5, objective=objective).run()
-    lines = read_lines(tmp_path)
+    lines = trial_lines(tmp_path)
     assert [line["status"] for line in lines] == ["ok", "failed", "ok", "failed", "ok"]
     assert lines[1]["error"] == "RuntimeError: simulated crash in the trial"
     assert lines[1]["value"] is None and lines[1]["config"] is not None
@@ -102,7 +99,7 @@ def test_resumed_study_matches_an_uninterrupted_one(tmp_path, tuner_cls, kwargs)
     (tmp_path / "part" / "summary.json").unlink()
     rest = make_study(tmp_path / "part", budget=7, tuner_cls=tuner_cls, seed=3, **kwargs)
     rest.run()
-    configs = lambda folder: [line["config"] for line in read_lines(folder)]  # noqa: E731
+    configs = lambda folder: [line["config"] for line in trial_lines(folder)]  # noqa: E731
     assert configs(tmp_path / "part") == configs(tmp_path / "whole")
 
 
@@ -111,7 +108,7 @@ def test_same_seed_same_proposals_other_seed_others(tmp_path, tuner_cls, kwargs)
     runs = {}
     for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
         make_study(tmp_path / name, budget=5, tuner_cls=tuner_cls, seed=seed, **kwargs).run()
-        runs[name] = [line["config"] for line in read_lines(tmp_path / name)]
+        runs[name] = [line["config"] for line in trial_lines(tmp_path / name)]
     assert runs["a"] == runs["b"]
     assert runs["a"] != runs["c"]
 
@@ -121,8 +118,8 @@ def test_bo_leaves_random_sampling_after_startup(tmp_path):
     study.run()
     random_twin = make_study(tmp_path / "r", budget=8, tuner_cls=OptunaTuner, n_startup_trials=8)
     random_twin.run()
-    first = [line["config"] for line in read_lines(tmp_path)]
-    startup_only = [line["config"] for line in read_lines(tmp_path / "r")]
+    first = [line["config"] for line in trial_lines(tmp_path)]
+    startup_only = [line["config"] for line in trial_lines(tmp_path / "r")]
     assert first[:3] == startup_only[:3]
     assert first[3:] != startup_only[3:]
 
@@ -144,7 +141,7 @@ def test_resume_after_torn_line_finishes_cleanly(tmp_path):
     path = tmp_path / "trials.jsonl"
     path.write_text(path.read_text() + '{"round": 3, "sta')
     make_study(tmp_path, budget=5).run()
-    assert [line["round"] for line in read_lines(tmp_path)] == [0, 1, 2, 3, 4]
+    assert [line["round"] for line in trial_lines(tmp_path)] == [0, 1, 2, 3, 4]
 
 
 def test_complete_last_line_without_newline_is_kept(tmp_path):
@@ -191,7 +188,7 @@ class OutOfRangeTuner(RandomTuner):
 def test_invalid_proposal_is_recorded_with_the_message_and_not_evaluated(tmp_path):
     objective = FlakyObjective()
     summary = make_study(tmp_path, budget=4, objective=objective, tuner_cls=OutOfRangeTuner).run()
-    lines = read_lines(tmp_path)
+    lines = trial_lines(tmp_path)
     assert [line["status"] for line in lines] == ["ok", "invalid", "ok", "invalid"]
     assert lines[1]["config"] is None and lines[1]["proposed"]["x1"] == 99.0
     assert "'x1' is 99, above the maximum 10" in lines[1]["error"]

@@ -9,7 +9,7 @@ from llmhpo.objectives.train import TrainObjective
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
 from llmhpo.study import Study
 from llmhpo.tuners.random import RandomTuner
-from tests.conftest import shipped_config
+from tests.conftest import shipped_config, trial_lines
 from tests.test_data import DIGITS_CFG, write_cifar_copy
 
 RESNET = shipped_config("model", "resnet9")
@@ -47,7 +47,7 @@ def test_cli_trains_two_trials_and_tests_the_best(cli, tmp_path, model, shrink):
     )
     assert result.returncode == 0, result.stdout[-3000:]
     summary, folder = summary_of(tmp_path)
-    lines = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    lines = trial_lines(folder)
     assert [line["status"] for line in lines] == ["ok", "ok"]
     assert all(0 <= line["metrics"]["val_error"] <= 1 for line in lines)
     assert all("test_error" not in line["metrics"] for line in lines)  # tuning never sees test
@@ -120,7 +120,7 @@ def test_diverging_trial_fails_and_the_study_goes_on(tmp_path):
     )
     objective = TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=0)
     summary = Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=2).run()
-    lines = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    lines = trial_lines(tmp_path)
     assert [line["status"] for line in lines] == ["failed", "failed"]
     assert "TrialDivergedError: loss diverged at step" in lines[0]["error"]
     assert summary["status_counts"]["failed"] == 2 and summary["best_config"] is None
@@ -132,7 +132,7 @@ def test_impossible_architecture_fails_before_training(tmp_path):
         [CategoricalParam("optimizer", ("adam",)), FloatParam("learning_rate", 1e-3, 1e-2)]
     )
     Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=1).run()
-    (line,) = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    (line,) = trial_lines(tmp_path)
     assert line["status"] == "failed"
     assert line["error"] == "ArchitectureError: vit: heads 3 does not divide dim 64"
     assert line["seconds"] < 1.0

@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.trial_log import write_json_atomic
+from llmhpo.tuners.bo import bo_name
 
 STUDY_FILE = "study.json"
 
@@ -58,11 +59,6 @@ def run_name(config: dict[str, Any]) -> str:
 
 def _run_name_resolver(*, _root_: DictConfig) -> str:
     return run_name(job_config(_root_))
-
-
-def bo_name(backend: str, sampler: str) -> str:
-    """`bo-tpe`, `bo-gp` (Optuna's samplers), `bo-smac`."""
-    return "bo-smac" if backend == "smac" else f"bo-{sampler}"
 
 
 def register_resolvers() -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from llmhpo.run_folder import STUDY_FILE
+from llmhpo.study import SUMMARY_FILE, TRIALS_FILE
 from llmhpo.trial_log import TrialLog
-
-TRIALS = "trials.jsonl"
 
 
 @dataclass
@@ -31,14 +31,12 @@ def find_runs(paths: list[str]) -> tuple[list[Path], list[str]]:
     runs: set[Path] = set()
     problems = []
     for pattern in paths:
-        matches = [Path(p) for p in glob.glob(pattern)] or []
+        matches = [Path(p) for p in glob.glob(pattern)]
         if not matches:
             problems.append(f"{pattern}: no such file or folder")
-        for match in matches:
-            if (match / TRIALS).is_file() or (match / "study.json").is_file():
-                runs.add(match)
-            runs.update(p.parent for p in match.rglob(TRIALS))
-            runs.update(p.parent for p in match.rglob("study.json"))
+        for match in matches:  # rglob looks in `match` itself too
+            runs.update(p.parent for p in match.rglob(TRIALS_FILE))
+            runs.update(p.parent for p in match.rglob(STUDY_FILE))
     return sorted(runs), problems
 
 
@@ -54,18 +52,18 @@ def load_runs(paths: list[str]) -> Loaded:
 
 def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
     problems = []
-    config = _read_json(folder / "study.json", problems, folder).get("config")
+    config = _read_json(folder / STUDY_FILE, problems, folder).get("config")
     if config is None:
-        problems.append(f"{folder}: no readable study.json (the run's config); skipped")
+        problems.append(f"{folder}: no readable {STUDY_FILE} (the run's config); skipped")
         return [], problems
-    if not (folder / TRIALS).is_file():
-        problems.append(f"{folder}: no {TRIALS}; the run never finished a trial")
+    if not (folder / TRIALS_FILE).is_file():
+        problems.append(f"{folder}: no {TRIALS_FILE}; the run never finished a trial")
         return [], problems
-    records = _read_records(folder / TRIALS, problems, folder)
+    records = _read_records(folder / TRIALS_FILE, problems, folder)
     budget = int(config.get("budget", 0))
-    if not (folder / "summary.json").is_file():
+    if not (folder / SUMMARY_FILE).is_file():
         problems.append(
-            f"{folder}: no summary.json (unfinished: {len(records)} of {budget} trials); "
+            f"{folder}: no {SUMMARY_FILE} (unfinished: {len(records)} of {budget} trials); "
             "used as far as it got"
         )
     context = _run_context(folder, config)
@@ -86,9 +84,9 @@ def _read_records(path: Path, problems: list[str], folder: Path) -> list[dict[st
     """Readable records as dicts; unreadable lines are reported, and the file is left alone."""
     scan = TrialLog(path).scan()
     for number, _ in scan.bad_lines:
-        problems.append(f"{folder}: {TRIALS} has an unreadable line {number}; skipped")
+        problems.append(f"{folder}: {TRIALS_FILE} has an unreadable line {number}; skipped")
     if scan.torn_last_line is not None:
-        problems.append(f"{folder}: {TRIALS} has a torn last line; skipped")
+        problems.append(f"{folder}: {TRIALS_FILE} has a torn last line; skipped")
     return [asdict(record) for _, record in scan.records]
 
 

@@ -16,13 +16,9 @@ RANDOM = "random"
 
 def best_so_far(values: Sequence[float | None]) -> np.ndarray:
     """Running minimum; a failed trial (None/NaN) is no improvement; NaN before any success."""
-    out = np.full(len(values), np.nan)
-    best = np.nan
-    for i, value in enumerate(values):
-        if value is not None and np.isfinite(value) and not (best <= value):
-            best = value
-        out[i] = best
-    return out
+    finite = np.array([np.nan if v is None else v for v in values], dtype=float)
+    finite[~np.isfinite(finite)] = np.nan
+    return np.fmin.accumulate(finite)  # fmin skips NaN: only successes lower the running best
 
 
 def run_curves(trials: pd.DataFrame) -> pd.DataFrame:

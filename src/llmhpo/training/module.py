@@ -109,9 +109,6 @@ class ClassifierModule(L.LightningModule):
         """The loss of the last step trained (on the device; reading it syncs)."""
         return self.guard.last_loss
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(images)
-
     def train_dataloader(self) -> BatchGroups:
         return self.groups
 

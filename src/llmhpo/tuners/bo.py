@@ -20,6 +20,11 @@ SAMPLERS = ("tpe", "gp")
 BACKENDS = ("optuna", "smac")
 
 
+def bo_name(backend: str, sampler: str) -> str:
+    """`bo-tpe`, `bo-gp` (Optuna's samplers), `bo-smac`: the tuner's name in run folders."""
+    return "bo-smac" if backend == "smac" else f"bo-{sampler}"
+
+
 def bayesian_optimisation(
     space: SearchSpace,
     seed: int,
@@ -33,12 +38,13 @@ def bayesian_optimisation(
     folder: Path | None = None,
 ) -> Tuner:
     """`tuner=bo`: Optuna (`sampler`, `n_startup_trials`) or SMAC3 (`n_initial`, `crash_cost`)."""
+    name = name or bo_name(backend, sampler)
     if backend == "optuna":
         return OptunaTuner(space, seed, sampler, n_startup_trials, name, task, folder)
     if backend == "smac":
         from llmhpo.tuners.smac import SMACTuner
 
-        return SMACTuner(space, seed, n_initial, crash_cost, name or "bo-smac", task, folder)
+        return SMACTuner(space, seed, n_initial, crash_cost, name, task, folder)
     raise ValueError(f"tuner.backend={backend!r} is not known; choose one of {BACKENDS}")
 
 
@@ -59,7 +65,7 @@ class OptunaTuner(Tuner):
             raise ValueError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
         if n_startup_trials < 1:
             raise ValueError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
-        super().__init__(space, seed, name or f"bo-{sampler}", task, folder)
+        super().__init__(space, seed, name or bo_name("optuna", sampler), task, folder)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler
         self.n_startup_trials = n_startup_trials

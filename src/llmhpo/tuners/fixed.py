@@ -71,7 +71,7 @@ def _for_space(config: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
 def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
     """The best configuration of a finished study, or the one evaluated in `round_index`."""
     if round_index is not None:
-        records = TrialLog(folder / TRIALS_FILE).read() if (folder / TRIALS_FILE).exists() else []
+        records = TrialLog(folder / TRIALS_FILE).read()  # [] when there is no log
         if not 0 <= round_index < len(records):
             raise FromRunError(
                 f"tuner.from_round={round_index}: {folder / TRIALS_FILE} has rounds 0 to "

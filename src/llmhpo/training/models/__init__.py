@@ -8,19 +8,16 @@ file in `conf/model/`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from llmhpo.training.models.resnet9 import ResNet9
-from llmhpo.training.models.vit import ViT, check_vit_architecture
+from llmhpo.training.models.vit import ViT
 
-Builder = Callable[..., nn.Module]
-_BUILDERS: dict[str, tuple[Builder, Callable[..., None] | None]] = {
-    "resnet9": (ResNet9, None),
-    "vit": (ViT, check_vit_architecture),
-}
+# Each class checks its arguments before allocating anything and raises ValueError
+# naming what cannot work; build_model reports that as an ArchitectureError.
+_MODELS: dict[str, type[nn.Module]] = {"resnet9": ResNet9, "vit": ViT}
 
 
 NOT_ARCHITECTURE = (
@@ -50,13 +47,12 @@ def build_model(
     num_classes: int,
 ) -> nn.Module:
     name = model_cfg.get("name")
-    if name not in _BUILDERS:
-        raise ArchitectureError(f"unknown model {name!r}; choose model= from {sorted(_BUILDERS)}")
-    build, check = _BUILDERS[name]
+    if name not in _MODELS:
+        raise ArchitectureError(f"unknown model {name!r}; choose model= from {sorted(_MODELS)}")
     settings = model_settings(model_cfg, config)
-    if check is not None:
-        try:
-            check(image_size=image_size, **settings)
-        except ValueError as error:
-            raise ArchitectureError(f"{name}: {error}") from None
-    return build(channels=channels, image_size=image_size, num_classes=num_classes, **settings)
+    try:
+        return _MODELS[name](
+            channels=channels, image_size=image_size, num_classes=num_classes, **settings
+        )
+    except ValueError as error:
+        raise ArchitectureError(f"{name}: {error}") from None

@@ -13,7 +13,7 @@ from torch import nn
 
 
 def check_vit_architecture(
-    *, image_size: int, patch_size: int, dim: int, heads: int, depth: int, mlp_dim: int, **_: object
+    *, image_size: int, patch_size: int, dim: int, heads: int, depth: int, mlp_dim: int
 ) -> None:
     """Raise ValueError naming what cannot work, before any training starts."""
     problems = []
