@@ -99,9 +99,20 @@ class StepTimer(L.Callback):
             self.start, self.first_step = time.perf_counter(), trainer.global_step
 
     def on_train_end(self, trainer: Any, module: Any) -> None:
+        if self.start is None:  # training ended before a call began at or after the warm-up
+            return
         sync(self.device)
         self.seconds = time.perf_counter() - self.start
         self.steps = trainer.global_step - self.first_step
+
+    def seconds_per_step(self) -> float:
+        if self.steps == 0:
+            raise SystemExit(
+                f"no optimizer step was timed: llmhpo's clock starts at the first call of "
+                f"training_step at or after step {self.warmup}, and training ended before one; "
+                "give it more steps (--images, --epochs) or fewer --batches-per-call"
+            )
+        return self.seconds / self.steps
 
 
 def bench_llmhpo(
@@ -118,7 +129,7 @@ def bench_llmhpo(
     }
     objective = TrainObjective(model_cfg, dataset_cfg, trainer, seed=0, callbacks=[timer])
     objective.evaluate({**CONFIG, "train_batch_size": args.batch_size})
-    return timer.steps * args.batch_size / timer.seconds
+    return args.batch_size / timer.seconds_per_step()
 
 
 def bench_hand_written(model_cfg: dict, dataset_cfg: dict, args: argparse.Namespace) -> float:
@@ -170,6 +181,10 @@ def seconds_per_step_by_hand(
             scheduler.step()
             step += 1
     sync(device)
+    if step <= warmup:
+        raise SystemExit(
+            f"no step was timed: {step} steps in all, warm-up {warmup}; give it more steps"
+        )
     return (time.perf_counter() - start) / (step - warmup)
 
 
@@ -258,7 +273,7 @@ def host_seconds_llmhpo(device: torch.device, batches_per_call: int) -> float:
         **lightning_trainer_kwargs(settings, device, precision, HOST_EPOCHS, [timer])
     )
     trainer.fit(module)
-    return timer.seconds / timer.steps
+    return timer.seconds_per_step()
 
 
 def report_host_overhead(args: argparse.Namespace) -> None:
