@@ -53,12 +53,17 @@ from llmhpo.training.module import ClassifierModule, OptimSettings
 from llmhpo.training.schedule import warmup_linear
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
-MODELS = {  # the shipped model configs, so the benchmark measures what a study trains
-    name: OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
-    for name in ("resnet9", "vit")
-}
-TRAINER = OmegaConf.to_container(OmegaConf.load(CONF / "trainer" / "default.yaml"))
+
+
+def shipped(group: str, name: str) -> dict[str, Any]:
+    """`conf/GROUP/NAME.yaml`: the benchmark measures what a study runs."""
+    return OmegaConf.to_container(OmegaConf.load(CONF / group / f"{name}.yaml"))
+
+
+MODELS = {name: shipped("model", name) for name in ("resnet9", "vit")}
+TRAINER = shipped("trainer", "default")
+CIFAR10 = shipped("dataset", "cifar10")
+MEAN, STD = CIFAR10["mean"], CIFAR10["std"]
 CONFIG = {"optimizer": "sgd", "learning_rate": 0.01, "weight_decay": 1e-4, "label_smoothing": 0.0}
 
 
@@ -335,17 +340,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_synthetic_cifar(root, args.images)
-        dataset_cfg = {
-            "name": "cifar10",
-            "root": str(root),
-            "download": False,
-            "val_size": 100,
-            "split_seed": 0,
-            "crop_padding": 4,
-            "flip": True,
-            "mean": MEAN,
-            "std": STD,
-        }
+        dataset_cfg = {**CIFAR10, "root": str(root), "download": False, "val_size": 100}
         print(f"\n{'model':8} {'path':20} {'images/s':>10} {'vs hand-written':>16}")
         for model in args.models:
             cfg = MODELS[model]

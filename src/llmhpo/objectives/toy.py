@@ -9,6 +9,7 @@ value inside the domain is unchanged for all of them.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -158,9 +159,9 @@ class ToyObjective:
     def search_space(self) -> SearchSpace:
         return self.function.search_space()
 
-    @property
+    @functools.cached_property
     def task(self) -> TaskInfo:
-        """The paper's toy-function wording."""
+        """The paper's toy-function wording; once per objective (its worst value is a grid max)."""
         return TaskInfo(
             intro="You are optimizing a function with two inputs.",
             feedback=(("Loss", "value"),),

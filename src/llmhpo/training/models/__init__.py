@@ -20,11 +20,7 @@ from llmhpo.training.models.vit import ViT
 _MODELS: dict[str, type[nn.Module]] = {"resnet9": ResNet9, "vit": ViT}
 
 
-NOT_ARCHITECTURE = (
-    "name",
-    "channels_last",
-    "description",
-)  # model config keys the class never sees
+NOT_ARCHITECTURE = ("name", "channels_last", "description")  # model config keys no class sees
 
 
 class ArchitectureError(ValueError):
