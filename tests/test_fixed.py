@@ -85,6 +85,9 @@ def test_from_round_and_bad_sources(tmp_path):
         config_from_run(tmp_path, None)
     with pytest.raises(FromRunError, match="holds no trials"):
         config_from_run(tmp_path, 0)
+    (tmp_path / "summary.json").write_text('{"best_config": {"x1": 1')  # cut off mid-write
+    with pytest.raises(FromRunError, match="summary.json is not valid JSON"):
+        config_from_run(tmp_path, None)
 
 
 def test_toy_objective_at_a_known_optimum(cli, tmp_path):

@@ -90,7 +90,13 @@ def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
             f"tuner.from_run={folder}: no {SUMMARY_FILE} there; give the folder of a finished "
             "study (outputs/<run>/ or multirun/<run>/), or tuner.from_round=N for one of its rounds"
         )
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise FromRunError(
+            f"{summary_path} is not valid JSON ({error}); run that study's command again to "
+            "rewrite it (its trials are kept), or give tuner.from_round=N for one of its rounds"
+        ) from error
     if not summary.get("best_config"):
         raise FromRunError(f"{summary_path} has no best configuration (no trial finished ok)")
     return dict(summary["best_config"])
