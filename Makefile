@@ -9,10 +9,22 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# llama-cpp-python compiles llama.cpp from source. Not for this CPU alone (-march=native):
+# some virtual machines advertise instructions they do not allow (AMX tiles here), and a
+# native build dies there with "Illegal instruction" at the first token. AVX2 runs everywhere
+# this project runs, and the wheel pip caches is then safe to reuse on any such machine.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m llmhpo.selfcheck || { \
+		echo "Rebuilding llama-cpp-python from source, without pip's cached wheel"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --force-reinstall \
+			--no-deps --no-cache-dir "llama-cpp-python==$$($(BIN)/python -c \
+			'import importlib.metadata as m; print(m.version("llama_cpp_python"))')" && \
+		$(BIN)/python -m llmhpo.selfcheck; }
 	touch $(STAMP)
 
 run: install
@@ -31,4 +43,4 @@ lint: install
 	$(BIN)/ruff check src scripts tests
 
 clean:
-	rm -rf $(VENV) outputs multirun
+	rm -rf $(VENV)
