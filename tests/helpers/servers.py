@@ -3,7 +3,9 @@
 `llama_server`: llama-cpp-python's OpenAI-compatible server serving the embedded
 SmolLM2 GGUF. `FaultyLLMServer`: the tests' own fault-injecting server: a fake
 LLM that answers chat completions from a script (429 with Retry-After, 500, a
-hang, a malformed body, then valid answers) so retries can be proven.
+hang, a malformed body, errors that echo the request's Authorization header as a
+careless proxy does, then valid answers) and records every request's body, so
+retries, what they carry and what becomes of a provider's error text can be proven.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class FaultyLLMServer:
         self.hang_seconds = hang_seconds
         self.requests: list[tuple[float, str]] = []  # (time, what was served)
         self.headers: list[dict[str, str]] = []
+        self.bodies: list[dict] = []  # each request's JSON body, in order
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,7 +98,8 @@ class FaultyLLMServer:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.bodies.append(json.loads(body))
                 server.headers.append(dict(self.headers))
                 behaviour = server.script.pop(0) if server.script else "ok"
                 server.requests.append((time.monotonic(), behaviour))
@@ -106,6 +110,16 @@ class FaultyLLMServer:
                 elif behaviour == "hang":
                     time.sleep(server.hang_seconds)
                     self._send(200, completion_body(server.answers[0]))
+                elif behaviour in ("500-echo", "401-echo"):
+                    echoed = json.dumps(
+                        {
+                            "error": {
+                                "message": "upstream rejected request with header "
+                                f"Authorization: {self.headers.get('Authorization')}"
+                            }
+                        }
+                    )
+                    self._send(int(behaviour[:3]), echoed.encode())
                 elif behaviour == "malformed":
                     self._send(200, b"this is not json {")
                 else:

@@ -1,0 +1,21 @@
+"""The shipped config, as tests read it: files of conf/ and the composed config."""
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+import llmhpo.resolvers  # noqa: F401  (registers the run-name resolver)
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = REPO / "conf"
+
+
+def shipped_config(group: str, name: str, **overrides) -> dict:
+    """`conf/GROUP/NAME.yaml` as shipped, with overrides: tests follow the real defaults."""
+    return {**OmegaConf.to_container(OmegaConf.load(CONF / group / f"{name}.yaml")), **overrides}
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides or [])
