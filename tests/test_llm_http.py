@@ -5,14 +5,16 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from llmhpo.llm.clients import LLMError, embedded_model_path
+from llmhpo.llm.clients import LLMError, embedded_model_path, redact
+from llmhpo.llm.prompts import MAX_ANSWER_CHARS
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.study import Study
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
-from tests.llm_servers import FaultyLLMServer, start_llama_server
+from tests.helpers.servers import FaultyLLMServer, start_llama_server
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +156,145 @@ def test_the_api_key_leaves_no_trace_in_the_run_folder(llama_server, tmp_path):
     for path in files:
         assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
     assert secret not in result.stdout + result.stderr
+
+
+def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tmp_path):
+    """A careless proxy repeats the Authorization header in a 500 (retried) and a 401 (fatal)."""
+    secret = "sk-llmhpo-test-echoed-0123456789abcdef"
+    answers = ['{"x1": 1.5, "x2": 2.5}']
+    with FaultyLLMServer(["500-echo", "ok", "401-echo"], answers) as server:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "llmhpo.run",
+                "objective=toy",
+                "tuner=llm",
+                "llm=openai",
+                "llm.model=openai/fake",
+                f"llm.api_base={server.url}",
+                "llm.api_key_env=LLMHPO_TEST_KEY",
+                "llm.max_retries=2",
+                "llm.backoff=0.1",
+                "budget=2",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "LLMHPO_TEST_KEY": secret, "HYDRA_FULL_ERROR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    sent = {key.lower(): value for key, value in server.headers[0].items()}
+    assert sent["authorization"] == f"Bearer {secret}"  # the key was sent...
+    assert [behaviour for _, behaviour in server.requests] == ["500-echo", "ok", "401-echo"]
+    assert result.returncode != 0  # ...the 401 ends the study, with the provider's message
+    assert "upstream rejected request with header Authorization: Bearer [REDACTED]" in (
+        result.stderr
+    )
+    (log_path,) = tmp_path.glob("outputs/*/trials.jsonl")
+    (first,) = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert "Authorization: Bearer [REDACTED]" in first["tuner"]["transport_retries"][0]
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
+    assert secret not in result.stdout + result.stderr
+
+
+def test_redact_removes_known_keys_and_credentials_in_header_or_parameter_form():
+    text = (
+        "Authorization: Bearer sk-abc123, 'authorization': 'Basic dXNlcjpwYXNz', "
+        "x-api-key: k-999; api_key=zzz and the known secret s3cr3t-value"
+    )
+    redacted = redact(text, ["s3cr3t-value"])
+    for secret in ("sk-abc123", "dXNlcjpwYXNz", "k-999", "zzz", "s3cr3t-value"):
+        assert secret not in redacted
+    assert "Authorization: Bearer [REDACTED]" in redacted
+    assert redact("a plain message about a timeout", []) == "a plain message about a timeout"
+
+
+@pytest.mark.parametrize("prompt_format", ["compressed", "chat"])
+def test_requests_carry_the_configured_decoding_and_a_retry_carries_the_reason(
+    tmp_path, prompt_format
+):
+    answers = ["I would try a small step.", '{"x1": 1.5, "x2": 2.5}']
+    with FaultyLLMServer([], answers) as server:
+        objective = ToyObjective("branin")
+        llm = remote(
+            server.url,
+            model="openai/fake",
+            response_format="none",
+            temperature=0.0,
+            seed=5,
+            max_tokens=123,
+        )
+        tuner = LLMTuner(
+            objective.search_space,
+            0,
+            llm,
+            {"format": prompt_format},
+            budget=1,
+            task=objective.task,
+            retry_temperature=0.7,
+        )
+        Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
+    first, retry = server.bodies
+    assert (first["temperature"], first["seed"], first["max_tokens"]) == (0.0, 5, 123)
+    assert retry["temperature"] == 0.7 and retry["max_tokens"] == 123
+    assert retry["seed"] == int(np.random.default_rng([0, 0]).integers(2**31 - 1))
+    reason = "no JSON object found in the answer 'I would try a small step.'"
+    if prompt_format == "compressed":
+        assert reason not in first["messages"][-1]["content"]
+        assert (
+            f"We got the following error message with the previous proposal: {reason}"
+            in retry["messages"][-1]["content"]
+        )
+    else:
+        assert retry["messages"][-2] == {"role": "assistant", "content": answers[0]}
+        assert retry["messages"][-1]["content"].startswith(reason)
+    (record,) = TrialLog(tmp_path / "trials.jsonl").read()
+    assert record.status == "ok" and record.tuner["attempts"] == 2
+
+
+def test_an_answer_beyond_the_limit_is_cut_on_arrival_rejected_and_stored_bounded(tmp_path):
+    huge = '{"x1": 1.5, "x2": 2.5}' + " and more" * 100_000  # a server that ignores max_tokens
+    with FaultyLLMServer([], [huge, '{"x1": -2.0, "x2": 11.0}']) as server:
+        objective = ToyObjective("branin")
+        llm = remote(
+            server.url,
+            model="openai/fake",
+            response_format="none",
+            cache=True,
+            cache_dir=str(tmp_path / "cache"),
+        )
+        tuner = LLMTuner(
+            objective.search_space, 0, llm, {}, budget=1, task=objective.task
+        )
+        Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
+    (record,) = TrialLog(tmp_path / "trials.jsonl").read()
+    assert record.config == {"x1": -2.0, "x2": 11.0}
+    assert record.tuner["rejections"] == [
+        f"the answer was {len(huge)} characters long, over the limit of {MAX_ANSWER_CHARS}; "
+        "answer with one short JSON object"
+    ]
+    assert len(record.tuner["answers"][0]) == MAX_ANSWER_CHARS
+    assert (tmp_path / "trials.jsonl").stat().st_size < 3 * MAX_ANSWER_CHARS
+    for entry in (tmp_path / "cache").rglob("*.json"):
+        assert entry.stat().st_size < 3 * MAX_ANSWER_CHARS
+
+
+def test_a_round_without_a_valid_answer_falls_back_to_random_marked_and_counted(tmp_path):
+    prose = ["Let me think.", "A smaller step, perhaps.", "Hard to say."]
+    with FaultyLLMServer([], prose) as server:
+        objective = ToyObjective("branin")
+        llm = remote(server.url, model="openai/fake", response_format="none")
+        tuner = LLMTuner(
+            objective.search_space, 0, llm, {}, budget=1, task=objective.task, on_invalid="random"
+        )
+        summary = Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
+    (record,) = TrialLog(tmp_path / "trials.jsonl").read()
+    assert record.status == "ok" and record.tuner["fallback"] == "random"
+    assert record.tuner["answer"] is None and record.tuner["answers"] == prose
+    assert objective.search_space.validate(record.config) == record.config
+    assert "no valid proposal in 3 attempts" in record.tuner["invalid_reason"]
+    assert summary["llm"]["random_fallbacks"] == 1 and summary["llm"]["first_try_valid"] == 0

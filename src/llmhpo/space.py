@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from llmhpo.errors import ConfigError
+
 Value = float | int | str | bool
 
 
@@ -34,7 +36,7 @@ class InvalidConfigError(ValueError):
         super().__init__("Invalid configuration: " + "; ".join(self.problems))
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(ConfigError):
     """The search-space config itself is malformed (a user's YAML, not a proposal)."""
 
 
@@ -47,17 +49,20 @@ def _as_number(value: Any) -> float | None:
     """Read a number the way an LLM may write it: 0.01, "0.01", " 1e-3 ".
 
     Booleans are not numbers here: `true` for a learning rate is a mistake worth
-    reporting, not the value 1.
+    reporting, not the value 1. An integer too large for a float reads as an
+    infinity, which every parameter then rejects as not finite.
     """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
             return float(value.strip())
-        except ValueError:
-            return None
+    except OverflowError:  # a whole number of 309 digits or more: too large to be a float
+        return math.inf if value > 0 else -math.inf
+    except ValueError:
+        return None
     return None
 
 
@@ -74,9 +79,9 @@ class FloatParam:
     def coerce(self, value: Any) -> float:
         number = _as_number(value)
         if number is None:
-            raise ValueError(f"'{self.name}' must be a number, got {value!r}")
+            raise ValueError(f"'{self.name}' must be a number, got {_short(value)}")
         if math.isnan(number) or math.isinf(number):
-            raise ValueError(f"'{self.name}' must be a finite number, got {value!r}")
+            raise ValueError(f"'{self.name}' must be a finite number, got {_short(value)}")
         _check_bounds(self.name, number, self.low, self.high, self.low_exclusive)
         if self.log and number <= 0:
             raise ValueError(f"'{self.name}' is on a log scale and must be > 0, got {_fmt(number)}")
@@ -118,9 +123,9 @@ class IntParam:
     def coerce(self, value: Any) -> int:
         number = _as_number(value)
         if number is None:
-            raise ValueError(f"'{self.name}' must be an integer, got {value!r}")
+            raise ValueError(f"'{self.name}' must be an integer, got {_short(value)}")
         if math.isnan(number) or math.isinf(number):
-            raise ValueError(f"'{self.name}' must be a finite integer, got {value!r}")
+            raise ValueError(f"'{self.name}' must be a finite integer, got {_short(value)}")
         if number != int(number):
             raise ValueError(f"'{self.name}' must be an integer, got {_fmt(number)}")
         integer = int(number)
@@ -166,11 +171,15 @@ class CategoricalParam:
 
     def coerce(self, value: Any) -> Value:
         if isinstance(value, dict | list):
-            raise ValueError(f"'{self.name}' must be one of {self._choices_text()}, got {value!r}")
+            raise ValueError(
+                f"'{self.name}' must be one of {self._choices_text()}, got {_short(value)}"
+            )
         for choice in self.choices:
             if _same_choice(choice, value):
                 return choice
-        raise ValueError(f"'{self.name}' must be one of {self._choices_text()}, got {value!r}")
+        raise ValueError(
+            f"'{self.name}' must be one of {self._choices_text()}, got {_short(value)}"
+        )
 
     def sample(self, rng: np.random.Generator) -> Value:
         return self.choices[int(rng.integers(len(self.choices)))]

@@ -7,7 +7,14 @@ model decodes under a grammar made from the search space's JSON schema (with an
 structured output where litellm says the model supports it, JSON mode otherwise.
 
 API keys are read from the environment at call time and passed straight to
-litellm: they are never stored in the config, the trial log or the cache.
+litellm: they are never stored in the config, the trial log or the cache. A
+provider's error text is the one way a key could come back (a proxy that echoes
+the request's Authorization header in its error body): `redact` scrubs every
+provider message where it enters llmhpo, before it is logged, stored or raised.
+
+Answers are bounded here too: a server may ignore `max_tokens`, so text beyond
+`MAX_ANSWER_CHARS` is cut on arrival and the response says how long it was; the
+tuner rejects such an answer, and every stored copy (cache, trial log) stays small.
 """
 
 from __future__ import annotations
@@ -18,21 +25,25 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
+
+from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.llm.prompts import MAX_ANSWER_CHARS
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
 
 
-class LLMError(RuntimeError):
+class LLMError(LlmhpoError, RuntimeError):
     """The LLM could not be reached or refused the request; the study stops, nothing is lost."""
 
 
-class MissingAPIKeyError(LLMError):
+class MissingAPIKeyError(LLMError, ConfigError):
     """The provider needs a key and its environment variable is empty."""
 
 
@@ -64,6 +75,14 @@ class LLMResponse:
     seconds: float = 0.0
     cached: bool = False
     retries: list[str] = field(default_factory=list)  # why earlier tries of this call failed
+    cut_from: int | None = None  # the answer's length when it was cut to MAX_ANSWER_CHARS
+
+
+def bounded_response(text: str, **fields: Any) -> LLMResponse:
+    """An LLMResponse whose text is at most MAX_ANSWER_CHARS long (longer text is cut)."""
+    if len(text) <= MAX_ANSWER_CHARS:
+        return LLMResponse(text=text, **fields)
+    return LLMResponse(text=text[:MAX_ANSWER_CHARS], cut_from=len(text), **fields)
 
 
 class LLMClient(Protocol):
@@ -141,7 +160,9 @@ class LocalLlamaClient:
     ):
         self.model_path = model_path or embedded_model_path()
         if not os.path.isfile(self.model_path):
-            raise LLMError(f"llm.model_path={self.model_path} is not a file; give a .gguf file")
+            raise ConfigError(
+                f"llm.model_path={self.model_path} is not a file; give a .gguf file"
+            )
         self.model = model
         self.n_ctx, self.n_threads = n_ctx, n_threads
         self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
@@ -186,8 +207,8 @@ class LocalLlamaClient:
         except ValueError as error:  # e.g. the conversation outgrew the context window
             raise LLMError(f"the local model refused the request: {error}") from error
         usage = result.get("usage", {})
-        return LLMResponse(
-            text=result["choices"][0]["message"]["content"] or "",
+        return bounded_response(
+            result["choices"][0]["message"]["content"] or "",
             model=self.model,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
@@ -233,7 +254,7 @@ class LiteLLMClient:
         response_format: str = "auto",
     ):
         if response_format not in RESPONSE_FORMATS:
-            raise ValueError(
+            raise ConfigError(
                 f"llm.response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}"
             )
         self.model, self.api_base, self.api_key_env = model, api_base, api_key_env
@@ -254,6 +275,10 @@ class LiteLLMClient:
                 "or run offline with the embedded model: llm=local"
             )
         return key
+
+    def _secrets(self) -> list[str]:
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return [key] if key else []
 
     @functools.cached_property
     def _mode(self) -> str:
@@ -321,17 +346,18 @@ class LiteLLMClient:
                     raise ValueError("the response has no message content")
                 break
             except Exception as error:  # classified below: retried, or raised with its message
+                why = f"{type(error).__name__}: {_first_line(redact(str(error), self._secrets()))}"
                 if not _retryable(litellm, error) or attempt == self.max_retries:
-                    raise LLMError(_describe_failure(self.model, error, failures)) from error
+                    # `from None`: the provider's own exception (whose text may hold the key)
+                    # must not be printed with the traceback either.
+                    raise LLMError(_describe_failure(self.model, why, failures)) from None
                 wait = _wait_seconds(error, attempt, self.backoff, self.max_wait)
-                failures.append(
-                    f"{type(error).__name__}: {_first_line(error)} (waited {wait:.1f}s)"
-                )
+                failures.append(f"{why} (waited {wait:.1f}s)")
                 log.warning("LLM call failed (%s); retrying in %.1fs", failures[-1], wait)
                 time.sleep(wait)
         usage = getattr(response, "usage", None)
-        return LLMResponse(
-            text=text,
+        return bounded_response(
+            text,
             model=self.model,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
@@ -386,15 +412,37 @@ def _cost(litellm: Any, response: Any) -> float | None:
         return None
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else "(no message)"
 
 
-def _describe_failure(model: str, error: Exception, failures: list[str]) -> str:
+# The forms in which a credential travels in a request: an Authorization header (any scheme),
+# an API-key header or parameter. Whatever follows them is a secret, known to llmhpo or not.
+_CREDENTIAL = re.compile(
+    r"(?i)(\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?"
+    r"|\bbearer\s+"
+    r"|\b(?:x-)?api[-_]?key\b[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',;}]+"
+)
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` without the given secrets and without any credential in header or parameter form.
+
+    Applied to every provider message before it is logged, stored, cached or raised.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _CREDENTIAL.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+def _describe_failure(model: str, why: str, failures: list[str]) -> str:
     tried = f" after {len(failures) + 1} tries ({'; '.join(failures)})" if failures else ""
     return (
-        f"the LLM ({model}) did not answer{tried}: {type(error).__name__}: {_first_line(error)}. "
+        f"the LLM ({model}) did not answer{tried}: {why}. "
         "Finished trials are saved; run the same command again to resume."
     )
 
@@ -409,4 +457,4 @@ def make_client(cfg: dict[str, Any], seed: int) -> LLMClient:
         return LocalLlamaClient(**settings)
     if provider == "litellm":
         return LiteLLMClient(**settings)
-    raise ValueError(f"llm.provider must be local or litellm, got {provider!r}")
+    raise ConfigError(f"llm.provider must be local or litellm, got {provider!r}")

@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmhpo.objectives.base import TaskInfo
-from llmhpo.space import SearchSpace
+from llmhpo.errors import ConfigError
+from llmhpo.objectives.base import TaskInfo, tuning_intro
+from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import TrialRecord
 
 Message = dict[str, str]
@@ -32,8 +33,14 @@ COT_INSTRUCTION = (
 )
 
 
+# An answer longer than this is rejected unread (and cut on arrival by the clients): a
+# configuration, even after a chain-of-thought analysis, takes a few hundred characters. The
+# bound keeps the reader's work and every stored copy small when a server ignores max_tokens.
+MAX_ANSWER_CHARS = 20_000
+
+
 class AnswerParseError(ValueError):
-    """No usable JSON object in an LLM's answer; the message says what was found instead."""
+    """No usable configuration in an LLM's answer; the message says why, for the LLM."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class PromptSettings:
 
     def __post_init__(self) -> None:
         if self.format not in ("compressed", "chat"):
-            raise ValueError(f"prompt.format must be compressed or chat, got {self.format!r}")
+            raise ConfigError(f"prompt.format must be compressed or chat, got {self.format!r}")
 
 
 class PromptBuilder:
@@ -62,7 +69,7 @@ class PromptBuilder:
 
     def intro(self) -> str:
         if self.settings.task_description:
-            return f"You are helping tune hyperparameters for {self.settings.task_description}."
+            return tuning_intro(self.settings.task_description)
         return self.task.intro
 
     def compressed_intro(self) -> str:
@@ -213,6 +220,28 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _OUTPUT = re.compile(r"Output\s*:\s*(.*)", re.DOTALL | re.IGNORECASE)
 
 
+def read_config(text: str | None, space: SearchSpace, length: int | None = None) -> dict[str, Any]:
+    """The valid configuration in an answer, or AnswerParseError / InvalidConfigError with a
+    reason to send back. Every way an answer can fail to read is one of those two, never a
+    crash (a cached answer would otherwise crash every rerun of the study too). `length` is
+    the answer's length before a client cut it (`LLMResponse.cut_from`)."""
+    length = length if length is not None else len(text or "")
+    if length > MAX_ANSWER_CHARS:
+        raise AnswerParseError(
+            f"the answer was {length} characters long, over the limit of {MAX_ANSWER_CHARS}; "
+            "answer with one short JSON object"
+        )
+    try:
+        return space.validate(parse_answer(text, space.names))
+    except (AnswerParseError, InvalidConfigError):
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as error:
+        raise AnswerParseError(
+            f"the answer could not be read ({type(error).__name__}); answer with one flat JSON "
+            "object with one key per hyperparameter"
+        ) from error
+
+
 def parse_answer(text: str | None, names: list[str]) -> dict[str, Any]:
     """The configuration object in an answer: bare JSON, after 'Output:', in a code fence,
     or inside prose; Python-style dicts with single quotes are read too. A single wrapper
@@ -239,52 +268,64 @@ def parse_answer(text: str | None, names: list[str]) -> dict[str, Any]:
 
 
 def _json_values(text: str) -> list[Any]:
-    """Every JSON (or Python-literal) value starting at a '{' or '[' in `text`, outermost first."""
+    """Every JSON (or Python-literal) value starting at a '{' or '[' in `text`, outermost first.
+
+    Linear in the answer's length: each bracket's partner is found in one pass, a Python
+    literal is tried only on a balanced span, and answers whose balanced brackets nest deeper
+    than MAX_NESTING are refused (a configuration is one flat object, perhaps wrapped once).
+    """
     stripped = text.strip()
-    values = []
     for parse in (json.loads, ast.literal_eval):
         try:
-            values.append(parse(stripped))
-            return values
+            return [parse(stripped)]
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             pass
+    spans = _bracket_spans(text)
     decoder = json.JSONDecoder()
+    values: list[Any] = []
     index = 0
-    while True:
-        starts = [i for i in (text.find("{", index), text.find("[", index)) if i >= 0]
-        if not starts:
-            return values
-        start = min(starts)
-        try:
-            value, end = decoder.raw_decode(text, start)
-            values.append(value)
-            index = end
+    for start in sorted(spans):
+        if start < index:
             continue
-        except ValueError:
+        try:
+            value, index = decoder.raw_decode(text, start)
+            values.append(value)
+            continue
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python allows
             pass
-        literal = _balanced(text, start)
-        if literal is not None:
-            try:
-                values.append(ast.literal_eval(literal))
-                index = start + len(literal)
-                continue
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                pass
-        index = start + 1
+        try:
+            values.append(ast.literal_eval(text[start : spans[start] + 1]))
+            index = spans[start] + 1
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+    return values
 
 
-def _balanced(text: str, start: int) -> str | None:
-    pairs = {"{": "}", "[": "]"}
-    stack = []
-    for i in range(start, len(text)):
-        char = text[i]
-        if char in pairs:
-            stack.append(pairs[char])
-        elif stack and char == stack[-1]:
-            stack.pop()
-            if not stack:
-                return text[start : i + 1]
-    return None
+MAX_NESTING = 32
+
+
+def _bracket_spans(text: str) -> dict[int, int]:
+    """{position of an opening bracket: position of its partner} for every balanced pair
+    (quotes are not tracked: prose has apostrophes); AnswerParseError past MAX_NESTING."""
+    closers = {"{": "}", "[": "]"}
+    stack: list[tuple[int, str]] = []
+    spans: dict[int, int] = {}
+    for position, char in enumerate(text):
+        if char in closers:
+            stack.append((position, closers[char]))
+        elif stack and char == stack[-1][1]:
+            spans[stack.pop()[0]] = position
+    ends: list[int] = []  # the ends of the balanced spans around the current one
+    for start in sorted(spans):
+        while ends and ends[-1] < start:
+            ends.pop()
+        ends.append(spans[start])
+        if len(ends) > MAX_NESTING:
+            raise AnswerParseError(
+                f"the answer nests brackets more than {MAX_NESTING} deep; expected one flat "
+                "JSON object with one key per hyperparameter"
+            )
+    return spans
 
 
 def _unwrap(value: dict[str, Any], names: list[str]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ answer, validate it against the space, and reject a configuration that was
 already evaluated (unless `allow_repeats`); a rejected answer goes back to the
 LLM with the reason, up to `max_attempts` times. When every attempt fails the
 round is logged as invalid with all answers, and `on_invalid` decides: `fail`
-stops the study, `random` evaluates a random configuration marked as such.
+stops the study, `random` evaluates a random configuration marked as such
+(null: `random` for the embedded model, `fail` for remote providers).
 
 The first attempt of a round decodes as configured (temperature 0, as the
 paper); retries sample at `retry_temperature` with a seed drawn from (seed,
@@ -20,10 +21,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from llmhpo.errors import ConfigError
 from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse, Sampling, make_client
-from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, parse_answer
-from llmhpo.objectives.base import TaskInfo
+from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, read_config
+from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.tuners.base import Proposal, Tuner
 
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 ON_INVALID = ("fail", "random")
 GENERIC_TASK = TaskInfo(
-    intro="You are helping tune hyperparameters for a machine learning model.",
+    intro=tuning_intro("a machine learning model"),
     feedback=(("Loss", "value"),),
     feedback_phrase="loss",
     goal_phrase="loss",
@@ -39,6 +41,9 @@ GENERIC_TASK = TaskInfo(
 
 
 class LLMTuner(Tuner):
+    """Asks an LLM for each configuration: prompts from the trial log, answers read, validated
+    and sent back with the reason when rejected; the only tuner that knows prompts and clients."""
+
     def __init__(
         self,
         space: SearchSpace,
@@ -47,17 +52,18 @@ class LLMTuner(Tuner):
         prompt: dict[str, Any],
         budget: int,
         max_attempts: int = 3,
-        on_invalid: str = "fail",
+        on_invalid: str | None = None,
         allow_repeats: bool = False,
         retry_temperature: float = 1.0,
         name: str | None = None,
         task: TaskInfo | None = None,
         folder: Path | None = None,
     ):
+        on_invalid = on_invalid or default_on_invalid(llm)
         if on_invalid not in ON_INVALID:
-            raise ValueError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+            raise ConfigError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
         if max_attempts < 1:
-            raise ValueError(f"tuner.max_attempts must be >= 1, got {max_attempts}")
+            raise ConfigError(f"tuner.max_attempts must be >= 1, got {max_attempts}")
         super().__init__(space, seed, name or f"llm-{llm.get('model')}", task, folder)
         self.client = _client_from_config(llm, seed)
         self.settings = PromptSettings(**prompt)
@@ -83,7 +89,7 @@ class LLMTuner(Tuner):
             )
             calls.append(response)
             try:
-                config = self.space.validate(parse_answer(response.text, self.space.names))
+                config = read_config(response.text, self.space, response.cut_from)
                 self._check_new(config)
             except (AnswerParseError, InvalidConfigError, RepeatedConfigError) as error:
                 rejected.append((response.text, str(error)))
@@ -124,6 +130,15 @@ class LLMTuner(Tuner):
             "cached_calls": sum(c.cached for c in calls),
             "transport_retries": [r for c in calls for r in c.retries],
         }
+
+
+def default_on_invalid(llm: dict[str, Any]) -> str:
+    """`tuner.on_invalid` when the config leaves it null: `random` for the embedded model, which
+    repeats itself and must never end a study by itself; `fail` for remote providers, where
+    a round without a valid answer is rare and worth a look (a wrong model name, a broken
+    prompt) before more paid calls, and a random fallback would blur the comparison with
+    random search."""
+    return "random" if llm.get("provider") == "local" else "fail"
 
 
 class RepeatedConfigError(ValueError):
