@@ -36,7 +36,7 @@ def multirun(tmp_path_factory):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return root / "multirun"
+    return root / "outputs" / "multirun"
 
 
 def aggregate(*args):
@@ -96,6 +96,52 @@ def test_beats_random_share_relative_change_and_rank_on_a_constructed_case():
     assert result.loc["bo", "mean_rank"] == pytest.approx((2 + 1 + 1 + 3) / 4)
     assert result.loc["random", "mean_rank"] == pytest.approx((3 + 2 + 3 + 2) / 4)
     assert result.loc["llm", "normalised_regret"] == pytest.approx((5 / 10 + 2 / 4) / 2)
+
+
+def test_a_tie_with_random_does_not_beat_it():
+    table = {("a", "random"): 3.0, ("a", "llm"): 3.0, ("b", "random"): 3.0, ("b", "llm"): 2.0}
+    result = stats.compare_to_random(summary_of(table), 10)
+    assert result.loc["llm", "beats_random"] == 0.5  # b only: a tie is no win
+
+
+def test_the_baseline_is_per_seed_random_where_it_reaches_k_else_the_pooled_curve():
+    rows = [
+        ("a", "random", 10, 4.0),  # per-seed random studies reach k=10 on task a only
+        ("a", stats.POOLED, 10, 5.0),
+        ("a", "llm", 10, 4.5),
+        ("b", stats.POOLED, 10, 2.0),
+        ("b", "llm", 10, 1.0),
+    ]
+    summary = pd.DataFrame(rows, columns=["task", "tuner", "k", "mean"])
+    auto = stats.compare_to_random(summary, 10)
+    assert auto.loc["llm", "beats_random"] == 0.5  # a: 4.5 vs random's 4.0; b: 1.0 vs pooled 2.0
+    assert auto.loc["llm", "baseline"] == "random on 1 tasks, random (pooled) on 1 tasks"
+    pooled = stats.compare_to_random(summary, 10, baseline="pooled")
+    assert pooled.loc["llm", "beats_random"] == 1.0 and pooled.loc["llm", "tasks"] == 2
+    assert pooled.loc["llm", "baseline"] == stats.POOLED
+    per_seed = stats.compare_to_random(summary, 10, baseline="random")
+    assert per_seed.loc["llm", "beats_random"] == 0.0 and per_seed.loc["llm", "tasks"] == 1
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        stats.compare_to_random(summary, 10, baseline="best")
+
+
+def test_bootstrap_interval_bounds_of_a_hand_computed_case():
+    # Nine zeros and a one: the mean of 10 draws is Binomial(10, 0.1) / 10, with
+    # P(0) = 0.349 (so the 2.5th percentile is 0) and P(<= 0.2) = 0.930 < 0.975 <
+    # P(<= 0.3) = 0.987 (so the 97.5th percentile is 0.3).
+    samples = np.array([0.0] * 9 + [1.0])
+    assert stats.bootstrap_mean(samples, np.random.default_rng(0), n=20_000) == (0.0, 0.3)
+
+
+def test_pooled_random_bounds_and_mean_of_a_hand_computed_case():
+    # Best of 2 draws from {1, 2, 3, 4}: P(1) = 7/16, P(2) = 5/16, P(3) = 3/16, P(4) = 1/16,
+    # mean 30/16; the 2.5th percentile is 1, and P(<= 3) = 15/16 < 0.975 puts the 97.5th at 4.
+    trials = pd.DataFrame(
+        {"task": "t", "tuner": "random", "status": "ok", "value": [1.0, 2.0, 3.0, 4.0]}
+    )
+    row = stats.pooled_random(trials, 2, seed=0, n_boot=20_000).iloc[1]
+    assert (row["k"], row["low"], row["high"]) == (2, 1.0, 4.0)
+    assert row["mean"] == pytest.approx(30 / 16, abs=0.02)
 
 
 def test_pooled_random_is_seeded_and_uses_every_random_configuration():
@@ -162,3 +208,40 @@ def test_a_missing_path_is_reported(tmp_path):
     result = aggregate(tmp_path / "nothing", "--out", tmp_path / "out")
     assert result.returncode == 1
     assert "no such file or folder" in result.stderr and "no trials found" in result.stderr
+
+
+def test_single_trial_random_seeds_give_a_pooled_baseline_at_every_k(tmp_path):
+    """The README's workflow: random search as single-trial studies, a tuner with 5 rounds."""
+    for args in (
+        ["tuner=random", "budget=1", "seed=range(12)"],
+        ["tuner=bo", "budget=5", "seed=range(2)"],
+    ):
+        made = subprocess.run(
+            [sys.executable, "-m", "llmhpo.run", "-m", "objective=toy", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert made.returncode == 0, made.stderr[-3000:]
+    result = aggregate(tmp_path / "outputs" / "multirun", "--out", tmp_path / "out", "--bootstrap", "300")
+    assert result.returncode == 0, result.stderr
+    vs = pd.read_csv(tmp_path / "out" / "vs_random.csv").set_index(["tuner", "k"])
+    assert {k for _, k in vs.index} == {1, 3, 5}
+    assert vs.loc[("bo-tpe", 5), "baseline"] == stats.POOLED
+    assert vs.loc[("bo-tpe", 1), "baseline"] == "random"  # the per-seed studies reach k=1
+    assert vs.loc[("bo-tpe", 5), "tasks"] == 1
+
+    # --bootstrap N is the number of draws everywhere: the curves equal a direct computation
+    # with N draws, and differ from one with fewer.
+    trials = pd.read_csv(tmp_path / "out" / "trials.csv")
+    curves = pd.read_csv(tmp_path / "out" / "curves.csv")
+    direct = stats.summarise_curves(stats.run_curves(trials), seed=0, n_boot=300)
+    pooled = stats.pooled_random(trials, 5, seed=0, n_boot=300)
+    fewer = stats.pooled_random(trials, 5, seed=0, n_boot=3)
+    written = curves.set_index(["tuner", "k"])
+    for frame in (direct, pooled):
+        for row in frame.itertuples():
+            assert written.loc[(row.tuner, row.k), "low"] == pytest.approx(row.low)
+            assert written.loc[(row.tuner, row.k), "high"] == pytest.approx(row.high)
+    assert not np.allclose(fewer["high"], pooled["high"])

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 RANDOM = "random"
+POOLED = f"{RANDOM} (pooled)"
 
 
 def best_so_far(values: Sequence[float | None]) -> np.ndarray:
@@ -83,7 +84,7 @@ def pooled_random(
             rows.append(
                 {
                     "task": task,
-                    "tuner": f"{RANDOM} (pooled)",
+                    "tuner": POOLED,
                     "k": k,
                     "mean": best.mean(),
                     "low": np.percentile(best, 2.5),
@@ -102,25 +103,60 @@ def at_k(summary: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
     return table
 
 
+BASELINES = ("auto", "random", "pooled")
+
+
+def random_baseline(at: pd.DataFrame, baseline: str = "auto") -> tuple[pd.Series, pd.Series]:
+    """Per task (rows of `at`, the means at one k by tuner): random search's value at that k,
+    and the name of the curve it came from (NaN where there is none).
+
+    `random`: the per-seed random studies' mean best; `pooled`: the paper's pooled bootstrap
+    (`pooled_random`); `auto`: per-seed where those studies reach k, pooled where they are
+    shorter (the paper's workflow runs random search as single-trial studies, budget=1).
+    """
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    empty = pd.Series(np.nan, index=at.index, dtype=float)
+    per_seed = at[RANDOM] if RANDOM in at.columns else empty
+    pooled = at[POOLED] if POOLED in at.columns else empty
+    if baseline == "random":
+        values, names = per_seed, pd.Series(RANDOM, index=at.index)
+    elif baseline == "pooled":
+        values, names = pooled, pd.Series(POOLED, index=at.index)
+    else:
+        values = per_seed.where(per_seed.notna(), pooled)
+        names = pd.Series(np.where(per_seed.notna(), RANDOM, POOLED), index=at.index)
+    return values, names.where(values.notna())
+
+
 def compare_to_random(
-    summary: pd.DataFrame, k: int, minima: dict[str, float] | None = None
+    summary: pd.DataFrame,
+    k: int,
+    minima: dict[str, float] | None = None,
+    baseline: str = "auto",
 ) -> pd.DataFrame:
     """Across tasks, at k evaluations: for each tuner, the share of tasks where it beats random
-    search, the median and mean relative change of the best value against random, its mean
-    rank among all tuners (1 = best), and, where the optimum is known, the mean normalised
-    regret (best - optimum) / (random's best - optimum)."""
+    search (strictly lower: a tie does not beat it), the median and mean relative change of
+    the best value against random, its mean rank among all tuners (1 = best), and, where the
+    optimum is known, the mean normalised regret (best - optimum) / (random's best - optimum).
+    `baseline` picks random search's value (see `random_baseline`); the table names the one
+    used."""
     at = summary[summary["k"] == k].pivot_table(index="task", columns="tuner", values="mean")
-    if RANDOM not in at.columns:
+    if RANDOM not in at.columns and POOLED not in at.columns:
+        return pd.DataFrame()
+    base_all, used = random_baseline(at, baseline)
+    if base_all.isna().all():
         return pd.DataFrame()
     ranks = at.rank(axis=1, method="average")
     rows = []
     for tuner in at.columns:
-        mask = at[tuner].notna() & at[RANDOM].notna()
-        mine, base = at.loc[mask, tuner], at.loc[mask, RANDOM]
+        mask = at[tuner].notna() & base_all.notna()
+        mine, base = at.loc[mask, tuner], base_all[mask]
         change = (mine - base) / base.abs()
         row = {
             "tuner": tuner,
             "k": k,
+            "baseline": _names(used[mask]),
             "tasks": int(mask.sum()),
             "beats_random": float((mine < base).mean()) if mask.any() else np.nan,
             "median_rel_change": float(change.median()) if mask.any() else np.nan,
@@ -136,6 +172,14 @@ def compare_to_random(
             row["normalised_regret"] = float(np.mean(regrets)) if regrets else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("tuner")
+
+
+def _names(used: pd.Series) -> str:
+    """'random (pooled)', or 'random on 3 tasks, random (pooled) on 2' when they differ."""
+    counts = used.value_counts()
+    if len(counts) <= 1:
+        return str(counts.index[0]) if len(counts) else ""
+    return ", ".join(f"{name} on {count} tasks" for name, count in counts.sort_index().items())
 
 
 def totals(trials: pd.DataFrame) -> pd.DataFrame:
