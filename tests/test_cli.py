@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import trial_lines
+from tests.helpers.runs import trial_lines
 
 
 @pytest.fixture
@@ -95,11 +95,22 @@ def test_resume_after_kill_keeps_earlier_rounds_and_fills_the_budget(tmp_path):
     summary = json.loads((log_path.parent / "summary.json").read_text())
     assert summary["status_counts"]["ok"] == 8
 
+    # The resumed study proposed what an uninterrupted one does: the log was replayed into
+    # the tuner, so no earlier configuration is evaluated again and every round matches.
+    elsewhere = tmp_path / "uninterrupted"
+    elsewhere.mkdir()
+    whole = subprocess.run(args, cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert whole.returncode == 0, whole.stderr
+    (reference,) = elsewhere.glob("outputs/*/trials.jsonl")
+    configs = [json.loads(line)["config"] for line in after]
+    assert configs == [json.loads(line)["config"] for line in reference.read_text().splitlines()]
+    assert len({json.dumps(config, sort_keys=True) for config in configs}) == 8
+
 
 def test_multirun_gives_one_folder_per_job(cli, tmp_path):
     result = cli("-m", "objective=toy", "tuner=random,bo", "seed=range(5)")
     assert result.returncode == 0, result.stdout
-    folders = run_folders(tmp_path / "multirun")
+    folders = run_folders(tmp_path / "outputs" / "multirun")
     assert len(folders) == 10
     assert len({folder.name.split("_")[1] for folder in folders}) == 2
     assert all(len(trial_lines(folder)) == 10 for folder in folders)
@@ -111,7 +122,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(toy_cli, tmp_path):
     )
     assert result.returncode == 0, result.stdout
     assert "Joblib.Parallel(n_jobs=2" in result.stdout
-    assert len(run_folders(tmp_path / "multirun")) == 2
+    assert len(run_folders(tmp_path / "outputs" / "multirun")) == 2
 
 
 def test_slurm_launcher_composes(cli):

@@ -6,50 +6,12 @@ import torch
 
 from llmhpo.training.data import (
     CIFAR_FOLDER,
-    CIFAR_TRAIN_FILES,
+    DatasetFormatError,
     DatasetUnavailableError,
     load_dataset,
 )
-from tests.conftest import shipped_config
-
-CIFAR_CFG = shipped_config("dataset", "cifar10", download=False, val_size=10)
-DIGITS_CFG = shipped_config("dataset", "digits")
-
-
-def write_cifar_copy(root, per_batch=8, seed=0):
-    """A tiny CIFAR-10 in the real python-version format: pickled dicts of uint8 rows."""
-    rng = np.random.default_rng(seed)
-    folder = root / CIFAR_FOLDER
-    folder.mkdir(parents=True)
-    for name in (*CIFAR_TRAIN_FILES, "test_batch"):
-        batch = {
-            "batch_label": f"{name} of 5",
-            "labels": rng.integers(0, 10, per_batch).tolist(),
-            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-            "filenames": [f"img_{i}.png" for i in range(per_batch)],
-        }
-        with (folder / name).open("wb") as handle:
-            pickle.dump(batch, handle)
-    with (folder / "batches.meta").open("wb") as handle:
-        pickle.dump(
-            {
-                "label_names": [
-                    "airplane",
-                    "automobile",
-                    "bird",
-                    "cat",
-                    "deer",
-                    "dog",
-                    "frog",
-                    "horse",
-                    "ship",
-                    "truck",
-                ],
-                "num_vis": 3072,
-            },
-            handle,
-        )
-    return folder
+from tests.helpers.data import CIFAR_CFG, DIGITS_CFG, write_cifar_copy
+from tests.helpers.servers import free_port
 
 
 @pytest.fixture
@@ -72,6 +34,33 @@ def test_cifar_reads_the_pickle_batches(cifar_root):
     assert data.test.labels.tolist() == raw["labels"]
 
 
+def test_cifar_written_by_a_newer_pickle_protocol_reads_too(tmp_path):
+    write_cifar_copy(tmp_path, protocol=pickle.HIGHEST_PROTOCOL)
+    data = load_dataset({**CIFAR_CFG, "root": str(tmp_path)})
+    assert len(data.test) == 8 and data.test.images.dtype == torch.uint8
+
+
+class RunsACommand:
+    """What a crafted pickle does: call any function on load (here, one that writes a file)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_crafted_cifar_file_cannot_run_code(cifar_root, tmp_path):
+    marker = tmp_path / "the-pickle-ran-code"
+    batch = {"data": np.zeros((1, 3072), dtype=np.uint8), "labels": [RunsACommand(marker)]}
+    (cifar_root / CIFAR_FOLDER / "data_batch_2").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(DatasetFormatError) as caught:
+        load_dataset({**CIFAR_CFG, "root": str(cifar_root)})
+    assert not marker.exists()
+    message = str(caught.value)
+    assert "data_batch_2 is not a CIFAR-10 batch" in message and "io.open" in message
+
+
 def test_cifar_validation_is_held_out_of_train_and_seeded(cifar_root):
     cfg = {**CIFAR_CFG, "root": str(cifar_root)}
     first = load_dataset(cfg)
@@ -92,9 +81,13 @@ def test_missing_cifar_names_the_folder_and_files(tmp_path):
     assert "dataset=digits" in message
 
 
-def test_offline_download_fails_clearly(tmp_path):
-    """This machine has no internet: the torchvision download fails and the message says where
-    the files must go."""
+def test_a_failed_download_fails_clearly(tmp_path, monkeypatch):
+    """Offline made explicit, whether or not this machine reaches the internet: torchvision is
+    sent to a port on 127.0.0.1 where nothing listens, so no 170 MB download can start, and
+    the message says where the files must go."""
+    from torchvision.datasets import CIFAR10
+
+    monkeypatch.setattr(CIFAR10, "url", f"http://127.0.0.1:{free_port()}/cifar-10-python.tar.gz")
     with pytest.raises(DatasetUnavailableError) as caught:
         load_dataset({**CIFAR_CFG, "root": str(tmp_path), "download": True})
     assert "the download failed" in str(caught.value)

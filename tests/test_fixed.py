@@ -5,8 +5,9 @@ import json
 import pytest
 
 from llmhpo.objectives.toy import ToyObjective
+from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.fixed import FixedTuner, FromRunError, config_from_run
-from tests.conftest import trial_lines
+from tests.helpers.runs import trial_lines
 
 REFERENCE = {
     "optimizer": "sgd",
@@ -86,7 +87,7 @@ def test_from_round_and_bad_sources(tmp_path):
     with pytest.raises(FromRunError, match="holds no trials"):
         config_from_run(tmp_path, 0)
     (tmp_path / "summary.json").write_text('{"best_config": {"x1": 1')  # cut off mid-write
-    with pytest.raises(FromRunError, match="summary.json is not valid JSON"):
+    with pytest.raises(FromRunError, match="summary.json cannot be read .JSONDecodeError"):
         config_from_run(tmp_path, None)
 
 
@@ -110,3 +111,18 @@ def test_reference_defaults_are_dropped_for_a_space_without_them():
     assert tuner.ask().config == {"x1": 1.0, "x2": 2.0}
     with pytest.raises(ValueError, match="unknown key 'momentum'"):
         FixedTuner(space, 0, {"x1": 1.0, "x2": 2.0, "momentum": 0.9})
+
+
+def test_from_round_never_writes_the_source_study(tmp_path):
+    """The source may be a running study (its last line torn mid-write) or read-only."""
+    lines = [
+        TrialRecord(0, "ok", {"x1": 1.0, "x2": 2.0}, value=5.0).to_json(),
+        TrialRecord(1, "ok", {"x1": 3.0, "x2": 2.0}, value=0.0).to_json(),
+        '{"round": 2, "stat',  # a trial being written right now
+    ]
+    log = tmp_path / "trials.jsonl"
+    log.write_text("\n".join(lines))
+    before = (log.read_bytes(), log.stat().st_mtime_ns)
+    assert config_from_run(tmp_path, 1) == {"x1": 3.0, "x2": 2.0}
+    assert (log.read_bytes(), log.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trials.jsonl"]

@@ -1,41 +1,17 @@
 import json
+import os
+import stat
+import threading
 
 import pytest
 
-from llmhpo.objectives.base import Evaluation
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.study import Study
-from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord
+from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord, write_json_atomic
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.random import RandomTuner
-from tests.conftest import trial_lines
-
-
-class FlakyObjective:
-    """Branin, except that the rounds listed in `fail_on` raise or return NaN."""
-
-    name = "flaky"
-
-    def __init__(self, fail_on=(), nan_on=()):
-        self.inner = ToyObjective("branin")
-        self.fail_on, self.nan_on = set(fail_on), set(nan_on)
-        self.calls = 0
-
-    @property
-    def search_space(self):
-        return self.inner.search_space
-
-    @property
-    def task(self):
-        return self.inner.task
-
-    def evaluate(self, config):
-        self.calls += 1
-        if self.calls - 1 in self.fail_on:
-            raise RuntimeError("simulated crash in the trial")
-        if self.calls - 1 in self.nan_on:
-            return Evaluation(float("nan"))
-        return self.inner.evaluate(config)
+from tests.helpers.objectives import FlakyObjective
+from tests.helpers.runs import trial_lines
 
 
 def make_study(folder, budget=6, objective=None, tuner_cls=RandomTuner, seed=0, **tuner_kwargs):
@@ -56,7 +32,9 @@ def test_study_writes_log_and_summary(tmp_path):
     assert summary["best_config"] == best["config"]
     assert summary["status_counts"] == {"ok": 5, "failed": 0, "invalid": 0}
     assert summary["finished"] is True
-    assert summary["seconds"]["total"] >= summary["seconds"]["objective"]
+    assert summary["seconds"]["objective"] == pytest.approx(sum(x["seconds"] for x in lines))
+    assert summary["seconds"]["tuner"] == pytest.approx(sum(x["ask_seconds"] for x in lines))
+    assert all(x["seconds"] > 0 and x["ask_seconds"] > 0 for x in lines)  # each was measured
     assert lines[0]["metrics"]["regret"] == pytest.approx(lines[0]["value"] - 0.3978873577)
 
 
@@ -194,3 +172,44 @@ def test_invalid_proposal_is_recorded_with_the_message_and_not_evaluated(tmp_pat
     assert "'x1' is 99, above the maximum 10" in lines[1]["error"]
     assert objective.calls == 2
     assert summary["status_counts"] == {"ok": 2, "failed": 0, "invalid": 2}
+
+
+def test_json_files_are_replaced_atomically_durably_and_without_a_shared_temporary(
+    tmp_path, monkeypatch
+):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real_fsync(fd))
+    )
+    write_json_atomic(tmp_path / "summary.json", {"a": 1})
+    assert synced == [False, True]  # the file, then its folder (so the rename is durable)
+    assert oct((tmp_path / "summary.json").stat().st_mode & 0o777) == oct(0o644)
+
+    errors = []
+
+    def writer(n):
+        try:
+            for i in range(30):
+                write_json_atomic(tmp_path / "shared.json", {"writer": n, "i": i})
+        except OSError as error:  # a shared temporary name: one rename finds it gone
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert json.loads((tmp_path / "shared.json").read_text())["i"] == 29
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.json", "summary.json"]
+
+
+def test_a_damaged_study_file_stops_the_run_naming_the_file(cli_split, tmp_path):
+    assert cli_split("objective=toy", "tuner=random", "budget=2").returncode == 0
+    (study_file,) = tmp_path.glob("outputs/*/study.json")
+    study_file.write_text("")  # emptied by a crash or a full disk
+    result = cli_split("objective=toy", "tuner=random", "budget=2")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{study_file} cannot be read (JSONDecodeError" in result.stderr
+    assert "delete study.json and run again" in result.stderr

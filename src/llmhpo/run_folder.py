@@ -1,35 +1,76 @@
-"""Where a run lives: one folder per distinct configuration.
+"""Where a run lives: one folder per distinct configuration, and the files in it.
 
 The folder name is derived from the composed config (readable labels plus a
-fingerprint of everything but Hydra's own settings), so running the same
-command again lands in the same folder and resumes, while any change of
-config lands elsewhere. `study.json` in the folder records the fingerprint and
-the config; a folder that holds a different study (say, a hand-set
+fingerprint of everything but Hydra's own settings and `on_busy`), so running
+the same command again lands in the same folder and resumes, while any change
+of config lands elsewhere. `study.json` in the folder records the fingerprint
+and the config; a folder that holds a different study (say, a hand-set
 `hydra.run.dir`) is refused with the keys that differ.
+
+One study runs in a folder at a time: `locked` holds an exclusive lock on the
+folder's `.lock` file for the study's lifetime. The kernel drops the lock when
+its process ends, however it ends, so a killed run never blocks the next one.
+
+This module owns the names of the folder's files; every reader of a run folder
+(the study, `tuner.from_run`, the aggregation, tests) takes them from here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
+import os
 import re
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.trial_log import write_json_atomic
-from llmhpo.tuners.bo import bo_name
 
-STUDY_FILE = "study.json"
+log = logging.getLogger(__name__)
+
+STUDY_FILE = "study.json"  # the fingerprint and the resolved config
+TRIALS_FILE = "trials.jsonl"  # the trial log, one line per round
+SUMMARY_FILE = "summary.json"  # the study's result, rewritten at each end of a run
+LOCK_FILE = ".lock"  # held while a study runs; names its holder
+
+# Top-level keys that say how to run, not what: they never change a folder's name.
+OPERATIONAL_KEYS = ("on_busy",)
+ON_BUSY = ("stop", "wait")
 
 
-class RunFolderMismatchError(RuntimeError):
+class RunFolderMismatchError(ConfigError):
     """The run folder already holds a study with a different configuration."""
 
 
+class FolderBusyError(LlmhpoError):
+    """Another process is running the study in this folder."""
+
+
+class DamagedFileError(LlmhpoError):
+    """A run folder's JSON file cannot be read; the message names the file."""
+
+
+def read_json(path: Path) -> Any:
+    """A run folder's JSON file (study.json, summary.json). Callers decide what damage means:
+    the study ignores a damaged summary, the aggregation reports it, a claim refuses."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        why = f"{type(error).__name__}: {error}"
+        raise DamagedFileError(f"{path} cannot be read ({why})") from error
+
+
 def job_config(root: DictConfig) -> dict[str, Any]:
-    """The resolved job config without the `hydra` node.
+    """The resolved job config without the `hydra` node and the operational keys.
 
     Resolved key by key: resolving `hydra` itself would call the run-name
     resolver again from inside `hydra.run.dir`.
@@ -37,7 +78,7 @@ def job_config(root: DictConfig) -> dict[str, Any]:
     return {
         key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
         for key, value in root.items()
-        if key != "hydra"
+        if key != "hydra" and key not in OPERATIONAL_KEYS
     }
 
 
@@ -57,21 +98,40 @@ def run_name(config: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
 
 
-def _run_name_resolver(*, _root_: DictConfig) -> str:
+def run_name_of_root(*, _root_: DictConfig) -> str:
+    """`${llmhpo.run_name:}`: the run name of the config being composed."""
     return run_name(job_config(_root_))
 
 
-def register_resolvers() -> None:
-    """`${llmhpo.run_name:}` for Hydra's `run.dir` and `sweep.subdir`; `${llmhpo.bo_name:...}`."""
-    if not OmegaConf.has_resolver("llmhpo.run_name"):
-        OmegaConf.register_new_resolver("llmhpo.run_name", _run_name_resolver)
-    if not OmegaConf.has_resolver("llmhpo.bo_name"):
-        OmegaConf.register_new_resolver("llmhpo.bo_name", bo_name)
-
-
-# At import, not only from run.py: Hydra's joblib workers unpickle the task
-# function, which imports this module, and must resolve `sweep.subdir` too.
-register_resolvers()
+@contextlib.contextmanager
+def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
+    """Hold `folder`'s lock while the block runs. When another process holds it: `stop` raises
+    FolderBusyError naming the folder and the holder; `wait` waits until it is released."""
+    if on_busy not in ON_BUSY:
+        raise ConfigError(f"on_busy must be one of {ON_BUSY}, got {on_busy!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(encoding="utf-8").strip() or "another process"
+            if on_busy == "stop":
+                raise FolderBusyError(
+                    f"{folder} is in use by {holder}: one study runs in a folder at a time. "
+                    "Let it finish (running the same command afterwards resumes or reports the "
+                    "study), stop that process, or add on_busy=wait to wait for it."
+                ) from None
+            log.info("Waiting for %s, in use by %s", folder, holder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(
+            f"process {os.getpid()} on {socket.gethostname()} since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        )
+        handle.flush()
+        yield  # closing the file releases the lock
 
 
 def claim(folder: Path, config: dict[str, Any]) -> None:
@@ -80,7 +140,7 @@ def claim(folder: Path, config: dict[str, Any]) -> None:
     path = folder / STUDY_FILE
     digest = fingerprint(config)
     if path.exists():
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = _read_study_file(path)
         if stored.get("fingerprint") != digest:
             differences = _differences(stored.get("config", {}), config)
             raise RunFolderMismatchError(
@@ -91,6 +151,22 @@ def claim(folder: Path, config: dict[str, Any]) -> None:
             )
         return
     write_json_atomic(path, {"fingerprint": digest, "config": config})
+
+
+def _read_study_file(path: Path) -> dict[str, Any]:
+    try:
+        stored = read_json(path)
+    except DamagedFileError as error:
+        stored, why = None, str(error)
+    else:
+        why = f"{path} is not a JSON object with a fingerprint"
+    if not isinstance(stored, dict) or "fingerprint" not in stored:
+        raise DamagedFileError(
+            f"{why}, so the folder's study is unknown. If the folder's {TRIALS_FILE} belongs to "
+            f"this command's study, delete {path.name} and run again (it is rewritten and the "
+            "trials resume); otherwise move the folder away."
+        )
+    return stored
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -7,7 +7,6 @@ through `tell` and continues at the first missing round.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -15,22 +14,28 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.objectives.base import Objective
+from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE, DamagedFileError, read_json
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import STATUSES, TrialLog, TrialRecord, write_json_atomic
 from llmhpo.tuners.base import Tuner
 
 log = logging.getLogger(__name__)
 
-TRIALS_FILE = "trials.jsonl"
-SUMMARY_FILE = "summary.json"
 
-
-class TunerGaveUpError(RuntimeError):
+class TunerGaveUpError(LlmhpoError):
     """The tuner could not propose a configuration and was told to stop (tuner.on_invalid=fail)."""
 
 
 class Study:
+    """One study in one folder: `budget` rounds of ask -> validate -> evaluate -> log -> tell.
+
+    The trial log is its only state, so the same Study over the same folder resumes exactly
+    where a killed one stopped. It knows nothing of what a trial computes (the objective) or
+    how proposals are made (the tuner).
+    """
+
     def __init__(
         self,
         folder: Path,
@@ -40,7 +45,7 @@ class Study:
         budget: int,
     ):
         if budget < 1:
-            raise ValueError(f"budget must be at least 1 trial, got {budget}")
+            raise ConfigError(f"budget must be at least 1 trial, got {budget}")
         self.folder = Path(folder)
         self.space = space
         self.tuner = tuner
@@ -96,18 +101,20 @@ class Study:
         Taken from the trial when it measured them, from an earlier summary of
         the same study, or else by the objective's `test` (which may retrain).
         """
-        test = getattr(self.objective, "test", None)
-        if test is None:
+        if self.objective.test is None:
             return None
         measured = _test_metrics(best.metrics)
         if measured:
             return measured
-        previous = _read_json(self.folder / SUMMARY_FILE)
+        try:
+            previous = read_json(self.folder / SUMMARY_FILE)
+        except DamagedFileError:  # none yet, or damaged: it is rewritten at the end anyway
+            previous = {}
         if previous.get("best_round") == summary["best_round"] and previous.get("test"):
             return previous["test"]
         log.info("Measuring the best configuration (round %d) on the test split", best.round)
         try:
-            return _test_metrics(test(best.config))
+            return _test_metrics(self.objective.test(best.config))
         except Exception as error:  # the study's results stand even if this extra step fails
             log.exception("Testing the best configuration failed")
             return {"error": f"{type(error).__name__}: {error}"}
@@ -190,13 +197,6 @@ def summarise(
 
 def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in metrics.items() if key.startswith("test_")}
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _describe(record: TrialRecord) -> str:

@@ -8,13 +8,18 @@ later appends start on a clean line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import stat
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from llmhpo.errors import LlmhpoError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +56,7 @@ class TrialRecord:
         return cls(**known)
 
 
-class TrialLogError(RuntimeError):
+class TrialLogError(LlmhpoError, RuntimeError):
     """The trial log is damaged in a way that a crash cannot explain."""
 
 
@@ -66,6 +71,9 @@ class LogScan:
 
 
 class TrialLog:
+    """A study's `trials.jsonl`: appended one fsynced line per round, read back on resume;
+    the only record of what a study has done, so every reader goes through here."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
 
@@ -93,8 +101,28 @@ class TrialLog:
         return scan
 
     def read(self) -> list[TrialRecord]:
-        """All finished trials, in order; a torn last line is dropped with a warning."""
+        """All finished trials, in order, for the study that owns the log: a torn last line is
+        dropped with a warning and the file repaired, so the next append starts cleanly."""
         scan = self.scan()
+        records = self._checked(scan)
+        if scan.torn_last_line is not None:
+            log.warning(
+                "%s: dropping torn last line %d (the trial in flight when the run "
+                "was killed); it will be run again",
+                self.path,
+                scan.torn_last_line,
+            )
+        if scan.torn_last_line is not None or scan.missing_final_newline:
+            self._rewrite(records)
+        return records
+
+    def read_only(self) -> list[TrialRecord]:
+        """All finished trials, in order, never writing the file: for a reader of another
+        study's log (it may be running, or read-only); a torn last line is left out."""
+        return self._checked(self.scan())
+
+    def _checked(self, scan: LogScan) -> list[TrialRecord]:
+        """The records of a scan, or TrialLogError for damage that a crash cannot explain."""
         if scan.bad_lines:
             number, error = scan.bad_lines[0]
             raise TrialLogError(
@@ -111,15 +139,6 @@ class TrialLog:
                     "was it edited or written by two runs at once?"
                 )
             records.append(record)
-        if scan.torn_last_line is not None:
-            log.warning(
-                "%s: dropping torn last line %d (the trial in flight when the run "
-                "was killed); it will be run again",
-                self.path,
-                scan.torn_last_line,
-            )
-        if scan.torn_last_line is not None or scan.missing_final_newline:
-            self._rewrite(records)
         return records
 
     def append(self, record: TrialRecord) -> None:
@@ -132,12 +151,7 @@ class TrialLog:
 
     def _rewrite(self, records: list[TrialRecord]) -> None:
         """Atomically replace the file with exactly these records."""
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.writelines(record.to_json() + "\n" for record in records)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(record.to_json() + "\n" for record in records))
 
 
 def _finite(data: Any) -> Any:
@@ -151,8 +165,32 @@ def _finite(data: Any) -> Any:
     return data
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a reader never sees half a file, and a crash or power
+    loss leaves the old file or the new one: a temporary file of a unique name (two processes
+    never share one) is written and fsynced, renamed over `path`, and the folder fsynced so
+    the rename itself is durable."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp makes the file private (0600); give it the mode a plain write would have.
+        os.fchmod(handle, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader never sees half a file (summary.json, study.json)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_finite(data), indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write JSON atomically and durably (summary.json, study.json, cache entries)."""
+    write_atomic(path, json.dumps(_finite(data), indent=2, default=str) + "\n")

@@ -15,8 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from llmhpo.run_folder import STUDY_FILE
-from llmhpo.study import SUMMARY_FILE, TRIALS_FILE
+from llmhpo.run_folder import (
+    STUDY_FILE,
+    SUMMARY_FILE,
+    TRIALS_FILE,
+    DamagedFileError,
+    read_json,
+)
 from llmhpo.trial_log import TrialLog
 
 
@@ -71,13 +76,15 @@ def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _read_json(path: Path, problems: list[str], folder: Path) -> dict[str, Any]:
+    """The file's JSON object; a damaged one is reported, and read as empty."""
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        problems.append(f"{folder}: {path.name} is not valid JSON ({error})")
+        data = read_json(path)
+    except DamagedFileError as error:
+        problems.append(f"{folder}: {error}")
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _read_records(path: Path, problems: list[str], folder: Path) -> list[dict[str, Any]]:

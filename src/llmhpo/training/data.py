@@ -17,13 +17,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from llmhpo.errors import ConfigError
+
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_FILES = (*CIFAR_TRAIN_FILES, "test_batch")
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(ConfigError):
     """The data is not on disk and could not be downloaded."""
+
+
+class DatasetFormatError(RuntimeError):
+    """A dataset file is on disk but is not in the format it should be (or is unsafe to read)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ def _load_cached(cfg_json: str) -> ImageDataset:
     cfg = json.loads(cfg_json)
     loaders = {"cifar10": _load_cifar10, "digits": _load_digits}
     if cfg.get("name") not in loaders:
-        raise ValueError(
+        raise ConfigError(
             f"unknown dataset {cfg.get('name')!r}; choose dataset= from {sorted(loaders)}"
         )
     return loaders[cfg["name"]](cfg)
@@ -118,14 +124,48 @@ def _load_cifar10(cfg: dict[str, Any]) -> ImageDataset:
     )
 
 
+# What CIFAR-10's pickles (written by Python 2 with numpy, or rewritten by Python 3) may name
+# besides plain dicts, lists, strings and numbers: numpy's array reconstruction, nothing else.
+_CIFAR_PICKLE_GLOBALS = {
+    (module, name)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles only what the CIFAR-10 format needs, so a crafted file cannot run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _CIFAR_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"it refers to {module}.{name}, which a CIFAR-10 batch never holds"
+            )
+        return super().find_class(module, name)
+
+
 def _read_cifar_batches(folder: Path, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = [], []
     for name in names:
-        with (folder / name).open("rb") as handle:
-            batch = pickle.load(handle, encoding="latin1")
-        data = np.asarray(batch["data"], dtype=np.uint8)
-        images.append(data.reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch["labels"], dtype=np.int64))
+        path = folder / name
+        try:
+            with path.open("rb") as handle:
+                batch = _CifarUnpickler(handle, encoding="latin1").load()
+            data = np.asarray(batch["data"], dtype=np.uint8)
+            images.append(data.reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch["labels"], dtype=np.int64))
+        except Exception as error:  # whatever is wrong with the file, say which file it is
+            raise DatasetFormatError(
+                f"{path} is not a CIFAR-10 batch in the python format ({type(error).__name__}: "
+                f"{error}); replace the folder with the original cifar-10-batches-py from "
+                "https://www.cs.toronto.edu/~kriz/cifar.html"
+            ) from error
     return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
 
 

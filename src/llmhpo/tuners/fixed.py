@@ -6,13 +6,13 @@ study's winner (`from_run`) with other settings, such as more epochs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
-from llmhpo.space import SearchSpace
-from llmhpo.study import SUMMARY_FILE, TRIALS_FILE
+from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE, DamagedFileError, read_json
+from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.base import Proposal, Tuner
 
@@ -27,11 +27,13 @@ REFERENCE_DEFAULTS = {
 }
 
 
-class FromRunError(ValueError):
+class FromRunError(ConfigError):
     """`tuner.from_run` does not point at a usable finished study."""
 
 
 class FixedTuner(Tuner):
+    """Proposes one given configuration, checked against the space before any work."""
+
     trials = 1  # a study of exactly one trial, whatever the budget
 
     def __init__(
@@ -52,7 +54,10 @@ class FixedTuner(Tuner):
         else:
             self.source = "tuner.config"
             self.config = _for_space(config or {}, space)
-        space.validate(self.config)  # an out-of-space value fails now, with the space's message
+        try:  # an out-of-space value fails now, with the space's message
+            space.validate(self.config)
+        except InvalidConfigError as error:
+            raise ConfigError(f"tuner=fixed's configuration ({self.source}): {error}") from None
 
     def ask(self) -> Proposal:
         return Proposal(dict(self.config), {"source": self.source})
@@ -71,7 +76,8 @@ def _for_space(config: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
 def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
     """The best configuration of a finished study, or the one evaluated in `round_index`."""
     if round_index is not None:
-        records = TrialLog(folder / TRIALS_FILE).read()  # [] when there is no log
+        # Never written: the source may be a running study's folder, or read-only.
+        records = TrialLog(folder / TRIALS_FILE).read_only()  # [] when there is no log
         if not 0 <= round_index < len(records):
             raise FromRunError(
                 f"tuner.from_round={round_index}: {folder / TRIALS_FILE} has rounds 0 to "
@@ -88,14 +94,15 @@ def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
     if not summary_path.exists():
         raise FromRunError(
             f"tuner.from_run={folder}: no {SUMMARY_FILE} there; give the folder of a finished "
-            "study (outputs/<run>/ or multirun/<run>/), or tuner.from_round=N for one of its rounds"
+            "study (outputs/<run>/ or outputs/multirun/<run>/), or tuner.from_round=N for one of "
+            "its rounds"
         )
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except ValueError as error:
+        summary = read_json(summary_path)
+    except DamagedFileError as error:
         raise FromRunError(
-            f"{summary_path} is not valid JSON ({error}); run that study's command again to "
-            "rewrite it (its trials are kept), or give tuner.from_round=N for one of its rounds"
+            f"{error}; run that study's command again to rewrite it (its trials are kept), or "
+            "give tuner.from_round=N for one of its rounds"
         ) from error
     if not summary.get("best_config"):
         raise FromRunError(f"{summary_path} has no best configuration (no trial finished ok)")

@@ -1,0 +1,17 @@
+"""The errors whose message says everything a person needs, so `run.py` prints them as one line.
+
+`LlmhpoError`: the message names the problem and what to do; a traceback would only hide it.
+`ConfigError`: a mistake in the configuration, found before any trial runs wherever the
+config alone shows it (exit status 2, as for a command-line usage error). Anything else is a
+real crash and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class LlmhpoError(Exception):
+    """An expected failure with a complete message (exit status 1, one line)."""
+
+
+class ConfigError(LlmhpoError, ValueError):
+    """A mistake in the configuration or the command line (exit status 2, one line)."""
