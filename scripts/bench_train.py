@@ -42,8 +42,8 @@ from torch import nn
 
 from llmhpo.objectives.train import (
     TrainObjective,
+    build_trainer,
     divergence_check_every,
-    lightning_trainer_kwargs,
 )
 from llmhpo.training.augment import Augmenter
 from llmhpo.training.batches import DeviceBatches
@@ -274,9 +274,7 @@ def host_seconds_llmhpo(device: torch.device, batches_per_call: int) -> float:
     precision = "bf16-mixed" if device.type == "cuda" else "32-true"
     timer = StepTimer(HOST_WARMUP, device)
     settings = {**TRAINER, "enable_progress_bar": False}
-    trainer = L.Trainer(
-        **lightning_trainer_kwargs(settings, device, precision, HOST_EPOCHS, [timer])
-    )
+    trainer = build_trainer(settings, device, precision, HOST_EPOCHS, [timer])
     trainer.fit(module)
     return timer.seconds_per_step()
 

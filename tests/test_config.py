@@ -7,7 +7,7 @@ from llmhpo.builder import build_objective, build_search_space, build_tuner
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
 from llmhpo.run_folder import job_config, run_name
 from llmhpo.space import SearchSpace, SearchSpaceError
-from tests.conftest import CONF, compose_config
+from tests.helpers.config import CONF, compose_config
 
 
 def options(group: str) -> list[str]:

@@ -4,7 +4,7 @@ import torch
 from llmhpo.training.models import ArchitectureError, build_model, model_settings
 from llmhpo.training.models.resnet9 import ResNet9
 from llmhpo.training.models.vit import ViT
-from tests.conftest import shipped_config
+from tests.helpers.config import shipped_config
 
 VIT_CFG = shipped_config("model", "vit")
 SMALL_VIT = {**VIT_CFG, "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}

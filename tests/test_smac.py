@@ -9,8 +9,8 @@ from llmhpo.objectives.toy import ToyObjective
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
 from llmhpo.study import Study
 from llmhpo.tuners.smac import SMACTuner, configspace
-from tests.conftest import trial_lines
-from tests.test_study import FlakyObjective
+from tests.helpers.objectives import FlakyObjective
+from tests.helpers.runs import trial_lines
 
 
 def test_every_parameter_kind_converts(tmp_path):

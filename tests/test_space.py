@@ -12,7 +12,7 @@ from llmhpo.space import (
     SearchSpace,
     SearchSpaceError,
 )
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 
 @pytest.fixture

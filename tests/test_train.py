@@ -4,13 +4,16 @@ import json
 
 import lightning as L
 import pytest
+import torch
 
-from llmhpo.objectives.train import TrainObjective
+from llmhpo.errors import ConfigError
+from llmhpo.objectives.train import TrainObjective, build_trainer
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
 from llmhpo.study import Study
 from llmhpo.tuners.random import RandomTuner
-from tests.conftest import shipped_config, trial_lines
-from tests.test_data import DIGITS_CFG, write_cifar_copy
+from tests.helpers.config import shipped_config
+from tests.helpers.data import DIGITS_CFG, write_cifar_copy
+from tests.helpers.runs import trial_lines
 
 RESNET = shipped_config("model", "resnet9")
 SMALL_VIT = {**shipped_config("model", "vit"), "dim": 64, "depth": 2, "heads": 4, "mlp_dim": 128}
@@ -103,8 +106,22 @@ def test_grouping_batches_per_call_changes_nothing_but_speed(precision):
 
 
 def test_batches_per_call_below_one_is_refused_before_any_trial():
-    with pytest.raises(ValueError, match="trainer.batches_per_call must be >= 1, got 0"):
+    with pytest.raises(ConfigError, match="trainer.batches_per_call must be a whole number >= 1"):
         TrainObjective(RESNET, DIGITS_CFG, {**TRAINER, "batches_per_call": 0})
+
+
+def test_trainer_keys_reach_the_trainer_and_unknown_ones_are_refused():
+    trainer = build_trainer(
+        {**TRAINER, "log_every_n_steps": 7}, torch.device("cpu"), "32-true", 1, []
+    )
+    assert trainer.log_every_n_steps == 7 and trainer.max_epochs == 1
+    with pytest.raises(ConfigError, match="trainer.max_epoch is not a setting"):
+        TrainObjective(RESNET, DIGITS_CFG, {**TRAINER, "max_epoch": 3})
+
+
+def test_zero_epochs_are_refused_before_any_trial():
+    with pytest.raises(ConfigError, match="trainer.max_epochs must be a whole number >= 1"):
+        TrainObjective(RESNET, DIGITS_CFG, {**TRAINER, "max_epochs": 0})
 
 
 def test_training_learns_something():
@@ -131,16 +148,25 @@ def test_diverging_trial_fails_and_the_study_goes_on(tmp_path):
     assert summary["status_counts"]["failed"] == 2 and summary["best_config"] is None
 
 
-def test_impossible_architecture_fails_before_training(tmp_path):
-    objective = TrainObjective({**SMALL_VIT, "heads": 3}, DIGITS_CFG, TRAINER, seed=0)
+def test_an_impossible_model_config_is_refused_before_any_trial():
+    with pytest.raises(ConfigError, match="model=vit cannot train on dataset=digits at image size"):
+        TrainObjective({**SMALL_VIT, "heads": 3}, DIGITS_CFG, TRAINER, seed=0)
+
+
+def test_an_impossible_tuned_architecture_fails_its_trial_before_training(tmp_path):
+    objective = TrainObjective(SMALL_VIT, DIGITS_CFG, TRAINER, seed=0)
     space = SearchSpace(
-        [CategoricalParam("optimizer", ("adam",)), FloatParam("learning_rate", 1e-3, 1e-2)]
+        [
+            CategoricalParam("optimizer", ("adam",)),
+            FloatParam("learning_rate", 1e-3, 1e-2),
+            CategoricalParam("heads", (3,)),
+        ]
     )
     Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=1).run()
     (line,) = trial_lines(tmp_path)
     assert line["status"] == "failed"
     assert line["error"] == "ArchitectureError: vit: heads 3 does not divide dim 64"
-    assert line["seconds"] < 1.0
+    assert line["metrics"] == {}  # refused when the model was built: no step, no metric
 
 
 def test_vit_arch_keys_reach_the_model():

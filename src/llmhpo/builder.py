@@ -6,9 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.objectives.base import Objective
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import Study
@@ -18,7 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def build_objective(cfg: DictConfig) -> Objective:
-    return instantiate(cfg.objective, _convert_="all")
+    try:  # not recursive: nested nodes with a `_target_` (the trainer) are built per trial
+        return instantiate(cfg.objective, _convert_="all", _recursive_=False)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, LlmhpoError):  # the objective's own complete message
+            raise error.__cause__ from None
+        raise
 
 
 def build_search_space(cfg: DictConfig, objective: Objective) -> SearchSpace:
@@ -52,12 +59,13 @@ def build_tuner(
 
 
 def build_study(cfg: DictConfig, folder: Path) -> Study:
-    if cfg.get("seed") is None:
-        raise ValueError("seed must be set (an integer; 0 is a valid seed)")
+    """The study a composed config describes; config mistakes raise ConfigError before any
+    trial (the cheap checks first, then each part checks its own settings as it is built)."""
+    whole_number(cfg.get("seed"), "seed", "an integer; 0 is a valid seed", minimum=None)
+    budget = whole_number(cfg.get("budget"), "budget", "the number of trials", minimum=1)
     objective = build_objective(cfg)
     space = build_search_space(cfg, objective)
     tuner = build_tuner(cfg, space, objective, folder)
-    budget = int(cfg.budget)
     if tuner.trials is not None and tuner.trials != budget:
         log.info(
             "tuner=%s runs exactly %d trial(s); budget=%d is ignored",
@@ -67,3 +75,18 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
         )
         budget = tuner.trials
     return Study(folder, space, tuner, objective, budget=budget)
+
+
+def whole_number(value: Any, key: str, meaning: str, minimum: int | None) -> int:
+    """`value` as an int, or ConfigError naming `key` (`budget=ten`, `seed=abc`, `budget=0`)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        number = None
+    else:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+    if number is None or (minimum is not None and number < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ConfigError(f"{key} must be a whole number{bound} ({meaning}), got {value!r}")
+    return number

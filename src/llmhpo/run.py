@@ -1,7 +1,9 @@
 """`python -m llmhpo.run`: compose the config, build the study, run or resume it.
 
 Thin on purpose: everything it calls is importable and testable without Hydra's
-command line.
+command line. An `LlmhpoError` (a config mistake, a busy folder, an unreachable
+LLM) is printed as one line, without a traceback: exit status 2 for a config
+mistake, 1 otherwise. Any other exception is a real crash and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+import llmhpo.resolvers  # noqa: F401  (the config's ${llmhpo.*} resolvers)
 from llmhpo.builder import build_study
-from llmhpo.run_folder import claim, job_config
+from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.run_folder import claim, job_config, locked
 
 log = logging.getLogger("llmhpo")
 
@@ -24,9 +29,29 @@ log = logging.getLogger("llmhpo")
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Returns the best value, so Hydra sweepers can optimise over studies too."""
-    folder = Path(HydraConfig.get().runtime.output_dir)
-    claim(folder, job_config(cfg))
-    summary = build_study(cfg, folder).run()
+    try:
+        return run_study(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except LlmhpoError as error:
+        report(error)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # Hydra reports the failed job when the sweep ends; other jobs still run
+        sys.exit(2 if isinstance(error, ConfigError) else 1)
+
+
+def report(error: LlmhpoError) -> None:
+    """One line on stderr, and the same line in the run's log file (run.log), if any."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (error,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(f"llmhpo: error: {error}", file=sys.stderr)
+
+
+def run_study(cfg: DictConfig, folder: Path) -> float | None:
+    """Claim `folder` for this config and run (or resume, or report) its study under its lock."""
+    with locked(folder, str(cfg.get("on_busy", "stop"))):
+        claim(folder, job_config(cfg))
+        summary = build_study(cfg, folder).run()
     log.info(
         "Study in %s: %d/%d trials %s, best value %s with %s",
         folder,

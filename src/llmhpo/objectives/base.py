@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +20,11 @@ class Evaluation:
 
     value: float
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def tuning_intro(subject: str) -> str:
+    """The reference's first sentence, for any subject: written here and nowhere else."""
+    return f"You are helping tune hyperparameters for {subject}."
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class Objective(Protocol):
     """Evaluates one configuration. Raising marks the trial as failed."""
 
     name: str
+    # Test-split metrics ("test_*" keys) of a configuration, called by the study for its best
+    # one at the end (it may retrain); None for an objective without a test split.
+    test: Callable[[dict[str, Any]], dict[str, Any]] | None
 
     @property
     def search_space(self) -> SearchSpace | None:

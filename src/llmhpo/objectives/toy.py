@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import Evaluation, TaskInfo
 from llmhpo.space import FloatParam, SearchSpace
 
@@ -138,7 +139,7 @@ def get_toy_function(name: str) -> ToyFunction:
     try:
         return TOY_FUNCTIONS[name]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown toy function {name!r}; choose objective.function from {sorted(TOY_FUNCTIONS)}"
         ) from None
 
@@ -146,11 +147,13 @@ def get_toy_function(name: str) -> ToyFunction:
 class ToyObjective:
     """`objective=toy`: evaluate f(x1, x2) and report the regret against the known minimum."""
 
+    test = None  # a function has no test split
+
     def __init__(self, function: str, name: str | None = None, delay_seconds: float = 0.0):
         """`delay_seconds` makes each trial take that long, to mimic a training run's cost
         when trying launchers, parallelism or a kill and resume on cheap functions."""
         if delay_seconds < 0:
-            raise ValueError(f"objective.delay_seconds must be >= 0, got {delay_seconds}")
+            raise ConfigError(f"objective.delay_seconds must be >= 0, got {delay_seconds}")
         self.function = get_toy_function(function)
         self.name = name or f"toy-{function}"
         self.delay_seconds = delay_seconds

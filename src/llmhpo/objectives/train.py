@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 
-from llmhpo.objectives.base import Evaluation, TaskInfo
+from llmhpo.errors import ConfigError
+from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
 from llmhpo.space import SearchSpace
 from llmhpo.training.augment import Augmenter
 from llmhpo.training.batches import DeviceBatches
 from llmhpo.training.data import ImageDataset, Split, load_dataset
-from llmhpo.training.models import build_model, model_settings
+from llmhpo.training.models import ArchitectureError, build_model, model_settings
 from llmhpo.training.module import ClassifierModule, OptimSettings, evaluate_split
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,22 @@ class TrainObjective:
         self.name = name or f"train-{model['name']}-{dataset['name']}"
         self.device = _resolve_device(trainer.get("accelerator", "auto"))
         self.precision = _resolve_precision(trainer.get("precision"), self.device)
-        self.batches_per_call = int(trainer.get("batches_per_call", 1))
-        if self.batches_per_call < 1:
-            raise ValueError(f"trainer.batches_per_call must be >= 1, got {self.batches_per_call}")
+        per_call = trainer.get("batches_per_call")  # its one default: conf/trainer/default.yaml
+        if not isinstance(per_call, int) or per_call < 1:
+            raise ConfigError(
+                f"trainer.batches_per_call must be a whole number >= 1, got {per_call!r}"
+            )
+        self.batches_per_call = per_call
+        check_trainer_keys(trainer)
+        epochs = trainer.get("max_epochs", 20)
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(
+                f"trainer.max_epochs must be a whole number >= 1, got {epochs!r} (0 epochs would "
+                "record the untrained network's error as each trial's result)"
+            )
         self._on_device: dict[str, Split] = {}
         load_dataset(dataset)  # now: missing data fails the run before any trial, not each trial
+        self._check_architecture()
         for noisy in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # Lightning's own use of a deprecated torch API; nothing a user can act on.
@@ -70,6 +82,26 @@ class TrainObjective:
     @property
     def task(self) -> TaskInfo:
         return training_task(self.model_cfg, self.dataset_cfg)
+
+    def _check_architecture(self) -> None:
+        """Refuse, before any trial, a model whose own settings cannot take this data
+        (`model=vit dataset.image_size=3`). Built on the meta device: no memory, no time.
+        Architecture keys a search space tunes are checked per trial, as they come."""
+        data = self.data
+        try:
+            with torch.device("meta"):
+                build_model(
+                    self.model_cfg,
+                    {},
+                    channels=data.channels,
+                    image_size=data.image_size,
+                    num_classes=data.num_classes,
+                )
+        except ArchitectureError as error:
+            raise ConfigError(
+                f"model={self.model_cfg['name']} cannot train on dataset={self.dataset_cfg['name']}"
+                f" at image size {data.image_size}: {error}"
+            ) from None
 
     @property
     def data(self) -> ImageDataset:
@@ -139,10 +171,8 @@ class TrainObjective:
             divergence_check_every(self.device),
             self.batches_per_call,
         )
-        trainer = L.Trainer(
-            **lightning_trainer_kwargs(
-                self.trainer_cfg, self.device, self.precision, epochs, self.callbacks
-            )
+        trainer = build_trainer(
+            self.trainer_cfg, self.device, self.precision, epochs, self.callbacks
         )
         started = time.perf_counter()
         trainer.fit(module)
@@ -181,30 +211,60 @@ def divergence_check_every(device: torch.device) -> int:
     return 1 if device.type == "cpu" else 50
 
 
-def lightning_trainer_kwargs(
+# The keys of conf/trainer/*.yaml that llmhpo reads itself; every other key goes to the Trainer.
+OWN_TRAINER_KEYS = ("_target_", "batches_per_call", "accelerator", "precision")
+LIGHTNING_TRAINER = "lightning.pytorch.Trainer"
+
+
+def check_trainer_keys(trainer_cfg: dict[str, Any]) -> None:
+    """Refuse, before any trial, a `trainer.*` key that neither llmhpo nor the Trainer knows:
+    it would otherwise fail every trial, or be silently ignored."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    target = get_class(trainer_cfg.get("_target_", LIGHTNING_TRAINER))
+    known = set(inspect.signature(target).parameters)
+    unknown = sorted(set(trainer_cfg) - set(OWN_TRAINER_KEYS) - known)
+    if unknown:
+        raise ConfigError(
+            f"trainer.{unknown[0]} is not a setting of llmhpo's trainer config nor of "
+            f"{target.__name__} (unknown: {unknown}); see conf/trainer/default.yaml"
+        )
+
+
+def build_trainer(
     trainer_cfg: dict[str, Any],
     device: torch.device,
     precision: str,
     epochs: int,
     callbacks: list[Any],
-) -> dict[str, Any]:
-    """A trial's `L.Trainer` settings: nothing per step that a study does not need."""
-    progress = trainer_cfg.get("enable_progress_bar")
-    deterministic = bool(trainer_cfg.get("deterministic", False))
-    return {
-        "accelerator": device.type if device.type != "cuda" else "gpu",
-        "devices": 1,
-        "precision": precision,
-        "max_epochs": epochs,
-        "enable_progress_bar": sys.stderr.isatty() if progress is None else bool(progress),
-        "deterministic": deterministic,
-        "benchmark": device.type == "cuda" and not deterministic,  # cuDNN autotuning
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-        "callbacks": list(callbacks),
-    }
+) -> Any:
+    """A trial's Trainer, from its config node (`_target_`): every key of the node reaches it,
+    with the device and precision resolved and nothing per step that a study does not need."""
+    from hydra.utils import get_class
+
+    settings = {k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS}
+    progress = settings.pop("enable_progress_bar", None)
+    deterministic = bool(settings.pop("deterministic", False))
+    trainer_class = get_class(trainer_cfg.get("_target_", LIGHTNING_TRAINER))
+    return trainer_class(
+        **{
+            "devices": 1,
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_model_summary": False,
+            "num_sanity_val_steps": 0,
+            **settings,
+            "accelerator": device.type if device.type != "cuda" else "gpu",
+            "precision": precision,
+            "max_epochs": epochs,
+            "enable_progress_bar": sys.stderr.isatty() if progress is None else bool(progress),
+            "deterministic": deterministic,
+            "benchmark": device.type == "cuda" and not deterministic,  # cuDNN autotuning
+            "callbacks": list(callbacks),
+        }
+    )
 
 
 def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> TaskInfo:
@@ -213,7 +273,7 @@ def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> Tas
     dataset = dataset_cfg.get("description")
     subject = f"{model} trained for {dataset}" if dataset else model
     return TaskInfo(
-        intro=f"You are helping tune hyperparameters for {subject}.",
+        intro=tuning_intro(subject),
         feedback=(("Error Rate", "val_error"), ("Loss", "val_loss")),
         feedback_phrase="validation error rate and loss",
         goal_phrase="error rate",
@@ -226,13 +286,14 @@ def _resolve_device(accelerator: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if accelerator in ("gpu", "cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(
-                "trainer.accelerator=gpu, but no CUDA GPU is visible; use trainer=cpu"
+            raise ConfigError(
+                "trainer.accelerator=gpu, but no CUDA GPU is visible; use trainer.accelerator=cpu"
+                " (or auto, which takes a GPU where there is one)"
             )
         return torch.device("cuda")
     if accelerator == "cpu":
         return torch.device("cpu")
-    raise ValueError(f"trainer.accelerator must be auto, gpu or cpu, got {accelerator!r}")
+    raise ConfigError(f"trainer.accelerator must be auto, gpu or cpu, got {accelerator!r}")
 
 
 def _resolve_precision(precision: str | None, device: torch.device) -> str:

@@ -35,6 +35,10 @@ class Proposal:
 
 
 class Tuner(ABC):
+    """Proposes configurations (`ask`) and learns from finished trials (`tell`); its state is
+    rebuilt from the trial log alone, so a resumed study proposes what an uninterrupted one
+    would."""
+
     trials: int | None = None  # a tuner that decides the number of trials itself (fixed: 1)
 
     def __init__(

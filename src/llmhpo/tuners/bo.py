@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.trial_log import TrialRecord
@@ -45,10 +46,12 @@ def bayesian_optimisation(
         from llmhpo.tuners.smac import SMACTuner
 
         return SMACTuner(space, seed, n_initial, crash_cost, name, task, folder)
-    raise ValueError(f"tuner.backend={backend!r} is not known; choose one of {BACKENDS}")
+    raise ConfigError(f"tuner.backend={backend!r} is not known; choose one of {BACKENDS}")
 
 
 class OptunaTuner(Tuner):
+    """Optuna's TPE or GP sampler through ask/tell, reseeded each round from (seed, round)."""
+
     def __init__(
         self,
         space: SearchSpace,
@@ -62,9 +65,9 @@ class OptunaTuner(Tuner):
         import optuna
 
         if sampler not in SAMPLERS:
-            raise ValueError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
+            raise ConfigError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
         if n_startup_trials < 1:
-            raise ValueError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
+            raise ConfigError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
         super().__init__(space, seed, name or bo_name("optuna", sampler), task, folder)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler

@@ -10,6 +10,8 @@ from llmhpo.tuners.base import Proposal, Tuner
 
 
 class RandomTuner(Tuner):
+    """Independent draws from the space, each from a generator seeded by (seed, round)."""
+
     def __init__(
         self,
         space: SearchSpace,

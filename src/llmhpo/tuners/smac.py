@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
 from llmhpo.trial_log import TrialRecord
@@ -51,6 +52,8 @@ def configspace(space: SearchSpace, seed: int) -> Any:
 
 
 class SMACTuner(Tuner):
+    """SMAC3's HyperparameterOptimizationFacade (the paper's BO baseline) through ask/tell."""
+
     def __init__(
         self,
         space: SearchSpace,
@@ -66,10 +69,10 @@ class SMACTuner(Tuner):
 
         super().__init__(space, seed, name, task, folder)
         if n_initial < 1:
-            raise ValueError(f"tuner.n_initial must be >= 1, got {n_initial}")
+            raise ConfigError(f"tuner.n_initial must be >= 1, got {n_initial}")
         worst = crash_cost if crash_cost is not None else (task.worst_value if task else None)
         if worst is None or not math.isfinite(worst):
-            raise ValueError(
+            raise ConfigError(
                 "SMAC needs a finite cost for failed trials: set tuner.crash_cost "
                 "(the objective declares no worst value)"
             )

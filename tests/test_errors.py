@@ -1,0 +1,82 @@
+"""Mistakes a person makes on the command line: one line naming the key, exit status 2, no
+traceback, and nothing run; an LLM that stays unreachable: one line, the trials kept."""
+
+import pytest
+
+from tests.helpers.servers import free_port
+
+DIGITS = ["objective=train", "dataset=digits", "trainer.max_epochs=1"]
+
+MISTAKES = {
+    "budget zero": (["objective=toy", "budget=0"], "budget must be a whole number >= 1"),
+    "budget a word": (["objective=toy", "budget=ten"], "budget must be a whole number"),
+    "seed a word": (["objective=toy", "seed=abc"], "seed must be a whole number"),
+    "unknown sampler": (
+        ["objective=toy", "tuner=bo", "tuner.sampler=cmaes"],
+        "tuner.sampler='cmaes' is not known",
+    ),
+    "no attempts": (
+        ["objective=toy", "tuner=llm", "llm=local", "tuner.max_attempts=0"],
+        "tuner.max_attempts must be >= 1",
+    ),
+    "unknown fallback": (
+        ["objective=toy", "tuner=llm", "llm=local", "tuner.on_invalid=maybe"],
+        "tuner.on_invalid must be one of",
+    ),
+    "fixed configuration outside the space": (
+        ["objective=toy", "tuner=fixed", "tuner.config.x1=100", "tuner.config.x2=1"],
+        "'x1' is 100, above the maximum 10",
+    ),
+    "no epochs": ([*DIGITS, "tuner=random", "trainer.max_epochs=0"], "trainer.max_epochs must be"),
+    "image too small for the model": (
+        [*DIGITS, "tuner=random", "model=vit", "dataset.image_size=3"],
+        "model=vit cannot train on dataset=digits at image size 3",
+    ),
+    "missing CIFAR-10": (
+        ["objective=train", "tuner=random", "dataset.root=nowhere", "dataset.download=false"],
+        "missing data_batch_1",
+    ),
+    "missing API key": (
+        ["objective=toy", "tuner=llm", "llm=openai", "llm.api_key_env=LLMHPO_UNSET_KEY"],
+        "needs an API key in the environment variable LLMHPO_UNSET_KEY",
+    ),
+    "unknown toy function": (["objective=toy", "objective.function=banana"], "banana"),
+}
+
+
+def error_lines(result):
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_a_config_mistake_is_one_line_and_exit_status_2(cli_split, tmp_path, name):
+    args, message = MISTAKES[name]
+    result = cli_split(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = error_lines(result)
+    assert line.startswith("llmhpo: error: ") and message in line
+    assert not list(tmp_path.glob("outputs/*/trials.jsonl"))  # nothing ran
+
+
+def test_an_unreachable_llm_ends_the_study_in_one_line_and_keeps_the_trials(cli_split, tmp_path):
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    args = [
+        "objective=toy",
+        "tuner=llm",
+        "llm=openai",
+        "llm.model=openai/nothing",
+        f"llm.api_base={closed}",
+        "llm.api_key_env=null",
+        "llm.max_retries=1",
+        "llm.backoff=0.01",
+        "llm.timeout=2",
+    ]
+    result = cli_split(*args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = error_lines(result)
+    assert "did not answer after 2 tries" in line
+    assert "Finished trials are saved; run the same command again to resume" in line
+    (log_file,) = tmp_path.glob("outputs/*/run.log")
+    assert "did not answer after 2 tries" in log_file.read_text()
