@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -24,6 +26,7 @@ def run_script(name: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_bench_train_prints_every_path_and_lightnings_host_time():
     out = run_script(
         "bench_train.py",

@@ -48,7 +48,15 @@ def error_lines(result):
     return [line for line in result.stderr.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("name", list(MISTAKES))
+# The training objective's mistakes start torch and Lightning (8 s each): checked in-process
+# by tests/test_train.py and test_data.py in the fast suite, through the CLI in the slow one.
+TRAINING = ("no epochs", "image too small for the model", "missing CIFAR-10")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in TRAINING else n for n in MISTAKES],
+)
 def test_a_config_mistake_is_one_line_and_exit_status_2(cli_split, tmp_path, name):
     args, message = MISTAKES[name]
     result = cli_split(*args)

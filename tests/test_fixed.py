@@ -28,6 +28,7 @@ def only_run(root):
     )
 
 
+@pytest.mark.slow
 def test_reference_defaults_give_one_ok_trial(cli, tmp_path):
     result = cli("tuner=fixed", *DIGITS, "budget=7", timeout=300)
     assert result.returncode == 0, result.stdout[-2000:]
@@ -40,6 +41,7 @@ def test_reference_defaults_give_one_ok_trial(cli, tmp_path):
     assert summary["test"]["test_accuracy"] == pytest.approx(1 - summary["test"]["test_error"])
 
 
+@pytest.mark.slow
 def test_overriding_two_keys_changes_exactly_those(cli, tmp_path):
     result = cli(
         "tuner=fixed",
@@ -53,6 +55,7 @@ def test_overriding_two_keys_changes_exactly_those(cli, tmp_path):
     assert line["config"] == {**REFERENCE, "learning_rate": 0.05, "optimizer": "adam"}
 
 
+@pytest.mark.slow
 def test_out_of_space_value_gets_the_validation_message(cli, tmp_path):
     result = cli("tuner=fixed", *DIGITS, "tuner.config.learning_rate=0.5")
     assert result.returncode != 0
@@ -67,6 +70,7 @@ def test_out_of_space_value_gets_the_validation_message(cli, tmp_path):
     assert ok.returncode == 0, ok.stdout[-2000:]
 
 
+@pytest.mark.slow
 def test_from_run_reproduces_the_best_configuration_and_its_error(cli, tmp_path):
     study = cli("tuner=random", *DIGITS, "budget=2", timeout=300)
     assert study.returncode == 0, study.stdout[-2000:]

@@ -39,6 +39,7 @@ def remote(url, **overrides):
     }
 
 
+@pytest.mark.slow
 def test_study_through_the_llama_cpp_server(llama_server, tmp_path):
     objective = ToyObjective("branin")
     tuner = LLMTuner(
@@ -102,6 +103,7 @@ def test_a_dead_server_stops_the_study_with_a_clear_error_and_keeps_the_log(tmp_
     assert len(TrialLog(tmp_path / "trials.jsonl").read()) == 1
 
 
+@pytest.mark.slow
 def test_missing_key_fails_before_training_and_names_the_variable(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     result = subprocess.run(

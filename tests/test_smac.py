@@ -59,6 +59,7 @@ def run(folder, budget, seed=0, objective=None):
     return trial_lines(folder), tuner
 
 
+@pytest.mark.slow
 def test_same_seed_same_proposals(tmp_path):
     a, _ = run(tmp_path / "a", 8)
     b, _ = run(tmp_path / "b", 8)
@@ -67,6 +68,7 @@ def test_same_seed_same_proposals(tmp_path):
     assert [r["config"] for r in a] != [r["config"] for r in c]
 
 
+@pytest.mark.slow
 def test_resumed_study_matches_an_uninterrupted_one(tmp_path):
     whole, _ = run(tmp_path / "whole", 9)
     run(tmp_path / "part", 5)
@@ -84,6 +86,7 @@ def test_failed_trials_are_told_as_crashes(tmp_path):
     assert tuner.crash_cost == pytest.approx(ToyObjective("branin").task.worst_value)
 
 
+@pytest.mark.slow
 def test_twenty_trial_study_on_branin_stays_in_its_run_folder(cli, tmp_path):
     result = cli("objective=toy", "tuner=bo", "tuner.backend=smac", "budget=20", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -96,6 +99,7 @@ def test_twenty_trial_study_on_branin_stays_in_its_run_folder(cli, tmp_path):
     assert "round 19" in (folder / "run.log").read_text()  # SMAC left Hydra's logging alone
 
 
+@pytest.mark.slow
 def test_two_processes_with_one_seed_propose_the_same(cli, tmp_path):
     """SMAC orders candidates through a set: `python -m llmhpo.run` fixes PYTHONHASHSEED."""
     configs = []

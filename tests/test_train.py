@@ -35,7 +35,11 @@ def summary_of(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "model,shrink", [("resnet9", []), ("vit", ["model.depth=2", "model.dim=128"])]
+    "model,shrink",
+    [
+        ("resnet9", []),
+        pytest.param("vit", ["model.depth=2", "model.dim=128"], marks=pytest.mark.slow),
+    ],
 )
 def test_cli_trains_two_trials_and_tests_the_best(cli, tmp_path, model, shrink):
     result = cli(
@@ -58,6 +62,7 @@ def test_cli_trains_two_trials_and_tests_the_best(cli, tmp_path, model, shrink):
     assert folder.name.startswith(f"train-{model}-digits_random_seed0_")
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_the_same_result_on_cpu():
     results = [
         TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=3).evaluate(CONFIG) for _ in range(2)
@@ -77,6 +82,7 @@ class EndOfTraining(L.Callback):
         self.final_lr = trainer.optimizers[0].param_groups[0]["lr"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_grouping_batches_per_call_changes_nothing_but_speed(precision):
     """Same steps, same schedule, same numbers, whether Lightning gets 1 or 3 batches a call.
@@ -124,6 +130,7 @@ def test_zero_epochs_are_refused_before_any_trial():
         TrainObjective(RESNET, DIGITS_CFG, {**TRAINER, "max_epochs": 0})
 
 
+@pytest.mark.slow
 def test_training_learns_something():
     trainer = {**TRAINER, "max_epochs": 3}
     result = TrainObjective(RESNET, DIGITS_CFG, trainer, seed=0).evaluate(
@@ -203,6 +210,7 @@ def test_cifar10_trial_on_a_local_copy(tmp_path):
     assert result.metrics["params"] == 2_274_880
 
 
+@pytest.mark.slow
 def test_cifar10_missing_offline_fails_before_training(cli, tmp_path):
     result = cli(
         "objective=train",
