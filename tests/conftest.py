@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from llmhpo.llm.clients import embedded_model_path
 from tests.helpers.runs import run_cli
+from tests.helpers.servers import start_llama_server
 
 
 @pytest.fixture
@@ -26,3 +28,12 @@ def cli_split(tmp_path: Path):
         return run_cli(list(args), tmp_path, timeout, split=True)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """The embedded model behind llama.cpp's OpenAI-compatible server on 127.0.0.1: its URL."""
+    process, url = start_llama_server(embedded_model_path())
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

@@ -8,21 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from llmhpo.llm.clients import LLMError, embedded_model_path, redact
+from llmhpo.llm.clients import LLMError, redact
 from llmhpo.llm.prompts import MAX_ANSWER_CHARS
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.study import Study
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
-from tests.helpers.servers import FaultyLLMServer, start_llama_server
-
-
-@pytest.fixture(scope="module")
-def llama_server():
-    process, url = start_llama_server(embedded_model_path())
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+from tests.helpers.servers import FaultyLLMServer
 
 
 def remote(url, **overrides):

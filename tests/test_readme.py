@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from llmhpo.llm.clients import embedded_model_path
 from tests.helpers.data import write_cifar_copy
-from tests.helpers.servers import start_llama_server
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -114,14 +112,6 @@ def cifar_root(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def llm_url():
-    process, url = start_llama_server(embedded_model_path())
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
 def test_the_readme_has_its_commands_and_every_skip_is_used():
     commands = [c for _, block in readme_blocks() for c in block]
     assert sum(c.startswith("python -m llmhpo.run") for c in commands) >= 25
@@ -131,13 +121,15 @@ def test_the_readme_has_its_commands_and_every_skip_is_used():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "start,commands", readme_blocks(), ids=[f"line{start}" for start, _ in readme_blocks()]
+    "start,commands",
+    readme_blocks(),
+    ids=[f"line{start}: {commands[0][:50]}" for start, commands in readme_blocks()],
 )
-def test_every_readme_command_runs(start, commands, tmp_path, cifar_root, llm_url):
+def test_every_readme_command_runs(start, commands, tmp_path, cifar_root, llama_server):
     if "<study>" in " ".join(commands):  # tuner.from_run needs a finished study first
         commands = [
             "python -m llmhpo.run dataset=digits tuner=random budget=4 trainer.max_epochs=1",
             *commands,
         ]
-    for line in run_block(commands, tmp_path, cifar_root, llm_url):
+    for line in run_block(commands, tmp_path, cifar_root, llama_server):
         print(f"skipped: {line}")
