@@ -11,6 +11,7 @@ import pytest
 
 from llmhpo.results import stats
 from llmhpo.results.load import load_runs
+from tests.helpers.runs import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -216,14 +217,8 @@ def test_single_trial_random_seeds_give_a_pooled_baseline_at_every_k(tmp_path):
         ["tuner=random", "budget=1", "seed=range(6)"],
         ["tuner=bo", "budget=5", "seed=range(2)"],
     ):
-        made = subprocess.run(
-            [sys.executable, "-m", "llmhpo.run", "-m", "objective=toy", *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert made.returncode == 0, made.stderr[-3000:]
+        made = run_cli(["-m", "objective=toy", *args], tmp_path, timeout=300)
+        assert made.returncode == 0, made.stdout[-3000:]
     result = aggregate(tmp_path / "outputs" / "multirun", "--out", tmp_path / "out", "--bootstrap", "300")
     assert result.returncode == 0, result.stderr
     vs = pd.read_csv(tmp_path / "out" / "vs_random.csv").set_index(["tuner", "k"])

@@ -14,6 +14,7 @@ from llmhpo.objectives.toy import ToyObjective
 from llmhpo.study import Study
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
+from tests.helpers.runs import assert_no_trace, run_cli
 from tests.helpers.servers import FaultyLLMServer
 
 
@@ -122,12 +123,8 @@ def test_missing_key_fails_before_training_and_names_the_variable(tmp_path):
 
 def test_the_api_key_leaves_no_trace_in_the_run_folder(llama_server, tmp_path):
     secret = "sk-llmhpo-test-0123456789abcdef-SECRET"
-    env = {**os.environ, "LLMHPO_TEST_KEY": secret, "HYDRA_FULL_ERROR": "1"}
-    result = subprocess.run(
+    result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "llmhpo.run",
             "objective=toy",
             "tuner=llm",
             "llm=openai",
@@ -137,19 +134,15 @@ def test_the_api_key_leaves_no_trace_in_the_run_folder(llama_server, tmp_path):
             "budget=2",
             "tuner.on_invalid=random",
         ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+        tmp_path,
         timeout=300,
+        split=True,
+        env={"LLMHPO_TEST_KEY": secret},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    files = assert_no_trace(secret, tmp_path, result)
     assert any(p.name == "trials.jsonl" for p in files)
     assert any(".cache" in p.parts for p in files)  # the LLM cache was written, and is checked too
-    for path in files:
-        assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
-    assert secret not in result.stdout + result.stderr
 
 
 def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tmp_path):
@@ -157,11 +150,8 @@ def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tm
     secret = "sk-llmhpo-test-echoed-0123456789abcdef"
     answers = ['{"x1": 1.5, "x2": 2.5}']
     with FaultyLLMServer(["500-echo", "ok", "401-echo"], answers) as server:
-        result = subprocess.run(
+        result = run_cli(
             [
-                sys.executable,
-                "-m",
-                "llmhpo.run",
                 "objective=toy",
                 "tuner=llm",
                 "llm=openai",
@@ -172,11 +162,10 @@ def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tm
                 "llm.backoff=0.1",
                 "budget=2",
             ],
-            cwd=tmp_path,
-            env={**os.environ, "LLMHPO_TEST_KEY": secret, "HYDRA_FULL_ERROR": "1"},
-            capture_output=True,
-            text=True,
+            tmp_path,
             timeout=300,
+            split=True,
+            env={"LLMHPO_TEST_KEY": secret},
         )
     sent = {key.lower(): value for key, value in server.headers[0].items()}
     assert sent["authorization"] == f"Bearer {secret}"  # the key was sent...
@@ -188,11 +177,8 @@ def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tm
     (log_path,) = tmp_path.glob("outputs/*/trials.jsonl")
     (first,) = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert "Authorization: Bearer [REDACTED]" in first["tuner"]["transport_retries"][0]
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    files = assert_no_trace(secret, tmp_path, result)
     assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
-    for path in files:
-        assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
-    assert secret not in result.stdout + result.stderr
 
 
 def test_redact_removes_known_keys_and_credentials_in_header_or_parameter_form():

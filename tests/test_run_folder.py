@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from llmhpo.run_folder import LOCK_FILE, FolderBusyError, locked
-from tests.helpers.runs import trial_lines
+from tests.helpers.runs import run_cli, trial_lines
 
 SLOW_STUDY = [
     sys.executable,
@@ -76,11 +76,8 @@ def test_a_killed_holders_lock_does_not_block(tmp_path):
 
 
 def test_a_sweep_with_the_same_config_twice_runs_it_once(tmp_path):
-    result = subprocess.run(
+    result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "llmhpo.run",
             "-m",
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
@@ -90,10 +87,9 @@ def test_a_sweep_with_the_same_config_twice_runs_it_once(tmp_path):
             "objective.delay_seconds=1.0",  # 3 s: the two parallel jobs overlap
             "seed=0,0",
         ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+        tmp_path,
         timeout=180,
+        split=True,
     )
     (log_path,) = tmp_path.glob("outputs/multirun/*/trials.jsonl")
     assert [line["round"] for line in trial_lines(log_path.parent)] == [0, 1, 2]

@@ -10,7 +10,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.errors import LlmhpoError, whole_number
 from llmhpo.objectives.base import Objective
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import Study
@@ -62,7 +62,7 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
     """The study a composed config describes; config mistakes raise ConfigError before any
     trial (the cheap checks first, then each part checks its own settings as it is built)."""
     whole_number(cfg.get("seed"), "seed", "an integer; 0 is a valid seed", minimum=None)
-    budget = whole_number(cfg.get("budget"), "budget", "the number of trials", minimum=1)
+    budget = whole_number(cfg.get("budget"), "budget", "the number of trials")
     objective = build_objective(cfg)
     space = build_search_space(cfg, objective)
     tuner = build_tuner(cfg, space, objective, folder)
@@ -76,17 +76,3 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
         budget = tuner.trials
     return Study(folder, space, tuner, objective, budget=budget)
 
-
-def whole_number(value: Any, key: str, meaning: str, minimum: int | None) -> int:
-    """`value` as an int, or ConfigError naming `key` (`budget=ten`, `seed=abc`, `budget=0`)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        number = None
-    else:
-        try:
-            number = int(value)
-        except ValueError:
-            number = None
-    if number is None or (minimum is not None and number < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ConfigError(f"{key} must be a whole number{bound} ({meaning}), got {value!r}")
-    return number

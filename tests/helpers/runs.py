@@ -15,11 +15,15 @@ def trial_lines(folder: Path) -> list[dict]:
 
 
 def run_cli(
-    args: list[str], cwd: Path, timeout: float = 120, split: bool = False
+    args: list[str],
+    cwd: Path,
+    timeout: float = 120,
+    split: bool = False,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run `python -m llmhpo.run ARGS` in `cwd`, as a user would; `.stdout` has both streams
-    unless `split` keeps stderr apart."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    unless `split` keeps stderr apart; `env` adds variables to this process's environment."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "llmhpo.run", *args],
         cwd=cwd,
@@ -29,3 +33,12 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def assert_no_trace(secret: str, root: Path, result: subprocess.CompletedProcess) -> list[Path]:
+    """`secret` is in no file under `root` and in neither output stream; returns the files."""
+    files = [p for p in root.rglob("*") if p.is_file()]
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
+    assert secret not in result.stdout + (result.stderr or "")
+    return files

@@ -276,10 +276,6 @@ class LiteLLMClient:
             )
         return key
 
-    def _secrets(self) -> list[str]:
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        return [key] if key else []
-
     @functools.cached_property
     def _mode(self) -> str:
         """`response_format`, with `auto` settled once (it asks litellm about the model)."""
@@ -334,19 +330,20 @@ class LiteLLMClient:
         response_format = self._format(request.schema, request.cot)
         if response_format:
             call["response_format"] = response_format
+        key = self._api_key()
+        # A keyless server (llama.cpp, vLLM) still needs a placeholder for the SDK.
+        api_key = key or ("no-key" if self.api_base else None)
         failures: list[str] = []
         started = time.perf_counter()
         for attempt in range(self.max_retries + 1):
             try:
-                # A keyless server (llama.cpp, vLLM) still needs a placeholder for the SDK.
-                api_key = self._api_key() or ("no-key" if self.api_base else None)
                 response = litellm.completion(api_key=api_key, **call)
                 text = response.choices[0].message.content
                 if text is None:
                     raise ValueError("the response has no message content")
                 break
             except Exception as error:  # classified below: retried, or raised with its message
-                why = f"{type(error).__name__}: {_first_line(redact(str(error), self._secrets()))}"
+                why = f"{type(error).__name__}: {_first_line(redact(str(error), [key]))}"
                 if not _retryable(litellm, error) or attempt == self.max_retries:
                     # `from None`: the provider's own exception (whose text may hold the key)
                     # must not be printed with the traceback either.
@@ -428,7 +425,7 @@ _CREDENTIAL = re.compile(
 REDACTED = "[REDACTED]"
 
 
-def redact(text: str, secrets: list[str]) -> str:
+def redact(text: str, secrets: list[str | None]) -> str:
     """`text` without the given secrets and without any credential in header or parameter form.
 
     Applied to every provider message before it is logged, stored, cached or raised.

@@ -284,7 +284,7 @@ def _json_values(text: str) -> list[Any]:
     decoder = json.JSONDecoder()
     values: list[Any] = []
     index = 0
-    for start in sorted(spans):
+    for start in spans:
         if start < index:
             continue
         try:
@@ -305,8 +305,9 @@ MAX_NESTING = 32
 
 
 def _bracket_spans(text: str) -> dict[int, int]:
-    """{position of an opening bracket: position of its partner} for every balanced pair
-    (quotes are not tracked: prose has apostrophes); AnswerParseError past MAX_NESTING."""
+    """{position of an opening bracket: position of its partner} for every balanced pair, in
+    order of position (quotes are not tracked: prose has apostrophes); AnswerParseError past
+    MAX_NESTING."""
     closers = {"{": "}", "[": "]"}
     stack: list[tuple[int, str]] = []
     spans: dict[int, int] = {}
@@ -315,11 +316,12 @@ def _bracket_spans(text: str) -> dict[int, int]:
             stack.append((position, closers[char]))
         elif stack and char == stack[-1][1]:
             spans[stack.pop()[0]] = position
+    spans = dict(sorted(spans.items()))
     ends: list[int] = []  # the ends of the balanced spans around the current one
-    for start in sorted(spans):
+    for start, end in spans.items():
         while ends and ends[-1] < start:
             ends.pop()
-        ends.append(spans[start])
+        ends.append(end)
         if len(ends) > MAX_NESTING:
             raise AnswerParseError(
                 f"the answer nests brackets more than {MAX_NESTING} deep; expected one flat "

@@ -9,6 +9,7 @@ training split); the test split is evaluated only when asked: per trial with
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 import sys
 import time
@@ -16,8 +17,9 @@ import warnings
 from typing import Any
 
 import torch
+from hydra.utils import get_class
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, whole_number
 from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
 from llmhpo.space import SearchSpace
 from llmhpo.training.augment import Augmenter
@@ -58,22 +60,18 @@ class TrainObjective:
         self.name = name or f"train-{model['name']}-{dataset['name']}"
         self.device = _resolve_device(trainer.get("accelerator", "auto"))
         self.precision = _resolve_precision(trainer.get("precision"), self.device)
-        per_call = trainer.get("batches_per_call")  # its one default: conf/trainer/default.yaml
-        if not isinstance(per_call, int) or per_call < 1:
-            raise ConfigError(
-                f"trainer.batches_per_call must be a whole number >= 1, got {per_call!r}"
-            )
-        self.batches_per_call = per_call
-        check_trainer_keys(trainer)
-        epochs = trainer.get("max_epochs", 20)
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ConfigError(
-                f"trainer.max_epochs must be a whole number >= 1, got {epochs!r} (0 epochs would "
-                "record the untrained network's error as each trial's result)"
-            )
+        self.batches_per_call = whole_number(  # its one default: conf/trainer/default.yaml
+            trainer.get("batches_per_call"), "trainer.batches_per_call", "optimizer steps per call"
+        )
+        self.epochs = whole_number(
+            trainer.get("max_epochs", 20),
+            "trainer.max_epochs",
+            "0 epochs would record the untrained network's error as each trial's result",
+        )
+        trainer_class(trainer)  # an unknown trainer.* key fails now, not in every trial
         self._on_device: dict[str, Split] = {}
-        load_dataset(dataset)  # now: missing data fails the run before any trial, not each trial
-        self._check_architecture()
+        # Now, not in each trial: missing data or a model that cannot take it fails the run.
+        self._check_architecture(load_dataset(dataset))
         for noisy in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # Lightning's own use of a deprecated torch API; nothing a user can act on.
@@ -83,11 +81,10 @@ class TrainObjective:
     def task(self) -> TaskInfo:
         return training_task(self.model_cfg, self.dataset_cfg)
 
-    def _check_architecture(self) -> None:
+    def _check_architecture(self, data: ImageDataset) -> None:
         """Refuse, before any trial, a model whose own settings cannot take this data
         (`model=vit dataset.image_size=3`). Built on the meta device: no memory, no time.
         Architecture keys a search space tunes are checked per trial, as they come."""
-        data = self.data
         try:
             with torch.device("meta"):
                 build_model(
@@ -162,17 +159,16 @@ class TrainObjective:
             augmenter,
             self.seed,
         )
-        epochs = int(self.trainer_cfg.get("max_epochs", 20))
         module = ClassifierModule(
             model,
             optim,
-            epochs,
+            self.epochs,
             batches,
             divergence_check_every(self.device),
             self.batches_per_call,
         )
         trainer = build_trainer(
-            self.trainer_cfg, self.device, self.precision, epochs, self.callbacks
+            self.trainer_cfg, self.device, self.precision, self.epochs, self.callbacks
         )
         started = time.perf_counter()
         trainer.fit(module)
@@ -182,9 +178,9 @@ class TrainObjective:
             "train_seconds": train_seconds,
             "images_per_second": len(batches)
             * batches.batch_size
-            * epochs
+            * self.epochs
             / max(train_seconds, 1e-9),
-            "epochs": epochs,
+            "epochs": self.epochs,
             "train_loss": float(module.last_loss) if module.last_loss is not None else None,
             "params": sum(p.numel() for p in model.parameters()),
             "model_settings": model_settings(self.model_cfg, config),
@@ -216,13 +212,10 @@ OWN_TRAINER_KEYS = ("_target_", "batches_per_call", "accelerator", "precision")
 LIGHTNING_TRAINER = "lightning.pytorch.Trainer"
 
 
-def check_trainer_keys(trainer_cfg: dict[str, Any]) -> None:
-    """Refuse, before any trial, a `trainer.*` key that neither llmhpo nor the Trainer knows:
-    it would otherwise fail every trial, or be silently ignored."""
-    import inspect
-
-    from hydra.utils import get_class
-
+def trainer_class(trainer_cfg: dict[str, Any]) -> type:
+    """The class the trainer node names (`_target_`), once every key of the node is known to
+    llmhpo or to it: an unknown key would otherwise fail every trial, or be silently ignored,
+    so it is refused before any trial."""
     target = get_class(trainer_cfg.get("_target_", LIGHTNING_TRAINER))
     known = set(inspect.signature(target).parameters)
     unknown = sorted(set(trainer_cfg) - set(OWN_TRAINER_KEYS) - known)
@@ -231,6 +224,7 @@ def check_trainer_keys(trainer_cfg: dict[str, Any]) -> None:
             f"trainer.{unknown[0]} is not a setting of llmhpo's trainer config nor of "
             f"{target.__name__} (unknown: {unknown}); see conf/trainer/default.yaml"
         )
+    return target
 
 
 def build_trainer(
@@ -242,13 +236,10 @@ def build_trainer(
 ) -> Any:
     """A trial's Trainer, from its config node (`_target_`): every key of the node reaches it,
     with the device and precision resolved and nothing per step that a study does not need."""
-    from hydra.utils import get_class
-
     settings = {k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS}
     progress = settings.pop("enable_progress_bar", None)
     deterministic = bool(settings.pop("deterministic", False))
-    trainer_class = get_class(trainer_cfg.get("_target_", LIGHTNING_TRAINER))
-    return trainer_class(
+    return trainer_class(trainer_cfg)(
         **{
             "devices": 1,
             "logger": False,

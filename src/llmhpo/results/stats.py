@@ -142,8 +142,6 @@ def compare_to_random(
     `baseline` picks random search's value (see `random_baseline`); the table names the one
     used."""
     at = summary[summary["k"] == k].pivot_table(index="task", columns="tuner", values="mean")
-    if RANDOM not in at.columns and POOLED not in at.columns:
-        return pd.DataFrame()
     base_all, used = random_baseline(at, baseline)
     if base_all.isna().all():
         return pd.DataFrame()
