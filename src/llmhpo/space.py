@@ -207,7 +207,72 @@ class CategoricalParam:
         )
 
 
-Param = FloatParam | IntParam | CategoricalParam
+@dataclass(frozen=True)
+class GridParam:
+    """One of an ordered set of numbers (a tabular benchmark's grid), log- or linearly spaced.
+
+    Unlike a categorical, the values have an order and a distance: a proposal between two
+    grid points is moved to the nearer one (measured in log space where `log`), so a tuner
+    that thinks in continuous ranges (an LLM, a person) still lands on the table. The trial
+    log keeps both: `proposed` as written, `config` as evaluated.
+    """
+
+    name: str
+    values: tuple[float | int, ...]
+    log: bool = False
+
+    def coerce(self, value: Any) -> float | int:
+        number = _as_number(value)
+        if number is None:
+            raise ValueError(f"'{self.name}' must be a number, got {_short(value)}")
+        if math.isnan(number) or math.isinf(number):
+            raise ValueError(f"'{self.name}' must be a finite number, got {_short(value)}")
+        low, high = self.values[0], self.values[-1]
+        if number < low and not math.isclose(number, low, rel_tol=1e-6):
+            raise ValueError(f"'{self.name}' is {_fmt(number)}, below the smallest value {low}")
+        if number > high and not math.isclose(number, high, rel_tol=1e-6):
+            raise ValueError(f"'{self.name}' is {_fmt(number)}, above the largest value {high}")
+        return self.values[self.nearest_index(number)]
+
+    def nearest_index(self, number: float) -> int:
+        """The position of the grid value nearest to `number` (in log space where `log`)."""
+        scale = (lambda v: math.log(max(v, 1e-300))) if self.log else float
+        target = scale(number)
+        return min(range(len(self.values)), key=lambda i: abs(scale(self.values[i]) - target))
+
+    def sample(self, rng: np.random.Generator) -> float | int:
+        return self.values[int(rng.integers(len(self.values)))]
+
+    def describe(self) -> str:
+        spacing = "log-spaced" if self.log else "evenly spaced"
+        return f"{self.name}: one of {self._values_text()} ({spacing} grid)"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
+
+    def constraint(self) -> str:
+        return "one of " + self._values_text()
+
+    def optuna_distribution(self) -> Any:
+        """The position on the grid: Optuna has no ordinal distribution, and its categorical
+        one forgets the order that TPE and the GP can use; positions are evenly spaced in the
+        grid's own scale (log where log), so the index is the natural coordinate."""
+        from optuna.distributions import IntDistribution
+
+        return IntDistribution(0, len(self.values) - 1)
+
+    def to_optuna(self, value: Any) -> int:
+        return self.values.index(value) if value in self.values else self.nearest_index(value)
+
+    def from_optuna(self, index: Any) -> float | int:
+        return self.values[int(index)]
+
+    def _values_text(self) -> str:
+        shown = (_fmt(v) if isinstance(v, float) else str(v) for v in self.values)
+        return "[" + ", ".join(shown) + "]"
+
+
+Param = FloatParam | IntParam | CategoricalParam | GridParam
 
 
 def _same_choice(choice: Value, value: Any) -> bool:
@@ -349,6 +414,20 @@ class SearchSpace:
     def optuna_distributions(self) -> dict[str, Any]:
         return {name: p.optuna_distribution() for name, p in self.params.items()}
 
+    def to_optuna(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """A configuration in Optuna's coordinates (a grid value becomes its position)."""
+        return {
+            name: p.to_optuna(config[name]) if isinstance(p, GridParam) else config[name]
+            for name, p in self.params.items()
+        }
+
+    def from_optuna(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Optuna's parameters as a configuration (a grid position becomes its value)."""
+        return {
+            name: p.from_optuna(params[name]) if isinstance(p, GridParam) else params[name]
+            for name, p in self.params.items()
+        }
+
     def _unknown_key_message(self, key: Any) -> str:
         normalised = str(key).strip().lower().replace(" ", "_").replace("-", "_")
         close = difflib.get_close_matches(normalised, self.names, n=1, cutoff=0.6)
@@ -365,16 +444,19 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
     where = f"search space '{space}', parameter '{key}'"
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise SearchSpaceError(
-            f"{where}: expected a mapping with a 'type' (float, int, categorical)"
+            f"{where}: expected a mapping with a 'type' (float, int, categorical, grid)"
         )
     kind = spec["type"]
     allowed = {
         "float": {"low", "high", "log", "low_exclusive"},
         "int": {"low", "high", "log"},
         "categorical": {"choices"},
+        "grid": {"values", "log"},
     }
     if kind not in allowed:
-        raise SearchSpaceError(f"{where}: unknown type {kind!r}; use float, int or categorical")
+        raise SearchSpaceError(
+            f"{where}: unknown type {kind!r}; use float, int, categorical or grid"
+        )
     extra = set(spec) - allowed[kind] - {"type"}
     if extra:
         raise SearchSpaceError(f"{where}: unknown field(s) {sorted(extra)} for type {kind}")
@@ -383,6 +465,8 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
         if not isinstance(choices, list | tuple) or not choices:
             raise SearchSpaceError(f"{where}: 'choices' must be a non-empty list")
         return CategoricalParam(key, tuple(choices))
+    if kind == "grid":
+        return grid_param(key, spec.get("values"), bool(spec.get("log", False)), where)
     low, high, log = spec.get("low"), spec.get("high"), bool(spec.get("log", False))
     cast = float if kind == "float" else int
     low = None if low is None else cast(low)
@@ -394,3 +478,20 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
     if kind == "float":
         return FloatParam(key, low, high, log, bool(spec.get("low_exclusive", False)))
     return IntParam(key, low, high, log)
+
+
+def grid_param(name: str, values: Any, log: bool, where: str | None = None) -> GridParam:
+    """A checked GridParam: at least two numbers, strictly increasing, positive where log."""
+    where = where or f"parameter '{name}'"
+    numbers = list(values) if isinstance(values, list | tuple) else None
+    if (
+        numbers is None
+        or len(numbers) < 2
+        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in numbers)
+    ):
+        raise SearchSpaceError(f"{where}: 'values' must be a list of at least two numbers")
+    if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+        raise SearchSpaceError(f"{where}: grid 'values' must be strictly increasing, got {numbers}")
+    if log and numbers[0] <= 0:
+        raise SearchSpaceError(f"{where}: a log-spaced grid needs values > 0, got {numbers[0]}")
+    return GridParam(name, tuple(numbers), log)

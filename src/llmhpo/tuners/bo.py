@@ -82,7 +82,7 @@ class OptunaTuner(Tuner):
             warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for GPSampler
             trial = self.study.ask(self.distributions)
         self._pending = trial
-        return Proposal(dict(trial.params), {"sampler": self.sampler})
+        return Proposal(self.space.from_optuna(trial.params), {"sampler": self.sampler})
 
     def tell(self, record: TrialRecord) -> None:
         super().tell(record)
@@ -94,14 +94,15 @@ class OptunaTuner(Tuner):
 
         ok = record.status == "ok" and record.value is not None
         state, value = (TrialState.COMPLETE, record.value) if ok else (TrialState.FAIL, None)
-        if self._pending is not None and self._pending.params == record.config:
+        params = self.space.to_optuna(record.config)
+        if self._pending is not None and self._pending.params == params:
             self.study.tell(self._pending, value, state=state)
             self._pending = None
             return
         self._drop_pending()
         self.study.add_trial(
             optuna.trial.create_trial(
-                params=record.config, distributions=self.distributions, value=value, state=state
+                params=params, distributions=self.distributions, value=value, state=state
             )
         )
 

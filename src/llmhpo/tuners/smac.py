@@ -19,7 +19,14 @@ import numpy as np
 
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
-from llmhpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
+from llmhpo.space import (
+    CategoricalParam,
+    FloatParam,
+    GridParam,
+    IntParam,
+    SearchSpace,
+    SearchSpaceError,
+)
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 
@@ -27,13 +34,17 @@ log = logging.getLogger(__name__)
 
 
 def configspace(space: SearchSpace, seed: int) -> Any:
-    """The SearchSpace as a ConfigSpace space: floats and ints (linear or log), categoricals."""
-    from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer
+    """The SearchSpace as a ConfigSpace space: floats and ints (linear or log), categoricals,
+    and grids as ordinals (SMAC's random forest splits on their order, as on a number's)."""
+    from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer, OrdinalHyperparameter
 
     hyperparameters = []
     for name, param in space.params.items():
         if isinstance(param, CategoricalParam):
             hyperparameters.append(Categorical(name, list(param.choices)))
+            continue
+        if isinstance(param, GridParam):
+            hyperparameters.append(OrdinalHyperparameter(name, list(param.values)))
             continue
         if param.low is None or param.high is None:
             raise SearchSpaceError(
