@@ -1,0 +1,165 @@
+"""`objective=sklearn`: HPOBench's models trained live on data that ships with scikit-learn.
+
+The models and spaces are HPOBench's (`hpobench/benchmarks/ml/*_benchmark.py`), with their
+fixed settings in `conf/objective/sklearn.yaml` and their spaces in
+`conf/search_space/hpobench_*.yaml`. As in HPOBench's `ml_benchmark_template.py`, features
+are standardised (fitted on the training split only), a third of the training split is held
+out for validation (stratified, with a fixed seed, the same for every study), and the
+tuned value is the validation error. The test split is measured only for the study's best
+configuration at its end, refitted on training + validation data as HPOBench's
+`objective_function_test` does.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from llmhpo.errors import ConfigError
+from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
+from llmhpo.space import SearchSpace
+
+DATASETS = ("breast_cancer", "digits", "wine", "iris")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Features and labels of the three splits; the test split is only read by `test`."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_splits(dataset: str, test_fraction: float, val_fraction: float, split_seed: int) -> Splits:
+    """scikit-learn's bundled dataset, split stratified into train / validation / test."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    if dataset not in DATASETS:
+        raise ConfigError(
+            f"objective.dataset={dataset!r} is not bundled with scikit-learn; choose one of "
+            f"{list(DATASETS)}"
+        )
+    for key, fraction in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
+        if not 0 < fraction < 1:
+            raise ConfigError(f"objective.{key} must be between 0 and 1, got {fraction}")
+    x, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_fraction, stratify=y, random_state=split_seed
+    )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_fraction, stratify=y_rest, random_state=split_seed
+    )
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
+
+
+def _rf_arguments(config: dict[str, Any], n_features: int) -> dict[str, Any]:
+    """HPOBench's max_features is an exponent: n_features ** max_features features per split."""
+    return {**config, "max_features": int(np.rint(np.power(n_features, config["max_features"])))}
+
+
+def _nn_arguments(config: dict[str, Any], n_features: int) -> dict[str, Any]:
+    """HPOBench's depth and width: `depth` hidden layers of `width` units."""
+    rest = {k: v for k, v in config.items() if k not in ("depth", "width")}
+    return {**rest, "hidden_layer_sizes": [config["width"]] * config["depth"]}
+
+
+# How a configuration becomes estimator arguments where it is not one-to-one.
+ARGUMENTS: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
+    "rf": _rf_arguments,
+    "nn": _nn_arguments,
+}
+
+
+class SklearnObjective:
+    """`objective=sklearn objective.model=svm objective.dataset=breast_cancer`."""
+
+    def __init__(
+        self,
+        model: str,
+        dataset: str,
+        models: dict[str, dict[str, Any]],
+        spaces: dict[str, dict[str, Any]],
+        datasets: dict[str, dict[str, Any]],
+        seed: int = 0,
+        test_fraction: float = 0.2,
+        val_fraction: float = 0.33,
+        split_seed: int = 1,
+        name: str | None = None,
+    ):
+        """`models`: name -> {estimator (a `_target_` node with the fixed settings),
+        description}; `spaces`: name -> search-space config; `datasets`: name ->
+        {description}."""
+        if model not in models or model not in spaces:
+            raise ConfigError(
+                f"objective.model={model!r} is not known; choose one of {sorted(models)}"
+            )
+        if dataset not in datasets:
+            raise ConfigError(
+                f"objective.dataset={dataset!r} has no description in objective.datasets; "
+                f"choose one of {sorted(datasets)}"
+            )
+        self.model = model
+        self.estimator_cfg = dict(models[model]["estimator"])
+        self.model_description = models[model]["description"]
+        self.dataset_description = datasets[dataset]["description"]
+        self.search_space = SearchSpace.from_config(spaces[model])
+        self.seed = int(seed)
+        self.name = name or f"sklearn-{model}-{dataset}"
+        self.splits = load_splits(dataset, test_fraction, val_fraction, split_seed)
+
+    @property
+    def task(self) -> TaskInfo:
+        subject = f"{self.model_description} trained on {self.dataset_description}"
+        return TaskInfo(
+            intro=tuning_intro(subject),
+            feedback=(("Error Rate", "val_error"),),
+            feedback_phrase="validation error rate",
+            goal_phrase="error rate",
+            worst_value=1.0,
+        )
+
+    def make_model(self, config: dict[str, Any]) -> Any:
+        """A fresh pipeline: standardisation, then the estimator with the configuration, its
+        fixed settings and the study's seed."""
+        from hydra.utils import instantiate
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        translate = ARGUMENTS.get(self.model)
+        arguments = translate(config, self.splits.x_train.shape[1]) if translate else config
+        estimator = instantiate(self.estimator_cfg, **arguments, random_state=self.seed)
+        return make_pipeline(StandardScaler(), estimator)
+
+    def evaluate(self, config: dict[str, Any]) -> Evaluation:
+        s = self.splits
+        started = time.perf_counter()
+        model = self._fit(config, s.x_train, s.y_train)
+        fit_seconds = time.perf_counter() - started
+        error = 1.0 - float(model.score(s.x_val, s.y_val))
+        return Evaluation(error, {"val_error": error, "fit_seconds": fit_seconds})
+
+    def test(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The test error of `config`, refitted on training + validation data (HPOBench)."""
+        s = self.splits
+        model = self._fit(
+            config, np.concatenate([s.x_train, s.x_val]), np.concatenate([s.y_train, s.y_val])
+        )
+        return {"test_error": 1.0 - float(model.score(s.x_test, s.y_test))}
+
+    def _fit(self, config: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Any:
+        """Fit quietly: with capped iterations (see the config) not converging is expected."""
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return self.make_model(config).fit(x, y)
