@@ -37,6 +37,9 @@ def test_every_search_space_composes_and_builds(option):
     if space_cfg.get("from_objective"):
         space = build_search_space(cfg, build_objective(cfg))
         assert space.names == ["x1", "x2"]
+    elif option.startswith("hpobench_"):  # HPOBench's model spaces, for objective=sklearn
+        space = SearchSpace.from_config(space_cfg)
+        assert space.name == option and len(space.names) >= 2
     else:
         space = SearchSpace.from_config(space_cfg)
         assert {"optimizer", "learning_rate", "train_batch_size"} <= set(space.names)
@@ -93,7 +96,24 @@ def test_unknown_bo_sampler_is_named():
         build_tuner(cfg, build_search_space(cfg, build_objective(cfg)), build_objective(cfg))
 
 
-@pytest.mark.parametrize("option", options("experiment"))
+SUITES = {"hpobench_suite": "HPOBenchObjective", "sklearn_suite": "SklearnObjective"}
+
+
+@pytest.mark.parametrize("option", sorted(SUITES))
+def test_every_suite_builds_every_task_it_sweeps(option):
+    cfg = compose_config([f"experiment={option}"], return_hydra_config=True)
+    sweep = {key: str(values).split(",") for key, values in cfg.hydra.sweeper.params.items()}
+    assert cfg.objective._target_.endswith(SUITES[option]) and cfg.budget == 10
+    first = [f"{key}={values[0]}" for key, values in sweep.items()]
+    for key, values in sweep.items():
+        for value in values:  # each swept value in turn, the others at their first value
+            overrides = [o for o in first if not o.startswith(f"{key}=")] + [f"{key}={value}"]
+            task = compose_config([f"experiment={option}", "tuner=random", *overrides])
+            objective = build_objective(task)
+            assert build_search_space(task, objective) is objective.search_space
+
+
+@pytest.mark.parametrize("option", sorted(set(options("experiment")) - set(SUITES)))
 def test_every_experiment_composes(option):
     cfg = compose_config([f"experiment={option}"])
     assert cfg.tuner._target_.endswith("LLMTuner") and cfg.objective._target_.endswith(

@@ -16,6 +16,13 @@ def shipped_config(group: str, name: str, **overrides) -> dict:
     return {**OmegaConf.to_container(OmegaConf.load(CONF / group / f"{name}.yaml")), **overrides}
 
 
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
+def compose_config(
+    overrides: list[str] | None = None, return_hydra_config: bool = False
+) -> DictConfig:
+    """`return_hydra_config`: with the `hydra` node (an experiment's sweeper params)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides or [])
+        return compose(
+            config_name="config",
+            overrides=overrides or [],
+            return_hydra_config=return_hydra_config,
+        )
