@@ -99,6 +99,13 @@ def test_beats_random_share_relative_change_and_rank_on_a_constructed_case():
     assert result.loc["llm", "normalised_regret"] == pytest.approx((5 / 10 + 2 / 4) / 2)
 
 
+def test_a_task_random_search_solved_counts_for_the_share_not_the_relative_change():
+    table = {("a", "random"): 0.0, ("a", "bo"): 0.1, ("b", "random"): 2.0, ("b", "bo"): 1.0}
+    result = stats.compare_to_random(summary_of(table), 10)
+    assert result.loc["bo", "beats_random"] == 0.5
+    assert result.loc["bo", "median_rel_change"] == result.loc["bo", "mean_rel_change"] == -0.5
+
+
 def test_a_tie_with_random_does_not_beat_it():
     table = {("a", "random"): 3.0, ("a", "llm"): 3.0, ("b", "random"): 3.0, ("b", "llm"): 2.0}
     result = stats.compare_to_random(summary_of(table), 10)

@@ -219,3 +219,22 @@ def test_a_two_task_two_tuner_two_seed_suite_resumes_and_aggregates_beside_the_p
     assert "GPT-4 Turbo (the paper's, HPOBench)" in aggregated.stdout
     best = (out / "best_at_k.md").read_text()
     assert "hpobench-australian" in best and "hpobench-car" in best
+
+
+@pytest.mark.slow
+def test_the_embedded_llm_tunes_a_table_with_answers_on_the_grid(cli, tmp_path):
+    """The real 135M model through the grid's JSON schema (an enum per parameter): every answer
+    it gives is a configuration of the table, taken as written."""
+    result = cli(
+        "objective=hpobench", "objective.dataset=kc1", "tuner=llm", "llm=local", "budget=2",
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    [folder] = [p.parent for p in tmp_path.glob("outputs/*/trials.jsonl")]
+    space = grid_space()
+    for line in trial_lines(folder):
+        assert line["status"] == "ok"
+        for name, value in line["config"].items():
+            assert value in space.params[name].values
+        if line["tuner"].get("answer") is not None:  # an accepted answer needed no snapping
+            assert line["config"] == line["proposed"]

@@ -52,14 +52,21 @@ def shrink(args: list[str], cifar_root: Path, llm_url: str) -> list[str]:
     """The same command at a tiny size: overrides replaced or added, flags kept."""
     overrides = {a.split("=", 1)[0]: a for a in args if "=" in a and not a.startswith("-")}
     keys = set(overrides)
-    toy = overrides.get("objective") == "objective=toy"
     experiment = overrides.get("experiment", "")
+    suite = experiment in ("experiment=hpobench_suite", "experiment=sklearn_suite")
+    trains = not suite and overrides.get("objective", "objective=train") == "objective=train"
     tiny: dict[str, str] = {}
     if "budget" not in keys or int(overrides["budget"].split("=")[1]) > 4:
         tiny["budget"] = "budget=2"
     if "seed" in keys and "range(" in overrides["seed"]:
         tiny["seed"] = "seed=range(2)"
-    if not toy:
+    if suite:  # two tasks of the suite's sweep
+        tiny["objective.dataset"] = (
+            "objective.dataset=australian,car" if "hpobench" in experiment else "objective.dataset=iris"
+        )
+        if "sklearn" in experiment:
+            tiny["objective.model"] = "objective.model=svm,lr"
+    if trains:
         tiny["trainer.max_epochs"] = "trainer.max_epochs=1"
         if "quickstart" not in experiment and overrides.get("dataset") != "dataset=digits":
             tiny["dataset.root"] = f"dataset.root={cifar_root}"
