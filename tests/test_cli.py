@@ -136,10 +136,11 @@ def test_help_lists_the_groups(cli):
     result = cli("--help")
     assert result.returncode == 0
     for group in (
-        "objective: toy, train",
-        "search_space: constrained, toy2d",
-        "tuner: bo, fixed, llm, random",
-        "experiment: paper_resnet9, paper_vit, quickstart",
+        "objective: hpobench, sklearn, toy, train",
+        "search_space: constrained, hpobench_histgb, hpobench_lr, hpobench_nn, hpobench_rf, "
+        "hpobench_svm, own, toy2d",
+        "tuner: bo, bo_gp, fixed, llm, random, smac",
+        "experiment: hpobench_suite, paper_resnet9, paper_vit, quickstart, sklearn_suite",
         "llm: anthropic, local, ollama, openai",
         "prompt: chat, compressed",
     ):
