@@ -28,12 +28,18 @@ class TunerGaveUpError(LlmhpoError):
     """The tuner could not propose a configuration and was told to stop (tuner.on_invalid=fail)."""
 
 
+class TrialOrderError(LlmhpoError):
+    """ask/tell out of order: a second ask before the first trial was told, or a tell for a
+    trial this study is not waiting for."""
+
+
 class Study:
     """One study in one folder: `budget` rounds of ask -> validate -> evaluate -> log -> tell.
 
     The trial log is its only state, so the same Study over the same folder resumes exactly
     where a killed one stopped. It knows nothing of what a trial computes (the objective) or
-    how proposals are made (the tuner).
+    how proposals are made (the tuner). `run` evaluates with the objective; a caller that
+    evaluates by itself (the Python API) drives the same loop with `ask` and `tell`.
     """
 
     def __init__(
@@ -41,59 +47,127 @@ class Study:
         folder: Path,
         space: SearchSpace,
         tuner: Tuner,
-        objective: Objective,
+        objective: Objective | None,
         budget: int,
+        name: str | None = None,
     ):
+        """`objective`: what `run` evaluates, and its test split; None when the caller
+        evaluates (then `name` names the study)."""
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 trial, got {budget}")
         self.folder = Path(folder)
         self.space = space
         self.tuner = tuner
         self.objective = objective
+        self.name = name or (objective.name if objective is not None else "custom")
         self.budget = budget
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
+        self.records: list[TrialRecord] | None = None  # read from the log at the first ask
+        self._pending: TrialRecord | None = None
+        self._started = 0.0
 
     def run(self) -> dict[str, Any]:
-        """Run (or resume, or just summarise) the study; returns the summary."""
-        records = self.trial_log.read()
-        for record in records:
+        """Run (or resume, or just summarise) the study with its objective; returns the summary."""
+        if self.objective is None:
+            raise ConfigError("Study.run needs an objective; without one, use ask and tell")
+        while (record := self.ask()) is not None:
+            self._evaluate(record)
+        return self.finish()
+
+    def resume(self) -> list[TrialRecord]:
+        """The finished trials, read from the log and replayed through the tuner (once)."""
+        if self.records is not None:
+            return self.records
+        self.records = self.trial_log.read()
+        for record in self.records:
             self.tuner.tell(record)
-        if len(records) >= self.budget:
+        done = len(self.records)
+        if done >= self.budget:
             log.info(
                 "Study in %s is already finished (%d of %d trials); not rerun",
-                self.folder,
-                len(records),
-                self.budget,
-            )
-        elif records:
-            log.info("Resuming %s: %d of %d trials done", self.folder, len(records), self.budget)
+                self.folder, done, self.budget,
+            )  # fmt: skip
+        elif done:
+            log.info("Resuming %s: %d of %d trials done", self.folder, done, self.budget)
         else:
             log.info(
                 "Study in %s, search space %s:\n%s",
-                self.folder,
-                self.space.name,
-                self.space.describe(),
+                self.folder, self.space.name, self.space.describe(),
+            )  # fmt: skip
+        return self.records
+
+    def ask(self) -> TrialRecord | None:
+        """The next trial to evaluate (its `config` validated), or None when the budget is
+        spent. Rounds whose proposal was invalid are logged and told here, not returned."""
+        if self._pending is not None:
+            raise TrialOrderError(
+                f"trial {self._pending.round} was asked and not told yet: tell its result "
+                "first (the tuners learn from each trial before proposing the next)"
             )
-        for round_index in range(len(records), self.budget):
-            record, fatal = self._run_trial(round_index)
-            self.trial_log.append(record)
-            self.tuner.tell(record)
-            records.append(record)
-            log.info("%s", _describe(record))
+        records = self.resume()
+        while len(records) < self.budget:
+            record, fatal = self._propose(len(records))
+            if record.config is not None:
+                self._pending, self._started = record, time.perf_counter()
+                return record
+            self._complete(record)
             if fatal:
                 raise TunerGaveUpError(
-                    f"round {round_index}: {record.error}. The round is logged as invalid in "
+                    f"round {record.round}: {record.error}. The round is logged as invalid in "
                     f"{self.trial_log.path}; rerun to go on from the next round, or set "
                     "tuner.on_invalid=random (fall back to a random configuration) or a larger "
                     "tuner.max_attempts."
                 )
-        summary = summarise(
-            records[: self.budget], self.budget, self.tuner.name, self.objective.name
-        )
+        return None
+
+    def tell(
+        self,
+        record: TrialRecord,
+        value: float | None = None,
+        metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """The result of the trial `ask` returned: its value (what the tuner minimises), or
+        `error` for a failed trial. Logged (fsynced) before the tuner hears of it."""
+        if self._pending is None or record is not self._pending:
+            waiting = f"trial {self._pending.round}" if self._pending else "no trial"
+            raise TrialOrderError(
+                f"tell for trial {getattr(record, 'round', record)!r}, but this study is "
+                f"waiting for {waiting}: tell each trial that ask returned, once"
+            )
+        record.seconds = time.perf_counter() - self._started
+        if error is None and (value is None or not math.isfinite(value)):
+            error = f"the objective returned a non-finite value ({value})"
+        if error is not None:
+            record.status, record.error = "failed", error
+        else:
+            record.value, record.metrics = float(value), dict(metrics or {})
+        self._pending = None
+        self._complete(record)
+
+    def finish(self) -> dict[str, Any]:
+        """Write summary.json (testing the best configuration where the objective can)."""
+        records = self.resume()
+        summary = summarise(records[: self.budget], self.budget, self.tuner.name, self.name)
         if summary["finished"] and summary["best_config"] is not None:
             summary["test"] = self._test_best(summary, records[summary["best_round"]])
         write_json_atomic(self.folder / SUMMARY_FILE, summary)
         return summary
+
+    def _evaluate(self, record: TrialRecord) -> None:
+        try:
+            evaluation = self.objective.evaluate(record.config)
+        except Exception as error:  # a failing trial is data, not a reason to stop the study
+            log.exception("Trial %d failed", record.round)
+            self.tell(record, error=f"{type(error).__name__}: {error}")
+            return
+        self.tell(record, evaluation.value, evaluation.metrics)
+
+    def _complete(self, record: TrialRecord) -> None:
+        self.trial_log.append(record)
+        self.tuner.tell(record)
+        self.records.append(record)
+        log.info("%s", _describe(record))
 
     def _test_best(self, summary: dict[str, Any], best: TrialRecord) -> dict[str, Any] | None:
         """Test-split metrics of the best configuration, for objectives that have a test split.
@@ -101,7 +175,7 @@ class Study:
         Taken from the trial when it measured them, from an earlier summary of
         the same study, or else by the objective's `test` (which may retrain).
         """
-        if self.objective.test is None:
+        if self.objective is None or self.objective.test is None:
             return None
         measured = _test_metrics(best.metrics)
         if measured:
@@ -119,17 +193,17 @@ class Study:
             log.exception("Testing the best configuration failed")
             return {"error": f"{type(error).__name__}: {error}"}
 
-    def _run_trial(self, round_index: int) -> tuple[TrialRecord, bool]:
-        """The finished record, and whether the tuner asked to stop the study."""
+    def _propose(self, round_index: int) -> tuple[TrialRecord, bool]:
+        """The tuner's proposal as a record (invalid, or with a validated config), and whether
+        the tuner asked to stop the study."""
         started = time.perf_counter()
         proposal = self.tuner.ask()
-        ask_seconds = time.perf_counter() - started
         record = TrialRecord(
             round=round_index,
             status="ok",
             config=None,
             proposed=proposal.config,
-            ask_seconds=ask_seconds,
+            ask_seconds=time.perf_counter() - started,
             tuner=proposal.info,
         )
         if proposal.config is None:
@@ -139,17 +213,6 @@ class Study:
             record.config = self.space.validate(proposal.config)
         except InvalidConfigError as error:
             record.status, record.error = "invalid", str(error)
-            return record, False
-        started = time.perf_counter()
-        try:
-            evaluation = self.objective.evaluate(record.config)
-            if not math.isfinite(evaluation.value):
-                raise ValueError(f"the objective returned a non-finite value ({evaluation.value})")
-            record.value, record.metrics = float(evaluation.value), dict(evaluation.metrics)
-        except Exception as error:  # a failing trial is data, not a reason to stop the study
-            log.exception("Trial %d failed", round_index)
-            record.status, record.error = "failed", f"{type(error).__name__}: {error}"
-        record.seconds = time.perf_counter() - started
         return record, False
 
 
