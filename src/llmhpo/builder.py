@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import LlmhpoError, whole_number
-from llmhpo.objectives.base import Objective
+from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
@@ -53,9 +53,16 @@ def build_search_space(cfg: DictConfig, objective: Objective) -> SearchSpace:
 def build_tuner(
     cfg: DictConfig, space: SearchSpace, objective: Objective, folder: Path | None = None
 ) -> Tuner:
+    return make_tuner(cfg.tuner, space, cfg.seed, objective.task, folder)
+
+
+def make_tuner(
+    tuner_cfg: DictConfig, space: SearchSpace, seed: int, task: TaskInfo, folder: Path | None
+) -> Tuner:
+    """The tuner a `tuner` config node describes, for this space, seed and task."""
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
-    make = instantiate(cfg.tuner, _partial_=True, _convert_="all")
-    return make(space=space, seed=cfg.seed, task=objective.task, folder=folder)
+    make = instantiate(tuner_cfg, _partial_=True, _convert_="all")
+    return make(space=space, seed=seed, task=task, folder=folder)
 
 
 def build_study(cfg: DictConfig, folder: Path) -> Study:

@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -366,6 +367,33 @@ class SearchSpace:
             )
         return cls([_param_from_config(name, key, spec) for key, spec in parameters.items()], name)
 
+    @classmethod
+    def from_dict(cls, parameters: Mapping[str, Any], name: str = "custom") -> SearchSpace:
+        """From the entries under `parameters:` of a search-space config, as a plain dict:
+        `{"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}, ...}`."""
+        return cls.from_config({"name": name, "parameters": parameters})
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SearchSpace:
+        """From a YAML file: a whole search-space config (`name`, `parameters`, as in
+        conf/search_space/) or just its `parameters` mapping."""
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise SearchSpaceError(f"cannot read the search space {path}: {error}") from None
+        if isinstance(data, Mapping) and "parameters" in data:
+            return cls.from_config({"name": path.stem, **data})
+        return cls.from_config({"name": path.stem, "parameters": data})
+
+    def to_config(self) -> dict[str, Any]:
+        """The config this space is built from (`from_config` gives it back): what a run folder
+        records, so that another space never resumes this study."""
+        parameters = {name: _param_config(param) for name, param in self.params.items()}
+        return {"name": self.name, "parameters": parameters}
+
     def sample(self, rng: np.random.Generator) -> dict[str, Value]:
         return {name: param.sample(rng) for name, param in self.params.items()}
 
@@ -433,6 +461,18 @@ class SearchSpace:
         close = difflib.get_close_matches(normalised, self.names, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else f"; the keys are {self.names}"
         return f"unknown key '{key}'{hint}"
+
+
+def _param_config(param: Param) -> dict[str, Any]:
+    if isinstance(param, CategoricalParam):
+        return {"type": "categorical", "choices": list(param.choices)}
+    if isinstance(param, GridParam):
+        return {"type": "grid", "values": list(param.values), "log": param.log}
+    spec = {"type": "float" if isinstance(param, FloatParam) else "int", "log": param.log}
+    spec.update({k: v for k, v in (("low", param.low), ("high", param.high)) if v is not None})
+    if isinstance(param, FloatParam) and param.low_exclusive:
+        spec["low_exclusive"] = True
+    return spec
 
 
 def _short(value: Any, limit: int = 80) -> str:

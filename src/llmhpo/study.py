@@ -145,10 +145,12 @@ class Study:
         self._pending = None
         self._complete(record)
 
-    def finish(self) -> dict[str, Any]:
-        """Write summary.json (testing the best configuration where the objective can)."""
+    def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write summary.json (testing the best configuration where the objective can), with
+        the caller's `extra` keys."""
         records = self.resume()
         summary = summarise(records[: self.budget], self.budget, self.tuner.name, self.name)
+        summary.update(extra or {})
         if summary["finished"] and summary["best_config"] is not None:
             summary["test"] = self._test_best(summary, records[summary["best_round"]])
         write_json_atomic(self.folder / SUMMARY_FILE, summary)

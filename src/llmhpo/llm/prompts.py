@@ -90,7 +90,7 @@ class PromptBuilder:
             f"{self.intro()} This is our hyperparameter search space:\n{{\n{lines}\n}}\n"
             f"We have a budget to try {self.budget} configurations in total. "
             f"You will get the {self.task.feedback_phrase} before you need to specify the next "
-            f"configuration. The goal is to find the configuration that minimizes the "
+            f"configuration. The goal is to find the configuration that {self.task.direction}s the "
             f"{self.task.goal_phrase} with the given budget, so you should explore different "
             "parts of the search space if the loss is not changing. "
             f"{answer} Example config:\n{{\n{example}\n}}\n"
@@ -103,7 +103,7 @@ class PromptBuilder:
         )
         example = "{" + ", ".join(f'"{name}": {name}' for name in self.space.names) + "}"
         return (
-            f"{self.intro()} {ranges} I want you to predict values that minimize the "
+            f"{self.intro()} {ranges} I want you to predict values that {self.task.direction} the "
             f"{self.task.goal_phrase}; I will tell you the {self.task.feedback_phrase} before you "
             "try again. Do not put new lines or extra characters in your response. We have a "
             f"total of {self.budget} evaluations. Format your output with json as follows: "

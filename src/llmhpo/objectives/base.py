@@ -41,6 +41,7 @@ class TaskInfo:
     feedback_phrase: str
     goal_phrase: str
     worst_value: float | None = None  # the largest value a trial can report (a failed trial's cost)
+    direction: str = "minimize"  # of the metric shown: "maximize" for an accuracy (the API)
 
 
 class Objective(Protocol):

@@ -1,0 +1,233 @@
+"""The public Python API: tune your own code with any of llmhpo's tuners.
+
+    import llmhpo
+
+    space = llmhpo.SearchSpace.from_dict({
+        "lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True},
+        "act": {"type": "categorical", "choices": ["relu", "tanh"]},
+    })
+    study = llmhpo.Study(space, tuner="llm", llm="local", budget=20, seed=0,
+                         folder="runs/mine", task_description="a small MLP on my data",
+                         direction="maximize", metric="validation accuracy")
+    study.optimize(train)                # train(config: dict) -> float
+    # or by hand: trial = study.ask(); study.tell(trial, train(trial.config))
+
+The study is the CLI's own loop (`llmhpo.study.Study`) with the caller evaluating: the
+folder gets the same trials.jsonl, summary.json and study.json, so the same script run again
+resumes where a killed one stopped, and `scripts/aggregate.py` reads it. Tuners and their
+options are the config's: `tuner` names a file of `conf/tuner/`, its keys are keywords, and
+`llm` names a file of `conf/llm/` or gives its keys as a dict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
+from llmhpo.errors import ConfigError, whole_number
+from llmhpo.objectives.base import TaskInfo, tuning_intro
+from llmhpo.run_folder import claim, locked
+from llmhpo.space import SearchSpace
+from llmhpo.study import Study as Loop
+from llmhpo.trial_log import TrialRecord
+
+log = logging.getLogger(__name__)
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+DIRECTIONS = ("minimize", "maximize")
+METRIC_KEY = "metric"  # the caller's value, as reported, in each trial's metrics
+
+
+@dataclass
+class Trial:
+    """One configuration to evaluate: `config` (a dict) and its round `number`."""
+
+    number: int
+    config: dict[str, Any]
+    record: TrialRecord
+
+
+class Study:
+    """A study of the caller's own objective: ask/tell, or `optimize(fn)`."""
+
+    def __init__(
+        self,
+        space: SearchSpace | Mapping[str, Any],
+        tuner: str = "random",
+        *,
+        budget: int = 10,
+        seed: int = 0,
+        folder: str | Path | None = None,
+        llm: str | Mapping[str, Any] | None = None,
+        prompt: Mapping[str, Any] | None = None,
+        task_description: str | None = None,
+        direction: str = "minimize",
+        metric: str = "loss",
+        name: str = "custom",
+        on_busy: str = "stop",
+        **tuner_options: Any,
+    ):
+        """`space`: a SearchSpace or the dict of its parameters. `tuner`: random, bo, bo_gp,
+        smac, llm or fixed, with `tuner_options` as in its `conf/tuner/` file (sampler=...,
+        max_attempts=..., config=...). `llm`, `prompt`: for tuner="llm" (`llm` defaults to
+        "local", the embedded model). `folder`: where the trial log goes (a new temporary
+        folder if None); the same arguments and folder resume the study."""
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        self.direction, self.metric = direction, metric
+        self.budget = whole_number(budget, "budget", "the number of trials")
+        self.seed = whole_number(seed, "seed", "an integer; 0 is a valid seed", minimum=None)
+        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="llmhpo-study-"))
+        cfg = tuner_config(tuner, self.budget, self.seed, llm, prompt, tuner_options)
+        if task_description is not None and "prompt" in cfg:
+            cfg.prompt.task_description = task_description
+        task = TaskInfo(
+            intro=tuning_intro(task_description or "a machine learning model"),
+            feedback=((metric, METRIC_KEY),),
+            feedback_phrase=metric,
+            goal_phrase=metric,
+            direction=direction,
+        )
+        record = {
+            "objective": {"name": name, "metric": metric, "direction": direction},
+            "search_space": self.space.to_config(),
+            **OmegaConf.to_container(cfg, resolve=True),
+        }
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(locked(self.folder, on_busy))
+        try:
+            claim(self.folder, record)
+            from llmhpo.builder import make_tuner
+
+            made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
+        except BaseException:
+            self._lock.close()
+            raise
+        budget = made.trials if made.trials is not None else self.budget
+        self._loop = Loop(self.folder, self.space, made, None, budget, name=name)
+
+    def ask(self) -> Trial | None:
+        """The next configuration to evaluate, or None when the budget is spent."""
+        record = self._loop.ask()
+        return None if record is None else Trial(record.round, dict(record.config), record)
+
+    def tell(self, trial: Trial, value: float | None = None, *, failed: str | None = None) -> None:
+        """The result of `trial`: its metric `value`, or `failed="why"` when it failed."""
+        if not isinstance(trial, Trial):
+            raise TypeError(f"tell takes the Trial that ask returned, got {type(trial).__name__}")
+        if failed is not None:
+            self._loop.tell(trial.record, error=str(failed))
+            return
+        if value is None:
+            raise ConfigError("tell needs the trial's value, or failed='why' for a failed trial")
+        value = float(value)
+        minimised = -value if self.direction == "maximize" else value
+        self._loop.tell(trial.record, minimised, {METRIC_KEY: value})
+
+    def optimize(self, fn: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
+        """Evaluate `fn(config)` until the budget is spent (an exception is a failed trial,
+        logged, and the study goes on); returns the summary, also in summary.json."""
+        while (trial := self.ask()) is not None:
+            try:
+                value = fn(dict(trial.config))
+            except Exception as error:  # a failing trial is data, not a reason to stop
+                log.exception("Trial %d failed", trial.number)
+                self.tell(trial, failed=f"{type(error).__name__}: {error}")
+                continue
+            self.tell(trial, value)
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Write summary.json and release the folder; returns the summary."""
+        try:
+            # best_value in summary.json is what the tuners minimised (the metric negated where
+            # direction is maximize); the metric as reported is beside it.
+            return self._loop.finish(
+                {"direction": self.direction, "metric": self.metric, "best_metric": self.best_value}
+            )
+        finally:
+            self._lock.close()
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every finished round so far (as in trials.jsonl)."""
+        return list(self._loop.resume())
+
+    @property
+    def best_trial(self) -> TrialRecord | None:
+        ok = [r for r in self.trials if r.status == "ok" and r.value is not None]
+        return min(ok, key=lambda r: r.value) if ok else None
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        best = self.best_trial
+        return None if best is None else best.config
+
+    @property
+    def best_value(self) -> float | None:
+        """The best metric value as reported (the largest where direction is maximize)."""
+        best = self.best_trial
+        return None if best is None else best.metrics[METRIC_KEY]
+
+
+def tuner_config(
+    tuner: str,
+    budget: int,
+    seed: int,
+    llm: str | Mapping[str, Any] | None,
+    prompt: Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+) -> DictConfig:
+    """The `tuner` (and for tuner="llm", `llm` and `prompt`) config nodes, composed from
+    conf/ exactly as the CLI composes them, with the caller's options merged in."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not (CONF / "tuner").is_dir():
+        raise ConfigError(
+            f"the tuner presets are read from {CONF}, which is missing: install llmhpo from its "
+            "checkout (pip install -e .)"
+        )
+    known = sorted(p.stem for p in (CONF / "tuner").glob("*.yaml"))
+    if tuner not in known:
+        raise ConfigError(f"tuner={tuner!r} is not known; choose one of {known}")
+    overrides = ["objective=toy", f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
+    if tuner == "llm":
+        overrides.append(f"llm={llm if isinstance(llm, str) else 'local'}")
+    elif llm is not None or prompt is not None:
+        raise ConfigError(f"llm and prompt are options of tuner='llm', not of tuner={tuner!r}")
+    outer = GlobalHydra.instance().hydra  # an app of the caller's may run under Hydra already
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+        keep = ["tuner", "llm", "prompt"] if tuner == "llm" else ["tuner"]
+        keep += ["budget", "seed"]  # the tuner's ${budget}, and what study.json records
+        node = OmegaConf.create({key: cfg[key] for key in keep})
+        OmegaConf.set_struct(node, True)
+        if isinstance(llm, Mapping):
+            node.llm = OmegaConf.merge(node.llm, dict(llm))
+        if prompt:
+            node.prompt = OmegaConf.merge(node.prompt, dict(prompt))
+        node.tuner = OmegaConf.merge(node.tuner, dict(options))
+        if tuner == "llm":  # the tuner's own copies follow the merged llm and prompt
+            node.tuner.llm, node.tuner.prompt = node.llm, node.prompt
+        OmegaConf.resolve(node)
+        return node
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(f"tuner={tuner!r}: {error}") from None
+    finally:
+        GlobalHydra.instance().clear()
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)

@@ -1,0 +1,190 @@
+"""The Python API (llmhpo.Study): the CLI's loop and trial log, driven by the caller's code."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import llmhpo
+from llmhpo.errors import ConfigError
+from llmhpo.objectives.toy import get_toy_function
+from llmhpo.run_folder import SUMMARY_FILE
+from llmhpo.space import SearchSpace, SearchSpaceError
+from llmhpo.study import TrialOrderError
+from tests.helpers.config import REPO
+from tests.helpers.runs import run_cli, trial_lines
+
+BRANIN = get_toy_function("branin")
+TOY_SPACE = {"x1": {"type": "float", "low": -5.0, "high": 10.0}, "x2": {"type": "float", "low": 0.0, "high": 15.0}}
+
+
+def branin(config):
+    return float(BRANIN(config["x1"], config["x2"]))
+
+
+@pytest.mark.parametrize(
+    ("tuner", "options"),
+    [
+        ("random", {}),
+        ("bo", {"sampler": "tpe", "n_startup_trials": 2}),
+        ("bo_gp", {}),
+        ("smac", {"crash_cost": 1000.0}),
+        ("fixed", {"config": {"x1": 1.0, "x2": 2.0}}),
+    ],
+)
+def test_each_tuner_writes_the_clis_trial_log_format(tuner, options, tmp_path):
+    study = llmhpo.Study(TOY_SPACE, tuner, budget=4, seed=3, folder=tmp_path / "api", **options)
+    summary = study.optimize(branin)
+    lines = trial_lines(tmp_path / "api")
+    assert len(lines) == (1 if tuner == "fixed" else 4) == summary["trials"]
+    cli = run_cli(["objective=toy", "tuner=random", "budget=1"], cwd=tmp_path)
+    assert cli.returncode == 0, cli.stdout[-2000:]
+    [cli_folder] = [p.parent for p in (tmp_path / "outputs").glob("*/trials.jsonl")]
+    assert set(lines[0]) == set(trial_lines(cli_folder)[0])  # the same record, key for key
+    assert set(summary) >= set(json.loads((cli_folder / SUMMARY_FILE).read_text()))
+    assert study.best_value == min(line["metrics"]["metric"] for line in lines)
+
+
+def test_ask_and_tell_by_hand_and_maximize(tmp_path):
+    study = llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path, direction="maximize", metric="accuracy")
+    scores = []
+    while (trial := study.ask()) is not None:
+        scores.append(-branin(trial.config))
+        study.tell(trial, scores[-1])
+    summary = study.finish()
+    assert study.best_value == max(scores) == summary["best_metric"]
+    assert summary["best_value"] == -max(scores)  # what the tuner minimised
+    assert summary["direction"] == "maximize"
+
+
+def test_a_failed_trial_is_logged_and_the_study_goes_on(tmp_path):
+    study = llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path)
+    calls = []
+
+    def flaky(config):
+        calls.append(config)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return branin(config)
+
+    summary = study.optimize(flaky)
+    assert [line["status"] for line in trial_lines(tmp_path)] == ["ok", "failed", "ok"]
+    assert trial_lines(tmp_path)[1]["error"] == "RuntimeError: out of memory"
+    assert summary["status_counts"] == {"ok": 2, "failed": 1, "invalid": 0}
+
+
+def test_two_asks_then_tells_and_a_stranger_trial_are_clear_errors(tmp_path):
+    study = llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path)
+    first = study.ask()
+    with pytest.raises(TrialOrderError, match="trial 0 was asked and not told yet"):
+        study.ask()
+    other = llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path / "other").ask()
+    with pytest.raises(TrialOrderError, match="waiting for trial 0"):
+        study.tell(other, 1.0)
+    study.tell(first, 1.0)
+    with pytest.raises(TrialOrderError, match="waiting for no trial"):
+        study.tell(first, 1.0)  # told twice
+    with pytest.raises(ConfigError, match="needs the trial's value"):
+        study.tell(study.ask())
+
+
+def test_a_space_from_a_dict_a_yaml_file_or_conf_is_the_same(tmp_path):
+    from_dict = SearchSpace.from_dict(
+        {"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}, "act": {"type": "categorical", "choices": ["relu", "tanh"]}}
+    )
+    (tmp_path / "mine.yaml").write_text(
+        "lr: {type: float, low: 1.0e-5, high: 0.1, log: true}\nact: {type: categorical, choices: [relu, tanh]}\n"
+    )
+    assert SearchSpace.from_yaml(tmp_path / "mine.yaml").to_config()["parameters"] == from_dict.to_config()["parameters"]
+    shipped = SearchSpace.from_yaml(REPO / "conf" / "search_space" / "constrained.yaml")
+    assert SearchSpace.from_config(shipped.to_config()).to_config() == shipped.to_config()
+    with pytest.raises(SearchSpaceError, match="unknown type 'floot'"):
+        SearchSpace.from_dict({"lr": {"type": "floot"}})
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "why"),
+    [
+        (("svm",), {}, r"tuner='svm' is not known; choose one of \['bo', 'bo_gp'"),
+        (("bo",), {"samplr": "gp"}, "samplr"),
+        (("random",), {"llm": "local"}, "options of tuner='llm'"),
+        (("random",), {"direction": "up"}, "direction must be one of"),
+    ],
+)
+def test_bad_arguments_are_named(args, options, why, tmp_path):
+    with pytest.raises(ConfigError, match=why):
+        llmhpo.Study(TOY_SPACE, *args, folder=tmp_path, **options)
+
+
+def test_another_study_in_the_same_folder_is_refused(tmp_path):
+    llmhpo.Study(TOY_SPACE, "random", budget=2, folder=tmp_path).optimize(branin)
+    with pytest.raises(Exception, match="different configuration"):
+        llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path)
+
+
+def test_the_embedded_llm_tunes_through_the_api(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the LLM's cache folder is relative to the working directory
+    study = llmhpo.Study(
+        TOY_SPACE, "llm", llm="local", budget=2, folder=tmp_path / "llm",
+        task_description="a 2-D test function", metric="loss", max_attempts=2,
+    )  # fmt: skip
+    study.optimize(branin)
+    lines = trial_lines(tmp_path / "llm")
+    assert [line["status"] for line in lines] == ["ok", "ok"]
+    assert lines[0]["tuner"]["model"] == "SmolLM2-135M-Instruct" and lines[0]["tuner"]["attempts"] >= 1
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import llmhpo
+    from llmhpo.objectives.toy import get_toy_function
+
+    f = get_toy_function("branin")
+    study = llmhpo.Study({TOY_SPACE!r}, "bo", budget=6, seed=0, folder=sys.argv[1])
+    def slow(config):
+        time.sleep(float(sys.argv[2]))
+        return float(f(config["x1"], config["x2"]))
+    study.optimize(slow)
+    """
+)
+
+
+def test_a_killed_script_resumes_when_run_again(tmp_path):
+    script = tmp_path / "tune.py"
+    script.write_text(SCRIPT.replace("{TOY_SPACE!r}", repr(TOY_SPACE)))
+    folder = tmp_path / "study"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(script), str(folder), "0.5"], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (folder / "trials.jsonl").exists() and len(trial_lines(folder)) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = trial_lines(folder)
+    assert 2 <= len(done) < 6
+    subprocess.run([sys.executable, str(script), str(folder), "0"], env=env, check=True, timeout=120)
+    resumed = trial_lines(folder)
+    assert len(resumed) == 6 and resumed[: len(done)] == done
+
+    fresh = tmp_path / "fresh"  # an uninterrupted study proposes the same configurations
+    subprocess.run([sys.executable, str(script), str(fresh), "0"], env=env, check=True, timeout=120)
+    assert [r["config"] for r in trial_lines(fresh)] == [r["config"] for r in resumed]
+
+
+def test_aggregate_reads_an_api_folder(tmp_path):
+    llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path / "runs" / "mine", name="branin-mine").optimize(branin)
+    out = tmp_path / "results"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "aggregate.py"), str(tmp_path / "runs"), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "| branin-mine | random |" in (out / "best_at_k.md").read_text()
