@@ -18,6 +18,7 @@ rejected answer again, word for word, however the reason is put.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ class LLMTuner(Tuner):
         if self.allow_repeats:
             return
         for record in self.history:
-            if record.config == config:
+            if record.config is not None and same_config(record.config, config):
                 raise RepeatedConfigError(self.prompts.repeat_message(config, record))
 
     def _info(
@@ -139,6 +140,22 @@ def default_on_invalid(llm: dict[str, Any]) -> str:
     prompt) before more paid calls, and a random fallback would blur the comparison with
     random search."""
     return "random" if llm.get("provider") == "local" else "fail"
+
+
+def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """The same configuration, numbers equal to 12 significant digits: an LLM copying
+    0.0015676677195506068 from its prompt writes 0.0015676677195506, and means the same."""
+    if a.keys() != b.keys():
+        return False
+    return all(_same_value(a[k], b[k]) for k in a)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):  # True is not the number 1 here
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-12)
+    return a == b
 
 
 class RepeatedConfigError(ValueError):

@@ -1,0 +1,103 @@
+"""LLMSampler: Optuna studies proposed by llmhpo's LLM tuner (the embedded model, for real)."""
+
+import json
+import math
+import threading
+import time
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from llmhpo.integrations.optuna import USER_ATTR, LLMSampler, _history
+from llmhpo.tuners.llm import LLMTuner, same_config
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def objective(trial: optuna.Trial) -> float:
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    x = trial.suggest_float("x", -5.0, 5.0)
+    n = trial.suggest_int("n", 1, 8)
+    act = trial.suggest_categorical("act", ["relu", "tanh"])
+    return (x - 1) ** 2 + abs(n - 3) + (act == "relu") + abs(math.log10(lr) + 3)
+
+
+def check_sources(study: optuna.Study) -> list[str]:
+    """Each trial's values came from the LLM's accepted answer, or the trial says otherwise."""
+    sources = []
+    for trial in study.trials:
+        info = trial.user_attrs[USER_ATTR]
+        sources.append(info["source"])
+        assert info["source"] in ("independent", "llm", "fallback")
+        if info["source"] == "llm":
+            answer = json.loads(info["answer"])
+            for name, value in trial.params.items():
+                assert value == pytest.approx(answer[name]) if name != "act" else value == answer[name]
+        if info["source"] == "fallback":
+            assert "no valid proposal" in info["reason"] and info["attempts"] == 3
+    return sources
+
+
+def test_a_five_trial_study_over_every_kind_of_parameter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the replay cache is relative to the working directory
+    study = optuna.create_study(sampler=LLMSampler(llm="local", seed=0, budget=5))
+    study.optimize(objective, n_trials=5)
+    assert len(study.trials) == 5 and all(t.state == TrialState.COMPLETE for t in study.trials)
+    sources = check_sources(study)
+    assert sources[0] == "independent"  # nothing is known of the space before the first trial
+    assert set(sources[1:]) <= {"llm", "fallback"}
+    for trial in study.trials:
+        assert 1e-5 <= trial.params["lr"] <= 1e-1 and isinstance(trial.params["n"], int)
+
+
+@pytest.mark.slow
+def test_parallel_trials_never_ask_the_llm_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    active, most = [0], [0]
+    guard = threading.Lock()
+    original = LLMTuner.ask
+
+    def counting_ask(self):
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.05)
+        try:
+            return original(self)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(LLMTuner, "ask", counting_ask)
+    study = optuna.create_study(sampler=LLMSampler(llm="local", seed=1, budget=6), direction="maximize")
+    study.optimize(lambda t: -objective(t), n_trials=6, n_jobs=2)
+    assert len(study.trials) == 6 and most[0] == 1
+    check_sources(study)
+
+
+def test_history_tells_pruned_and_failed_trials_and_a_maximised_value():
+    study = optuna.create_study(direction="maximize")
+    space = {"x": FloatDistribution(0, 1), "n": IntDistribution(1, 3)}
+    study.add_trial(create_trial(params={"x": 0.5, "n": 2}, distributions=space, value=0.9))
+    study.add_trial(
+        create_trial(
+            params={"x": 0.1, "n": 1}, distributions=space, state=TrialState.PRUNED,
+            intermediate_values={0: 0.3, 4: 0.2},
+        )
+    )  # fmt: skip
+    study.add_trial(create_trial(params={"x": 0.7, "n": 3}, distributions=space, state=TrialState.FAIL))
+    study.add_trial(create_trial(params={"x": 0.2}, distributions={"x": space["x"]}, value=0.1))
+    records = _history(study, space)
+    assert [r.round for r in records] == [0, 1, 2]  # the trial without `n` is not in this space
+    assert records[0].status == "ok" and records[0].value == -0.9 and records[0].metrics == {"metric": 0.9}
+    assert records[1].status == "failed" and records[1].error == "pruned at step 4 (last value 0.2)"
+    assert records[2].status == "failed" and records[2].error == "the trial failed"
+
+
+def test_a_number_copied_with_fewer_digits_is_the_same_configuration():
+    assert same_config({"lr": 0.0015676677195506068, "a": "relu"}, {"lr": 0.0015676677195506, "a": "relu"})
+    assert not same_config({"lr": 0.00156766}, {"lr": 0.00156767})
+    assert not same_config({"flag": True}, {"flag": 1})
+    assert not same_config({"a": 1}, {"b": 1})
