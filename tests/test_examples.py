@@ -1,0 +1,36 @@
+"""The examples run as a user runs them: offline, with the embedded model."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers.config import REPO
+from tests.helpers.runs import trial_lines
+
+
+@pytest.mark.slow
+def test_the_api_example_tunes_and_resumes(tmp_path):
+    script = REPO / "examples" / "tune_sklearn_api.py"
+    folder = tmp_path / "svm"
+    run = [sys.executable, str(script), str(folder)]
+    first = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "best validation accuracy 0." in first.stdout
+    lines = trial_lines(folder)
+    assert len(lines) == 8 and all(line["status"] == "ok" for line in lines)
+    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.splitlines()[0] == first.stdout.splitlines()[0]
+    assert trial_lines(folder) == lines
+
+
+@pytest.mark.slow
+def test_the_optuna_example_marks_where_each_trial_came_from(tmp_path):
+    script = REPO / "examples" / "tune_sklearn_optuna.py"
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split(" ", 2) for line in result.stdout.splitlines()[:8]]
+    assert [int(r[0]) for r in rows] == list(range(8))
+    assert rows[0][1] == "independent" and {r[1] for r in rows[1:]} <= {"llm", "fallback"}
