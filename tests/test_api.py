@@ -188,3 +188,19 @@ def test_aggregate_reads_an_api_folder(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "| branin-mine | random |" in (out / "best_at_k.md").read_text()
+
+
+def test_an_llm_given_as_a_dict_is_reached_over_http(llama_server, tmp_path, monkeypatch):
+    """A litellm provider by its keys (here llama.cpp's OpenAI-compatible server on 127.0.0.1);
+    the key comes from the environment and never reaches the folder."""
+    secret = "sk-llmhpo-api-test-SECRET"
+    monkeypatch.setenv("LLMHPO_API_TEST_KEY", secret)
+    monkeypatch.chdir(tmp_path)
+    llm = {"provider": "litellm", "model": "openai/smollm2", "api_base": llama_server, "api_key_env": "LLMHPO_API_TEST_KEY"}
+    study = llmhpo.Study(TOY_SPACE, "llm", llm=llm, budget=2, folder=tmp_path / "http", on_invalid="random")
+    study.optimize(branin)
+    lines = trial_lines(tmp_path / "http")
+    assert [line["status"] for line in lines] == ["ok", "ok"]
+    assert lines[0]["tuner"]["model"] == "openai/smollm2"
+    for path in (tmp_path / "http").rglob("*"):
+        assert not path.is_file() or secret.encode() not in path.read_bytes()

@@ -204,7 +204,7 @@ def tuner_config(
         raise ConfigError(f"tuner={tuner!r} is not known; choose one of {known}")
     overrides = ["objective=toy", f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
     if tuner == "llm":
-        overrides.append(f"llm={llm if isinstance(llm, str) else 'local'}")
+        overrides.append(f"llm={_llm_preset(llm)}")
     elif llm is not None or prompt is not None:
         raise ConfigError(f"llm and prompt are options of tuner='llm', not of tuner={tuner!r}")
     outer = GlobalHydra.instance().hydra  # an app of the caller's may run under Hydra already
@@ -231,3 +231,14 @@ def tuner_config(
         GlobalHydra.instance().clear()
         if outer is not None:
             GlobalHydra.instance().initialize(outer)
+
+
+def _llm_preset(llm: str | Mapping[str, Any] | None) -> str:
+    """The conf/llm file a study's `llm` starts from: the name given; for a dict, the
+    embedded model's preset if its provider is local (or unset), else openai's (the
+    litellm keys), so that the dict need only give what differs."""
+    if isinstance(llm, str):
+        return llm
+    if llm is None or llm.get("provider", "local") == "local":
+        return "local"
+    return "openai"
