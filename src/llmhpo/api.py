@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
 from llmhpo.errors import ConfigError, whole_number
-from llmhpo.objectives.base import TaskInfo, tuning_intro
+from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.run_folder import claim, locked
 from llmhpo.space import SearchSpace
 from llmhpo.study import Study as Loop
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DIRECTIONS = ("minimize", "maximize")
-METRIC_KEY = "metric"  # the caller's value, as reported, in each trial's metrics
 
 
 @dataclass
@@ -90,13 +89,7 @@ class Study:
         cfg = tuner_config(tuner, self.budget, self.seed, llm, prompt, tuner_options)
         if task_description is not None and "prompt" in cfg:
             cfg.prompt.task_description = task_description
-        task = TaskInfo(
-            intro=tuning_intro(task_description or "a machine learning model"),
-            feedback=((metric, METRIC_KEY),),
-            feedback_phrase=metric,
-            goal_phrase=metric,
-            direction=direction,
-        )
+        task = metric_task(task_description, metric, direction)
         record = {
             "objective": {"name": name, "metric": metric, "direction": direction},
             "search_space": self.space.to_config(),

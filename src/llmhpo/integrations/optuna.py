@@ -35,7 +35,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from llmhpo.objectives.base import TaskInfo, tuning_intro
+from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Tuner
@@ -123,13 +123,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
 
             space = SearchSpace([_param(n, d) for n, d in search_space.items()], name="optuna")
             direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
-            task = TaskInfo(
-                intro=tuning_intro(self._task_description or "a machine learning model"),
-                feedback=((self._metric, "metric"),),
-                feedback_phrase=self._metric,
-                goal_phrase=self._metric,
-                direction=direction,
-            )
+            task = metric_task(self._task_description, self._metric, direction)
             self._tuner = make_tuner(self._cfg.tuner, space, self._seed, task, None)
             self._tuner_key = key
         return self._tuner
@@ -177,7 +171,7 @@ def _history(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> 
         complete = trial.state == TrialState.COMPLETE and trial.value is not None
         if complete and math.isfinite(trial.value):
             record.value = sign * trial.value
-            record.metrics = {"metric": trial.value}
+            record.metrics = {METRIC_KEY: trial.value}
         elif trial.state == TrialState.PRUNED:
             step = trial.last_step
             last = trial.intermediate_values.get(step) if step is not None else None

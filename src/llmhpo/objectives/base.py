@@ -44,6 +44,33 @@ class TaskInfo:
     direction: str = "minimize"  # of the metric shown: "maximize" for an accuracy (the API)
 
 
+def error_rate_task(model: str, dataset: str) -> TaskInfo:
+    """A classifier tuned on its validation error rate, without a loss to show (HPOBench's
+    tables, scikit-learn models): the model and the data named by their descriptions."""
+    return TaskInfo(
+        intro=tuning_intro(f"{model} trained on {dataset}"),
+        feedback=(("Error Rate", "val_error"),),
+        feedback_phrase="validation error rate",
+        goal_phrase="error rate",
+        worst_value=1.0,
+    )
+
+
+METRIC_KEY = "metric"  # a caller's own value, as reported, in each trial's metrics
+
+
+def metric_task(description: str | None, metric: str, direction: str) -> TaskInfo:
+    """The caller's own objective (the Python API, Optuna's LLMSampler): one metric, named as
+    the caller names it, minimised or maximised."""
+    return TaskInfo(
+        intro=tuning_intro(description or "a machine learning model"),
+        feedback=((metric, METRIC_KEY),),
+        feedback_phrase=metric,
+        goal_phrase=metric,
+        direction=direction,
+    )
+
+
 class Objective(Protocol):
     """Evaluates one configuration. Raising marks the trial as failed."""
 

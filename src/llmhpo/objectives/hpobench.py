@@ -16,7 +16,7 @@ import functools
 from typing import Any
 
 from llmhpo.errors import ConfigError
-from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
+from llmhpo.objectives.base import Evaluation, TaskInfo, error_rate_task
 from llmhpo.space import SearchSpace, grid_param
 
 # HPOBench's nn_benchmark.py: which of the grid's parameters are searched on a log scale.
@@ -97,14 +97,7 @@ class HPOBenchObjective:
 
     @property
     def task(self) -> TaskInfo:
-        subject = f"{self.model_description} trained on {self.description}"
-        return TaskInfo(
-            intro=tuning_intro(subject),
-            feedback=(("Error Rate", "val_error"),),
-            feedback_phrase="validation error rate",
-            goal_phrase="error rate",
-            worst_value=1.0,
-        )
+        return error_rate_task(self.model_description, self.description)
 
     def evaluate(self, config: dict[str, Any]) -> Evaluation:
         bench = _benchmark(self.dataset)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from llmhpo.errors import ConfigError
-from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
+from llmhpo.objectives.base import Evaluation, TaskInfo, error_rate_task
 from llmhpo.space import SearchSpace
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris")
@@ -119,14 +119,7 @@ class SklearnObjective:
 
     @property
     def task(self) -> TaskInfo:
-        subject = f"{self.model_description} trained on {self.dataset_description}"
-        return TaskInfo(
-            intro=tuning_intro(subject),
-            feedback=(("Error Rate", "val_error"),),
-            feedback_phrase="validation error rate",
-            goal_phrase="error rate",
-            worst_value=1.0,
-        )
+        return error_rate_task(self.model_description, self.dataset_description)
 
     def make_model(self, config: dict[str, Any]) -> Any:
         """A fresh pipeline: standardisation, then the estimator with the configuration, its
