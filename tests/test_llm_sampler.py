@@ -11,7 +11,8 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from llmhpo.integrations.optuna import USER_ATTR, LLMSampler, _history
-from llmhpo.tuners.llm import LLMTuner, same_config
+from llmhpo.space import same_config
+from llmhpo.tuners.llm import LLMTuner
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -535,3 +535,19 @@ def grid_param(name: str, values: Any, log: bool, where: str | None = None) -> G
     if log and numbers[0] <= 0:
         raise SearchSpaceError(f"{where}: a log-spaced grid needs values > 0, got {numbers[0]}")
     return GridParam(name, tuple(numbers), log)
+
+
+def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """The same configuration, numbers equal to 12 significant digits: an LLM copying
+    0.0015676677195506068 from its prompt writes 0.0015676677195506, and means the same."""
+    if a.keys() != b.keys():
+        return False
+    return all(_same_value(a[k], b[k]) for k in a)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):  # True is not the number 1 here
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-12)
+    return a == b

@@ -18,7 +18,6 @@ rejected answer again, word for word, however the reason is put.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse, Sampling, make_client
 from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, read_config
 from llmhpo.objectives.base import TaskInfo, tuning_intro
-from llmhpo.space import InvalidConfigError, SearchSpace
+from llmhpo.space import InvalidConfigError, SearchSpace, same_config
 from llmhpo.tuners.base import Proposal, Tuner
 
 log = logging.getLogger(__name__)
@@ -140,22 +139,6 @@ def default_on_invalid(llm: dict[str, Any]) -> str:
     prompt) before more paid calls, and a random fallback would blur the comparison with
     random search."""
     return "random" if llm.get("provider") == "local" else "fail"
-
-
-def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """The same configuration, numbers equal to 12 significant digits: an LLM copying
-    0.0015676677195506068 from its prompt writes 0.0015676677195506, and means the same."""
-    if a.keys() != b.keys():
-        return False
-    return all(_same_value(a[k], b[k]) for k in a)
-
-
-def _same_value(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):  # True is not the number 1 here
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=1e-12)
-    return a == b
 
 
 class RepeatedConfigError(ValueError):

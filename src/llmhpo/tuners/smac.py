@@ -26,6 +26,7 @@ from llmhpo.space import (
     IntParam,
     SearchSpace,
     SearchSpaceError,
+    same_config,
 )
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
@@ -118,11 +119,12 @@ class SMACTuner(Tuner):
         info, self._pending = self._pending, None
         if info is None:  # replaying the log on resume: ask SMAC for the same round again
             info = self.smac.ask()
-            if record.config is not None and not _same(self._plain(info.config), record.config):
+            replayed = self._plain(info.config)
+            if record.config is not None and not same_config(replayed, record.config):
                 log.warning(
                     "SMAC proposed %s on replay where the log has %s (another SMAC version?); "
                     "telling the logged result for SMAC's proposal",
-                    self._plain(info.config),
+                    replayed,
                     record.config,
                 )
         self.smac.tell(info, self._value(record))
@@ -143,13 +145,6 @@ class SMACTuner(Tuner):
 
 def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a.keys() == b.keys() and all(
-        a[k] == b[k] or (isinstance(a[k], float) and math.isclose(a[k], b[k], rel_tol=1e-9))
-        for k in a
-    )
 
 
 def _never_called(config: Any, seed: int = 0) -> float:
