@@ -44,7 +44,7 @@ def test_every_parameter_kind_converts(tmp_path):
         proposal = tuner.ask().config
         assert space.validate(proposal) == proposal  # plain Python values, inside the space
         assert type(proposal["optimizer"]) is str and type(proposal["batch"]) is int
-        tuner._pending = None  # not told: each ask stands alone here
+        tuner._asked = None  # not held or told: each ask stands alone here
 
 
 def test_unbounded_parameter_is_refused_clearly():

@@ -6,10 +6,11 @@ import threading
 import pytest
 
 from llmhpo.objectives.toy import ToyObjective
-from llmhpo.study import Study
+from llmhpo.study import Study, TrialOrderError
 from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord, write_json_atomic
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.random import RandomTuner
+from llmhpo.tuners.smac import SMACTuner
 from tests.helpers.objectives import FlakyObjective
 from tests.helpers.runs import trial_lines
 
@@ -158,7 +159,7 @@ class OutOfRangeTuner(RandomTuner):
 
     def ask(self):
         proposal = super().ask()
-        if len(self.history) % 2:
+        if self.round % 2:
             proposal.config["x1"] = 99.0
         return proposal
 
@@ -213,3 +214,72 @@ def test_a_damaged_study_file_stops_the_run_naming_the_file(cli_split, tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{study_file} cannot be read (JSONDecodeError" in result.stderr
     assert "delete study.json and run again" in result.stderr
+
+
+def drive_in_batches(study, stop_after=None, reverse=False):
+    """Evaluate `study` a batch at a time, as parallel workers would; stop (a kill) after
+    `stop_after` results are told, and tell each batch back to front when `reverse`."""
+    told = 0
+    while batch := study.ask_batch():
+        for record in reversed(batch) if reverse else batch:
+            if told == stop_after:
+                return
+            study.tell(record, study.objective.evaluate(record.config).value)
+            told += 1
+    study.finish()
+
+
+def batch_study(folder, tuner_cls, budget=9, seed=3, **kwargs):
+    objective = ToyObjective("branin")
+    space = objective.search_space
+    tuner = tuner_cls(space, seed=seed, task=objective.task, folder=folder, **kwargs)
+    return Study(folder, space, tuner, objective, budget, batch_size=3)
+
+
+BATCH_TUNERS = [
+    (RandomTuner, {}),
+    (OptunaTuner, {"sampler": "tpe", "n_startup_trials": 2}),
+    (OptunaTuner, {"sampler": "gp", "n_startup_trials": 2}),
+    (SMACTuner, {"n_initial": 2}),
+]
+
+
+@pytest.mark.parametrize("stop_after", [4, 6])  # in the middle of a batch; at its end
+@pytest.mark.parametrize("tuner_cls,kwargs", BATCH_TUNERS)
+def test_batches_resumed_match_uninterrupted_ones(tmp_path, tuner_cls, kwargs, stop_after):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    drive_in_batches(batch_study(whole, tuner_cls, **kwargs))
+    drive_in_batches(batch_study(part, tuner_cls, **kwargs), stop_after=stop_after)
+    assert len(trial_lines(part)) == stop_after
+    drive_in_batches(batch_study(part, tuner_cls, **kwargs))
+    configs = lambda folder: [line["config"] for line in trial_lines(folder)]  # noqa: E731
+    assert [line["round"] for line in trial_lines(part)] == list(range(9))
+    assert configs(part) == configs(whole)
+    assert len({json.dumps(c, sort_keys=True) for c in configs(whole)}) == 9
+
+
+def test_a_batch_is_proposed_before_its_results_and_logged_in_round_order(tmp_path):
+    study = batch_study(tmp_path, OptunaTuner, n_startup_trials=2)
+    first = study.ask_batch()
+    assert [record.round for record in first] == [0, 1, 2]
+    with pytest.raises(TrialOrderError, match="trial 0 was asked and not told yet"):
+        study.ask_batch()
+    study.tell(first[2], 1.0)
+    study.tell(first[1], 2.0)
+    assert not (tmp_path / "trials.jsonl").exists() or trial_lines(tmp_path) == []
+    assert [len(study.tuner.history), len(study.tuner.pending)] == [0, 3]
+    study.tell(first[0], 3.0)
+    assert [line["value"] for line in trial_lines(tmp_path)] == [3.0, 2.0, 1.0]
+    assert [record.round for record in study.tuner.history] == [0, 1, 2]
+    assert [record.round for record in study.ask_batch()] == [3, 4, 5]
+
+
+def test_an_invalid_round_in_a_batch_waits_for_the_rounds_before_it(tmp_path):
+    objective = FlakyObjective()
+    tuner = OutOfRangeTuner(objective.search_space, seed=0)
+    study = Study(tmp_path, objective.search_space, tuner, objective, 6, batch_size=2)
+    drive_in_batches(study, reverse=True)
+    lines = trial_lines(tmp_path)
+    assert [line["round"] for line in lines] == [0, 1, 2, 3, 4, 5]
+    assert [line["status"] for line in lines] == ["ok", "invalid", "ok", "invalid", "ok", "invalid"]
+    assert objective.calls == 3

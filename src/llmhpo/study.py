@@ -50,21 +50,31 @@ class Study:
         objective: Objective | None,
         budget: int,
         name: str | None = None,
+        batch_size: int = 1,
     ):
         """`objective`: what `run` evaluates, and its test split; None when the caller
-        evaluates (then `name` names the study)."""
+        evaluates (then `name` names the study). `batch_size`: how many configurations
+        `ask_batch` hands out at once, for parallel workers (resume replays the same batches,
+        so a study keeps one batch size)."""
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 trial, got {budget}")
+        if batch_size < 1:
+            raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
         self.folder = Path(folder)
         self.space = space
         self.tuner = tuner
         self.objective = objective
         self.name = name or (objective.name if objective is not None else "custom")
         self.budget = budget
+        self.batch_size = batch_size
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
-        self.records: list[TrialRecord] | None = None  # read from the log at the first ask
-        self._pending: TrialRecord | None = None
-        self._started = 0.0
+        self.records: list[TrialRecord] | None = None  # settled rounds; read at the first ask
+        self._queue: list[TrialRecord] = []  # held rounds not settled yet, in round order
+        self._known: set[int] = set()  # rounds of the queue whose result is known
+        self._logged: set[int] = set()  # rounds of the queue already in the log (replayed)
+        self._batch_configs = 0  # configurations handed out in the open batch
+        self._started: dict[int, float] = {}
+        self._gave_up: TrialRecord | None = None
 
     def run(self) -> dict[str, Any]:
         """Run (or resume, or just summarise) the study with its objective; returns the summary."""
@@ -75,13 +85,15 @@ class Study:
         return self.finish()
 
     def resume(self) -> list[TrialRecord]:
-        """The finished trials, read from the log and replayed through the tuner (once)."""
+        """The settled trials, read from the log and replayed through the tuner (once) in the
+        order a live study held and told them."""
         if self.records is not None:
             return self.records
-        self.records = self.trial_log.read()
-        for record in self.records:
-            self.tuner.tell(record)
-        done = len(self.records)
+        self.records = []
+        logged = self.trial_log.read()
+        for record in logged:
+            self._hold(record, logged=True)
+        done = len(logged)
         if done >= self.budget:
             log.info(
                 "Study in %s is already finished (%d of %d trials); not rerun",
@@ -98,27 +110,40 @@ class Study:
 
     def ask(self) -> TrialRecord | None:
         """The next trial to evaluate (its `config` validated), or None when the budget is
-        spent. Rounds whose proposal was invalid are logged and told here, not returned."""
-        if self._pending is not None:
+        spent; for a study of batch size 1. Rounds whose proposal was invalid are logged and
+        told here, not returned."""
+        asked = self.ask_batch()
+        return asked[0] if asked else None
+
+    def ask_batch(self) -> list[TrialRecord]:
+        """The next batch: up to `batch_size` trials to evaluate at once (fewer where the
+        budget ends, or a resumed batch was partly done); empty when the budget is spent.
+        Each round of a batch is proposed knowing every result before the batch."""
+        self.resume()
+        waiting = [r for r in self._queue if r.round not in self._known]
+        if waiting:
             raise TrialOrderError(
-                f"trial {self._pending.round} was asked and not told yet: tell its result "
+                f"trial {waiting[0].round} was asked and not told yet: tell its result "
                 "first (the tuners learn from each trial before proposing the next)"
             )
-        records = self.resume()
-        while len(records) < self.budget:
-            record, fatal = self._propose(len(records))
+        if self._gave_up is not None:
+            raise self._gave_up_error(self._gave_up)
+        asked: list[TrialRecord] = []
+        while self._round < self.budget:
+            record, fatal = self._propose(self._round)
+            batch_closed = self._hold(record, logged=False)
             if record.config is not None:
-                self._pending, self._started = record, time.perf_counter()
-                return record
-            self._complete(record)
-            if fatal:
-                raise TunerGaveUpError(
-                    f"round {record.round}: {record.error}. The round is logged as invalid in "
-                    f"{self.trial_log.path}; rerun to go on from the next round, or set "
-                    "tuner.on_invalid=random (fall back to a random configuration) or a larger "
-                    "tuner.max_attempts."
-                )
-        return None
+                self._started[record.round] = time.perf_counter()
+                asked.append(record)
+            elif fatal:  # raised once the rounds before it are settled
+                self._gave_up = record
+                break
+            if batch_closed:
+                break
+        if self._gave_up is not None and not asked:
+            self._settle_known()
+            raise self._gave_up_error(self._gave_up)
+        return asked
 
     def tell(
         self,
@@ -127,23 +152,27 @@ class Study:
         metrics: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        """The result of the trial `ask` returned: its value (what the tuner minimises), or
-        `error` for a failed trial. Logged (fsynced) before the tuner hears of it."""
-        if self._pending is None or record is not self._pending:
-            waiting = f"trial {self._pending.round}" if self._pending else "no trial"
+        """The result of a trial `ask` returned: its value (what the tuner minimises), or
+        `error` for a failed trial. Logged (fsynced) before the tuner hears of it, in round
+        order: a trial told before an earlier one of its batch waits for it."""
+        if not any(held is record for held in self._queue) or record.round in self._known:
+            waiting = [r.round for r in self._queue if r.round not in self._known]
+            waiting_text = f"trial {waiting[0]}" if len(waiting) == 1 else "no trial"
+            if len(waiting) > 1:
+                waiting_text = "trials " + ", ".join(map(str, waiting))
             raise TrialOrderError(
                 f"tell for trial {getattr(record, 'round', record)!r}, but this study is "
-                f"waiting for {waiting}: tell each trial that ask returned, once"
+                f"waiting for {waiting_text}: tell each trial that ask returned, once"
             )
-        record.seconds = time.perf_counter() - self._started
+        record.seconds = time.perf_counter() - self._started.pop(record.round)
         if error is None and (value is None or not math.isfinite(value)):
             error = f"the objective returned a non-finite value ({value})"
         if error is not None:
             record.status, record.error = "failed", error
         else:
             record.value, record.metrics = float(value), dict(metrics or {})
-        self._pending = None
-        self._complete(record)
+        self._known.add(record.round)
+        self._settle_known()
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write summary.json (testing the best configuration where the objective can), with
@@ -165,11 +194,50 @@ class Study:
             return
         self.tell(record, evaluation.value, evaluation.metrics)
 
-    def _complete(self, record: TrialRecord) -> None:
-        self.trial_log.append(record)
-        self.tuner.tell(record)
-        self.records.append(record)
-        log.info("%s", _describe(record))
+    @property
+    def _round(self) -> int:
+        return len(self.records) + len(self._queue)
+
+    def _hold(self, record: TrialRecord, logged: bool) -> bool:
+        """Hand a round to the tuner as out for evaluation (a new proposal, or a logged round
+        replayed); returns whether it closed the open batch. A round with a known result
+        (replayed, or invalid) settles as soon as every earlier round has."""
+        self.tuner.hold(record)
+        self._queue.append(record)
+        if logged or record.config is None:
+            self._known.add(record.round)
+        if logged:
+            self._logged.add(record.round)
+        if record.config is not None:
+            self._batch_configs += 1
+        closed = self._batch_configs >= self.batch_size or self._round >= self.budget
+        if closed:
+            self._batch_configs = 0
+        if closed or (record.config is None and len(self._queue) == 1):
+            self._settle_known()
+        return closed
+
+    def _settle_known(self) -> None:
+        """Log (unless replayed) and tell every known result at the head of the queue."""
+        while self._queue and self._queue[0].round in self._known:
+            record = self._queue.pop(0)
+            self._known.discard(record.round)
+            if record.round in self._logged:
+                self._logged.discard(record.round)
+            else:
+                self.trial_log.append(record)
+                log.info("%s", _describe(record))
+            self.tuner.tell(record)
+            self.records.append(record)
+
+    def _gave_up_error(self, record: TrialRecord) -> TunerGaveUpError:
+        self._gave_up = None
+        return TunerGaveUpError(
+            f"round {record.round}: {record.error}. The round is logged as invalid in "
+            f"{self.trial_log.path}; rerun to go on from the next round, or set "
+            "tuner.on_invalid=random (fall back to a random configuration) or a larger "
+            "tuner.max_attempts."
+        )
 
     def _test_best(self, summary: dict[str, Any], best: TrialRecord) -> dict[str, Any] | None:
         """Test-split metrics of the best configuration, for objectives that have a test split.

@@ -140,9 +140,13 @@ class PromptBuilder:
         return messages
 
     def repeat_message(self, config: dict[str, Any], earlier: TrialRecord) -> str:
+        if earlier.status == "ok" and earlier.value is None:  # held: out for evaluation
+            where = f"is being evaluated as Config {earlier.round + 1}"
+        else:
+            where = f"was already evaluated as Config {earlier.round + 1} "
+            where += f"({self.result_text(earlier)})"
         return (
-            f"the configuration {json.dumps(config)} was already evaluated as Config "
-            f"{earlier.round + 1} ({self.result_text(earlier)}); propose a configuration that "
+            f"the configuration {json.dumps(config)} {where}; propose a configuration that "
             "has not been tried yet"
         )
 

@@ -1,8 +1,11 @@
 """The ask/tell interface every tuner speaks (Optuna's idiom).
 
-The study loop calls `ask()` for the next proposal and `tell(record)` with the
-finished trial. On resume the loop replays the trial log through `tell` before
-the first `ask`, so a tuner must rebuild all of its state from records alone.
+The study loop calls `ask()` for the next proposal, `hold(record)` with the round it
+became, and `tell(record)` with the finished trial. Several rounds may be held at once
+(a batch sent to parallel workers): a tuner proposing round j has heard every result
+before the batch and knows the configurations of the batch's earlier rounds. On resume
+the loop replays the trial log through `hold` and `tell` in the order a live study
+called them, so a tuner must rebuild all of its state from records alone.
 """
 
 from __future__ import annotations
@@ -56,14 +59,27 @@ class Tuner(ABC):
         self.name = name
         self.task = task
         self.folder = folder
-        self.history: list[TrialRecord] = []
+        self.history: list[TrialRecord] = []  # told, in round order
+        self.pending: list[TrialRecord] = []  # held, not told yet: a batch's earlier rounds
+
+    @property
+    def round(self) -> int:
+        """The round the next `ask` proposes for."""
+        return len(self.history) + len(self.pending)
 
     @abstractmethod
     def ask(self) -> Proposal:
-        """Propose the configuration for round `len(self.history)`."""
+        """Propose the configuration for round `self.round`."""
+
+    def hold(self, record: TrialRecord) -> None:
+        """The round just asked (live), or a logged round replayed on resume, is out for
+        evaluation: the next `ask` proposes the round after it."""
+        self.pending.append(record)
 
     def tell(self, record: TrialRecord) -> None:
-        """Learn from a finished trial (live, or replayed from the log on resume)."""
+        """Learn from a finished trial (live, or replayed from the log on resume); it was
+        held before, and rounds are told in order."""
+        self.pending = [held for held in self.pending if held.round != record.round]
         self.history.append(record)
 
     def round_rng(self) -> np.random.Generator:
@@ -72,7 +88,7 @@ class Tuner(ABC):
         Drawing from it instead of one long-lived generator makes a resumed
         study propose exactly what an uninterrupted one would have.
         """
-        return np.random.default_rng([self.seed, len(self.history)])
+        return np.random.default_rng([self.seed, self.round])
 
     def round_seed(self) -> int:
         """An integer seed for libraries that take one, derived like `round_rng`."""

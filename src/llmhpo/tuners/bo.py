@@ -74,44 +74,53 @@ class OptunaTuner(Tuner):
         self.n_startup_trials = n_startup_trials
         self.distributions = space.optuna_distributions()
         self.study = optuna.create_study(direction="minimize", sampler=self._make_sampler())
-        self._pending: Any = None
+        self._asked: Any = None  # the Optuna trial of the last ask, until it is held
+        self._running: dict[int, Any] = {}  # round -> its Optuna trial, held and not told
 
     def ask(self) -> Proposal:
         self.study.sampler = self._make_sampler()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for GPSampler
             trial = self.study.ask(self.distributions)
-        self._pending = trial
+        self._asked = trial
         return Proposal(self.space.from_optuna(trial.params), {"sampler": self.sampler})
+
+    def hold(self, record: TrialRecord) -> None:
+        """A held round keeps its Optuna trial RUNNING until told (TPE's constant liar counts
+        it); a replayed one gets its RUNNING trial back with the logged configuration."""
+        super().hold(record)
+        trial, self._asked = self._asked, None
+        if trial is None and record.config is not None:
+            self.study.enqueue_trial(self.space.to_optuna(record.config))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                trial = self.study.ask(self.distributions)
+        if trial is not None:
+            self._running[record.round] = trial
 
     def tell(self, record: TrialRecord) -> None:
         super().tell(record)
-        if record.config is None:  # an invalid proposal: nothing was evaluated
-            self._drop_pending()
-            return
         import optuna
         from optuna.trial import TrialState
 
+        trial = self._running.pop(record.round, None)
+        if record.config is None:  # an invalid proposal: nothing was evaluated
+            if trial is not None:
+                self.study.tell(trial, state=TrialState.FAIL)
+            return
         ok = record.status == "ok" and record.value is not None
         state, value = (TrialState.COMPLETE, record.value) if ok else (TrialState.FAIL, None)
         params = self.space.to_optuna(record.config)
-        if self._pending is not None and self._pending.params == params:
-            self.study.tell(self._pending, value, state=state)
-            self._pending = None
+        if trial is not None and trial.params == params:
+            self.study.tell(trial, value, state=state)
             return
-        self._drop_pending()
+        if trial is not None:  # evaluated something else than Optuna proposed
+            self.study.tell(trial, state=TrialState.FAIL)
         self.study.add_trial(
             optuna.trial.create_trial(
                 params=params, distributions=self.distributions, value=value, state=state
             )
         )
-
-    def _drop_pending(self) -> None:
-        if self._pending is not None:
-            from optuna.trial import TrialState
-
-            self.study.tell(self._pending, state=TrialState.FAIL)
-            self._pending = None
 
     def _make_sampler(self) -> Any:
         import optuna

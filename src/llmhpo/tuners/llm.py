@@ -107,7 +107,7 @@ class LLMTuner(Tuner):
     def _check_new(self, config: dict[str, Any]) -> None:
         if self.allow_repeats:
             return
-        for record in self.history:
+        for record in [*self.history, *self.pending]:  # pending: a batch's earlier rounds
             if record.config is not None and same_config(record.config, config):
                 raise RepeatedConfigError(self.prompts.repeat_message(config, record))
 

@@ -2,9 +2,10 @@
 HyperparameterOptimizationFacade (random-forest surrogate), through ask/tell.
 
 Resume replays the log through SMAC's own ask/tell sequence: each logged round
-is asked again (SMAC, seeded, proposes it again) and told its logged result, so
-SMAC's random state after a resume is what it was before the interruption and
-the next proposal is the one an uninterrupted study would get.
+is asked again when it is held (SMAC, seeded, proposes it again) and told its
+logged result, in the order the live study asked and told, so SMAC's random
+state after a resume is what it was before the interruption and the next
+proposal is the one an uninterrupted study would get.
 """
 
 from __future__ import annotations
@@ -108,15 +109,16 @@ class SMACTuner(Tuner):
             logging_level=False,  # SMAC's own setup would replace Hydra's log handlers
         )
         logging.getLogger("smac").setLevel(logging.WARNING)
-        self._pending: Any = None
+        self._asked: Any = None  # SMAC's TrialInfo of the last ask, until it is held
+        self._held: dict[int, Any] = {}  # round -> its TrialInfo, held and not told
 
     def ask(self) -> Proposal:
-        self._pending = self.smac.ask()
-        return Proposal(self._plain(self._pending.config), {"backend": "smac"})
+        self._asked = self.smac.ask()
+        return Proposal(self._plain(self._asked.config), {"backend": "smac"})
 
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
-        info, self._pending = self._pending, None
+    def hold(self, record: TrialRecord) -> None:
+        super().hold(record)
+        info, self._asked = self._asked, None
         if info is None:  # replaying the log on resume: ask SMAC for the same round again
             info = self.smac.ask()
             replayed = self._plain(info.config)
@@ -127,7 +129,11 @@ class SMACTuner(Tuner):
                     replayed,
                     record.config,
                 )
-        self.smac.tell(info, self._value(record))
+        self._held[record.round] = info
+
+    def tell(self, record: TrialRecord) -> None:
+        super().tell(record)
+        self.smac.tell(self._held.pop(record.round), self._value(record))
 
     def _value(self, record: TrialRecord) -> Any:
         from smac.runhistory.dataclasses import TrialValue
