@@ -72,19 +72,27 @@ class Study:
         metric: str = "loss",
         name: str = "custom",
         on_busy: str = "stop",
+        batch_size: int = 1,
+        context: Mapping[str, Any] | None = None,
+        folder_hint: str = "pass another folder",
         **tuner_options: Any,
     ):
         """`space`: a SearchSpace or the dict of its parameters. `tuner`: random, bo, bo_gp,
         smac, llm or fixed, with `tuner_options` as in its `conf/tuner/` file (sampler=...,
         max_attempts=..., config=...). `llm`, `prompt`: for tuner="llm" (`llm` defaults to
         "local", the embedded model). `folder`: where the trial log goes (a new temporary
-        folder if None); the same arguments and folder resume the study."""
+        folder if None); the same arguments and folder resume the study. `batch_size`: how
+        many trials `ask_batch` hands out at once, for parallel evaluation. `context`: what
+        else defines the study (a dataset's version, fixed settings), recorded in study.json
+        so that another context never resumes it. `folder_hint`: what a refusal to reuse
+        `folder` for another study tells the caller to do."""
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         self.direction, self.metric = direction, metric
         self.budget = whole_number(budget, "budget", "the number of trials")
         self.seed = whole_number(seed, "seed", "an integer; 0 is a valid seed", minimum=None)
+        batch_size = whole_number(batch_size, "batch_size", "trials evaluated at once")
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="llmhpo-study-"))
         cfg = tuner_config(tuner, self.budget, self.seed, llm, prompt, tuner_options)
         if task_description is not None and "prompt" in cfg:
@@ -95,10 +103,14 @@ class Study:
             "search_space": self.space.to_config(),
             **OmegaConf.to_container(cfg, resolve=True),
         }
+        if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it
+            record["batch_size"] = batch_size
+        if context:
+            record["context"] = dict(context)
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(locked(self.folder, on_busy))
         try:
-            claim(self.folder, record)
+            claim(self.folder, record, folder_hint)
             from llmhpo.builder import make_tuner
 
             made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
@@ -106,12 +118,18 @@ class Study:
             self._lock.close()
             raise
         budget = made.trials if made.trials is not None else self.budget
-        self._loop = Loop(self.folder, self.space, made, None, budget, name=name)
+        self._loop = Loop(self.folder, self.space, made, None, budget, name, batch_size)
 
     def ask(self) -> Trial | None:
-        """The next configuration to evaluate, or None when the budget is spent."""
+        """The next configuration to evaluate, or None when the budget is spent (a study of
+        batch size 1)."""
         record = self._loop.ask()
         return None if record is None else Trial(record.round, dict(record.config), record)
+
+    def ask_batch(self) -> list[Trial]:
+        """Up to `batch_size` configurations to evaluate at once (each proposed knowing every
+        result before the batch); empty when the budget is spent. Tell each one's result."""
+        return [Trial(r.round, dict(r.config), r) for r in self._loop.ask_batch()]
 
     def tell(self, trial: Trial, value: float | None = None, *, failed: str | None = None) -> None:
         """The result of `trial`: its metric `value`, or `failed="why"` when it failed."""

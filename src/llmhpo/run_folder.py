@@ -134,8 +134,15 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
-def claim(folder: Path, config: dict[str, Any]) -> None:
-    """Record this study in `folder`, or check that the study already there is the same."""
+RUN_DIR_HINT = (
+    "drop the hydra.run.dir override to get the folder for this configuration, or pick "
+    "another one"
+)
+
+
+def claim(folder: Path, config: dict[str, Any], hint: str = RUN_DIR_HINT) -> None:
+    """Record this study in `folder`, or check that the study already there is the same;
+    `hint` says how the caller picks another folder."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / STUDY_FILE
     digest = fingerprint(config)
@@ -146,8 +153,7 @@ def claim(folder: Path, config: dict[str, Any]) -> None:
             raise RunFolderMismatchError(
                 f"{folder} already holds a study with a different configuration "
                 f"(differs in: {', '.join(differences) or 'unknown keys'}). Results of "
-                "different configurations never share a folder: drop the hydra.run.dir "
-                "override to get the folder for this configuration, or pick another one."
+                f"different configurations never share a folder: {hint}."
             )
         return
     write_json_atomic(path, {"fingerprint": digest, "config": config})

@@ -112,6 +112,11 @@ class Study:
         """The next trial to evaluate (its `config` validated), or None when the budget is
         spent; for a study of batch size 1. Rounds whose proposal was invalid are logged and
         told here, not returned."""
+        if self.batch_size != 1:
+            raise TrialOrderError(
+                f"this study hands out batches of {self.batch_size}: use ask_batch, which returns "
+                "them together"
+            )
         asked = self.ask_batch()
         return asked[0] if asked else None
 
