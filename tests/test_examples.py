@@ -34,3 +34,21 @@ def test_the_optuna_example_marks_where_each_trial_came_from(tmp_path):
     rows = [line.split(" ", 2) for line in result.stdout.splitlines()[:8]]
     assert [int(r[0]) for r in rows] == list(range(8))
     assert rows[0][1] == "independent" and {r[1] for r in rows[1:]} <= {"llm", "fallback"}
+
+
+@pytest.mark.slow
+def test_the_hydra_app_example_is_tuned_by_the_sweeper_and_resumes(tmp_path):
+    script = REPO / "examples" / "hydra_app" / "train.py"
+    folder = tmp_path / "sweep"
+    run = [sys.executable, str(script), "-m", f"hydra.sweep.dir={folder}", "hydra.sweeper.budget=3"]
+    first = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = trial_lines(folder)
+    assert len(lines) == 3 and all(line["status"] == "ok" for line in lines)
+    assert all(line["tuner"]["model"] == "SmolLM2-135M-Instruct" for line in lines)
+    results = (folder / "optimization_results.yaml").read_text()
+    best = max(line["metrics"]["metric"] for line in lines)
+    assert f"best_value: {best}" in results
+    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already finished (3 of 3 trials)" in again.stdout + again.stderr
+    assert trial_lines(folder) == lines

@@ -29,6 +29,7 @@ ALL_FORMS = [
     "act=choice(relu, tanh)",
     "+extra=choice(1, 2)",
     "+label=hello",
+    "optim=glob(*)",  # a config group's options
 ]
 
 
@@ -67,7 +68,7 @@ def results(folder: Path) -> dict:
 
 
 def test_each_form_of_the_grammar_becomes_the_parameter_it_means():
-    swept = sweep_space([*ALL_FORMS, "db=mysql"])
+    swept = sweep_space([*ALL_FORMS[:-1], "db=mysql"])
     params = swept.space.params
     assert params["x"] == FloatParam("x", -1.0, 1.0)
     assert params["n"] == IntParam("n", 1, 8)
@@ -129,18 +130,20 @@ def test_random_search_sweeps_every_form_with_the_right_types_and_ranges(tmp_pat
         assert types["width"] == "int" and 8 <= params["width"] <= 256
         assert types["grid"] == "int" and params["grid"] in {1, 3, 5, 7, 9}
         assert params["act"] in {"relu", "tanh"} and params["extra"] in {1, 2}
-        assert params["label"] == "hello"
+        assert params["label"] == "hello" and params["optim"]["name"] in {"adam", "sgd"}
     lines = trial_lines(folder)
     assert [line["round"] for line in lines] == list(range(8))
     by_job = {job["job"]: job for job in jobs}
     for line in lines:  # job i evaluated round i's configuration, and its value was logged
         job = by_job[line["round"]]
         assert line["value"] == pytest.approx(job["value"])
-        assert all(job["params"][name] == value for name, value in line["config"].items())
+        received = {**job["params"], "optim": job["params"]["optim"]["name"]}  # a group's option
+        assert all(received[name] == value for name, value in line["config"].items())
     best = min(jobs, key=lambda job: job["value"])
     assert results(folder)["best_value"] == pytest.approx(best["value"])
     assert results(folder)["best_params"]["x"] == best["params"]["x"]
     assert results(folder)["tuner"] == "random"
+    assert {line["config"]["optim"] for line in lines} == {"adam", "sgd"}
 
 
 def test_bo_maximises_a_named_entry_of_a_returned_dict(tmp_path):

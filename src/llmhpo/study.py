@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.errors import ConfigError, LlmhpoError
-from llmhpo.objectives.base import Objective
+from llmhpo.objectives.base import METRIC_KEY, Objective
 from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE, DamagedFileError, read_json
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import STATUSES, TrialLog, TrialRecord, write_json_atomic
@@ -339,5 +339,7 @@ def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(record: TrialRecord) -> str:
     if record.status == "ok":
-        return f"round {record.round}: value={record.value:.6g} config={record.config}"
+        reported = record.metrics.get(METRIC_KEY)  # a caller's metric, where it was negated
+        shown = f" ({reported:.6g} as reported)" if reported not in (None, record.value) else ""
+        return f"round {record.round}: value={record.value:.6g}{shown} config={record.config}"
     return f"round {record.round}: {record.status}: {record.error}"
