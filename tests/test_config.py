@@ -73,7 +73,7 @@ def test_every_toy_function_needs_no_other_override(function):
 @pytest.mark.parametrize("option", options("tuner"))
 def test_every_tuner_composes_and_builds(option, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the LLM tuner's cache folder is relative to the working dir
-    extra = {"llm": ["llm=local"], "fixed": ["tuner.config.x1=1", "tuner.config.x2=2"]}
+    extra = {"llm": ["llm=local"], "hybrid": ["llm=local"], "fixed": ["tuner.config.x1=1", "tuner.config.x2=2"]}
     cfg = compose_config(["objective=toy", f"tuner={option}", *extra.get(option, [])])
     space = build_search_space(cfg, build_objective(cfg))
     tuner = build_tuner(cfg, space, build_objective(cfg))
@@ -113,7 +113,22 @@ def test_every_suite_builds_every_task_it_sweeps(option):
             assert build_search_space(task, objective) is objective.search_space
 
 
-@pytest.mark.parametrize("option", sorted(set(options("experiment")) - set(SUITES)))
+HYBRID_PRESETS = {"llambo_warm_start": (3, 0.0), "sllmbo": (2, 0.5)}  # warm_start, llm_share
+
+
+@pytest.mark.parametrize("option", sorted(HYBRID_PRESETS))
+def test_hybrid_presets_set_the_knobs_and_build(option, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the LLM tuner's cache folder is relative to the working dir
+    cfg = compose_config([f"experiment={option}", "llm=local", "objective=toy"])
+    assert cfg.tuner._target_.endswith("HybridTuner")
+    assert (cfg.tuner.warm_start, cfg.tuner.llm_share) == HYBRID_PRESETS[option]
+    tuner = build_tuner(cfg, build_search_space(cfg, build_objective(cfg)), build_objective(cfg))
+    assert (tuner.warm_start, tuner.llm_share) == HYBRID_PRESETS[option]
+
+
+@pytest.mark.parametrize(
+    "option", sorted(set(options("experiment")) - set(SUITES) - set(HYBRID_PRESETS))
+)
 def test_every_experiment_composes(option):
     cfg = compose_config([f"experiment={option}"])
     assert cfg.tuner._target_.endswith("LLMTuner") and cfg.objective._target_.endswith(

@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
 from llmhpo.errors import ConfigError, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
-from llmhpo.run_folder import claim, locked
+from llmhpo.run_folder import claim, locked, without_neutral_keys
 from llmhpo.space import SearchSpace
 from llmhpo.study import Study as Loop
 from llmhpo.trial_log import TrialRecord
@@ -98,11 +98,13 @@ class Study:
         if task_description is not None and "prompt" in cfg:
             cfg.prompt.task_description = task_description
         task = metric_task(task_description, metric, direction)
-        record = {
-            "objective": {"name": name, "metric": metric, "direction": direction},
-            "search_space": self.space.to_config(),
-            **OmegaConf.to_container(cfg, resolve=True),
-        }
+        record = without_neutral_keys(
+            {
+                "objective": {"name": name, "metric": metric, "direction": direction},
+                "search_space": self.space.to_config(),
+                **OmegaConf.to_container(cfg, resolve=True),
+            }
+        )
         if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it
             record["batch_size"] = batch_size
         if context:

@@ -10,11 +10,12 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.errors import LlmhpoError, whole_number
+from llmhpo.errors import ConfigError, LlmhpoError, whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
+from llmhpo.tuners.seeded import seeded
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,22 @@ def build_tuner(
 def make_tuner(
     tuner_cfg: DictConfig, space: SearchSpace, seed: int, task: TaskInfo, folder: Path | None
 ) -> Tuner:
-    """The tuner a `tuner` config node describes, for this space, seed and task."""
+    """The tuner a `tuner` config node describes, for this space, seed and task; started
+    from the space's default and/or `tuner.initial` where the node asks for them."""
+    if OmegaConf.is_config(tuner_cfg):
+        node = OmegaConf.to_container(tuner_cfg, resolve=True)
+    else:
+        node = dict(tuner_cfg)
+    initial = node.pop("initial", None) or []
+    start_at_default = bool(node.pop("start_at_default", False))
+    if not isinstance(initial, list) or not all(isinstance(c, dict) for c in initial):
+        raise ConfigError(
+            f"tuner.initial must be a list of configurations (dicts), got {initial!r}"
+        )
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
-    make = instantiate(tuner_cfg, _partial_=True, _convert_="all")
-    return make(space=space, seed=seed, task=task, folder=folder)
+    make = instantiate(node, _partial_=True, _convert_="all")
+    inner = make(space=space, seed=seed, task=task, folder=folder)
+    return seeded(inner, space, initial, start_at_default)
 
 
 def build_study(cfg: DictConfig, folder: Path) -> Study:

@@ -69,17 +69,36 @@ def read_json(path: Path) -> Any:
         raise DamagedFileError(f"{path} cannot be read ({why})") from error
 
 
+# Tuner keys added after studies were recorded, at the value that changes nothing: left out
+# of the recorded config, so that the folders (and fingerprints) of earlier studies still
+# resume; set to anything else, they are recorded like every other key.
+NEUTRAL_TUNER_KEYS = {"initial": [], "start_at_default": False}
+
+
 def job_config(root: DictConfig) -> dict[str, Any]:
     """The resolved job config without the `hydra` node and the operational keys.
 
     Resolved key by key: resolving `hydra` itself would call the run-name
     resolver again from inside `hydra.run.dir`.
     """
-    return {
-        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-        for key, value in root.items()
-        if key != "hydra" and key not in OPERATIONAL_KEYS
-    }
+    return without_neutral_keys(
+        {
+            key: OmegaConf.to_container(value, resolve=True)
+            if OmegaConf.is_config(value)
+            else value
+            for key, value in root.items()
+            if key != "hydra" and key not in OPERATIONAL_KEYS
+        }
+    )
+
+
+def without_neutral_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without the tuner keys of NEUTRAL_TUNER_KEYS that hold their neutral value."""
+    tuner = config.get("tuner")
+    if not isinstance(tuner, dict):
+        return config
+    kept = {k: v for k, v in tuner.items() if NEUTRAL_TUNER_KEYS.get(k, object()) != v}
+    return {**config, "tuner": kept}
 
 
 def fingerprint(config: dict[str, Any]) -> str:

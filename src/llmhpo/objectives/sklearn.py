@@ -39,6 +39,44 @@ class Splits:
     y_test: np.ndarray
 
 
+def library_default(model: str, splits: Splits) -> dict[str, Any]:
+    """scikit-learn's own defaults for the model, in HPOBench's parameters (for
+    tuner.start_at_default): where a default lies outside HPOBench's space or is not a number
+    of it, its nearest equivalent, as each line says."""
+    n_features = splits.x_train.shape[1]
+    if model == "lr":  # SGDClassifier
+        return {"alpha": 1e-4, "eta0": 0.01}
+    if model == "svm":  # SVC: gamma="scale" is 1 / (n_features * variance of the inputs)
+        from sklearn.preprocessing import StandardScaler
+
+        variance = float(StandardScaler().fit_transform(splits.x_train).var())
+        return {"C": 1.0, "gamma": 1.0 / (n_features * variance)}
+    if model == "rf":  # RandomForestClassifier
+        return {
+            "max_depth": 50,  # None (unlimited): the space's deepest
+            "min_samples_split": 2,
+            "max_features": 0.5,  # "sqrt": n_features ** 0.5 in HPOBench's exponent
+            "min_samples_leaf": 1,
+        }
+    if model == "histgb":  # HistGradientBoostingClassifier
+        return {
+            "max_depth": 30,  # None (unlimited): the space's deepest
+            "max_leaf_nodes": 31,
+            "learning_rate": 0.1,
+            "l2_regularization": 2**-10,  # 0.0: the log-scaled space's smallest
+        }
+    if model == "nn":  # MLPClassifier: one hidden layer of 100, batch_size="auto"
+        batch = min(200, len(splits.y_train))
+        return {
+            "depth": 1,
+            "width": 100,
+            "batch_size": batch,
+            "alpha": 1e-4,
+            "learning_rate_init": 1e-3,
+        }
+    raise ConfigError(f"no library default is known for objective.model={model!r}")
+
+
 def load_splits(dataset: str, test_fraction: float, val_fraction: float, split_seed: int) -> Splits:
     """scikit-learn's bundled dataset, split stratified into train / validation / test."""
     from sklearn import datasets
@@ -112,10 +150,11 @@ class SklearnObjective:
         self.estimator_cfg = dict(models[model]["estimator"])
         self.model_description = models[model]["description"]
         self.dataset_description = datasets[dataset]["description"]
-        self.search_space = SearchSpace.from_config(spaces[model])
         self.seed = int(seed)
         self.name = name or f"sklearn-{model}-{dataset}"
         self.splits = load_splits(dataset, test_fraction, val_fraction, split_seed)
+        space = SearchSpace.from_config(spaces[model])
+        self.search_space = space.with_default(library_default(model, self.splits))
 
     @property
     def task(self) -> TaskInfo:

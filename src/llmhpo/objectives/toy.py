@@ -47,9 +47,13 @@ class ToyFunction:
         return float(np.max(self(*grid)))
 
     def search_space(self) -> SearchSpace:
+        """The domain; its default (for tuner.start_at_default) is the domain's centre: a toy
+        function has no library default, and the centre is where one knows nothing."""
+        centre = {"x1": sum(self.x1_range) / 2, "x2": sum(self.x2_range) / 2}
         return SearchSpace(
             [FloatParam("x1", *self.x1_range), FloatParam("x2", *self.x2_range)],
             name=f"toy2d-{self.name}",
+            default=centre,
         )
 
     def shifted(self, shift: tuple[float, float] = SHIFT) -> ToyFunction:

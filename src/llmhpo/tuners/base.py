@@ -76,6 +76,12 @@ class Tuner(ABC):
         evaluation: the next `ask` proposes the round after it."""
         self.pending.append(record)
 
+    def hold_other(self, record: TrialRecord) -> None:
+        """A round that another tuner proposed (a hybrid's LLM, a seeded start) is out for
+        evaluation; this tuner hears its result all the same. Tuners whose state follows
+        their own asks (Optuna's trials, SMAC's) override it."""
+        self.hold(record)
+
     def tell(self, record: TrialRecord) -> None:
         """Learn from a finished trial (live, or replayed from the log on resume); it was
         held before, and rounds are told in order."""

@@ -98,6 +98,23 @@ class OptunaTuner(Tuner):
         if trial is not None:
             self._running[record.round] = trial
 
+    def hold_other(self, record: TrialRecord) -> None:
+        """Another tuner's round gets a RUNNING trial with its configuration, as a replayed
+        one does; a proposal of ours that was asked (as advice) and not taken is dropped as
+        FAIL, which the samplers ignore, so a resumed study, which never asked it, sees the
+        same history."""
+        asked, self._asked = self._asked, None
+        taken = record.config is not None and asked is not None
+        if taken and asked.params == self.space.to_optuna(record.config):  # the advice, taken
+            self._asked = asked
+            self.hold(record)
+            return
+        if asked is not None:
+            from optuna.trial import TrialState
+
+            self.study.tell(asked, state=TrialState.FAIL)
+        self.hold(record)
+
     def tell(self, record: TrialRecord) -> None:
         super().tell(record)
         import optuna

@@ -6,8 +6,11 @@ answer, validate it against the space, and reject a configuration that was
 already evaluated (unless `allow_repeats`); a rejected answer goes back to the
 LLM with the reason, up to `max_attempts` times. When every attempt fails the
 round is logged as invalid with all answers, and `on_invalid` decides: `fail`
-stops the study, `random` evaluates a random configuration marked as such
-(null: `random` for the embedded model, `fail` for remote providers).
+stops the study, `random` evaluates a random configuration marked as such, `bo`
+evaluates what a Bayesian optimiser (`bo`: as for tuner=bo) proposes, one that
+has heard every result of the study (null: `random` for the embedded model,
+`fail` for remote providers). Each record's `proposer` says whose configuration
+was evaluated: llm, random or bo.
 
 The first attempt of a round decodes as configured (temperature 0, as the
 paper); retries sample at `retry_temperature` with a seed drawn from (seed,
@@ -17,6 +20,7 @@ rejected answer again, word for word, however the reason is put.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,11 +31,12 @@ from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse, Sampling, mak
 from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, read_config
 from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
+from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 
 log = logging.getLogger(__name__)
 
-ON_INVALID = ("fail", "random")
+ON_INVALID = ("fail", "random", "bo")
 GENERIC_TASK = TaskInfo(
     intro=tuning_intro("a machine learning model"),
     feedback=(("Loss", "value"),),
@@ -55,10 +60,13 @@ class LLMTuner(Tuner):
         on_invalid: str | None = None,
         allow_repeats: bool = False,
         retry_temperature: float = 1.0,
+        bo: dict[str, Any] | None = None,
         name: str | None = None,
         task: TaskInfo | None = None,
         folder: Path | None = None,
     ):
+        """`bo`: the options of the Bayesian optimiser behind on_invalid=bo (those of
+        tuner=bo: backend, sampler, n_startup_trials, n_initial, crash_cost)."""
         on_invalid = on_invalid or default_on_invalid(llm)
         if on_invalid not in ON_INVALID:
             raise ConfigError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
@@ -73,17 +81,27 @@ class LLMTuner(Tuner):
         self.on_invalid = on_invalid
         self.allow_repeats = allow_repeats
         self.retry_temperature = retry_temperature
+        self.bo: Tuner | None = None  # hears every result; proposes where the LLM cannot
+        if on_invalid == "bo":
+            from llmhpo.tuners.bo import bayesian_optimisation
 
-    def ask(self) -> Proposal:
+            self.bo = bayesian_optimisation(space, seed, **(bo or {}), task=task, folder=folder)
+
+    def ask(self, advice: Proposal | None = None) -> Proposal:
+        """The LLM's configuration for this round; `advice`, the BO tuner's own proposal for
+        it, is shown in the prompt (and is the fallback with on_invalid=bo)."""
         rejected: list[tuple[str, str]] = []  # (answer, why it was rejected)
         calls: list[LLMResponse] = []
         rng = self.round_rng()
+        note = self._advice_text(advice) if advice is not None else None
         for attempt in range(self.max_attempts):
             if attempt == 0:
                 messages, sampling = self.prompts.messages(self.history), None
             else:
                 messages = self.prompts.retry(self.history, rejected)
                 sampling = Sampling(self.retry_temperature, int(rng.integers(2**31 - 1)))
+            if note is not None:
+                messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n{note}"}
             response = self.client.complete(
                 LLMRequest(messages, self.schema, self.settings.cot, sampling)
             )
@@ -95,14 +113,51 @@ class LLMTuner(Tuner):
                 rejected.append((response.text, str(error)))
                 log.info("LLM answer rejected (%s): %s", str(error), response.text[:200])
                 continue
-            return Proposal(config, self._info(calls, rejected, accepted=response.text))
+            info = self._info(calls, rejected, accepted=response.text)
+            info["proposer"] = "llm"
+            if advice is not None:
+                info["advice"] = advice.config
+                info["took_advice"] = same_config(config, advice.config)
+            return Proposal(config, info)
         info = self._info(calls, rejected, accepted=None)
         reason = f"no valid proposal in {self.max_attempts} attempts; last: {rejected[-1][1]}"
+        if self.on_invalid == "fail":
+            return Proposal(None, info, error=reason, fatal=True)
+        info["fallback"] = info["proposer"] = self.on_invalid
+        info["invalid_reason"] = reason
         if self.on_invalid == "random":
-            info["fallback"] = "random"
-            info["invalid_reason"] = reason
             return Proposal(self.space.sample(rng), info)
-        return Proposal(None, info, error=reason, fatal=True)
+        proposal = advice if advice is not None else self.bo.ask()
+        info["bo"] = proposal.info
+        return Proposal(proposal.config, info, proposal.error)
+
+    def hold(self, record: TrialRecord) -> None:
+        super().hold(record)
+        if self.bo is not None:  # BO's own rounds are its asks; the others are told to it
+            if record.tuner.get("proposer") == "bo":
+                self.bo.hold(record)
+            else:
+                self.bo.hold_other(record)
+
+    def tell(self, record: TrialRecord) -> None:
+        super().tell(record)
+        if self.bo is not None:
+            self.bo.tell(record)
+
+    def _advice_text(self, advice: Proposal) -> str:
+        """What the prompt says of the BO tuner's proposal and of the best result so far."""
+        text = (
+            f"A Bayesian optimiser ({self.bo.name}) that has seen the same results would try "
+            f"{json.dumps(advice.config)} next."
+        )
+        finished = [r for r in self.history if r.status == "ok" and r.value is not None]
+        if finished:
+            best = min(finished, key=lambda r: r.value)
+            text += (
+                f" The best so far is Config {best.round + 1}: {json.dumps(best.config)} "
+                f"({self.prompts.result_text(best)})."
+            )
+        return text + " You may take its suggestion or propose another configuration."
 
     def _check_new(self, config: dict[str, Any]) -> None:
         if self.allow_repeats:

@@ -131,9 +131,27 @@ class SMACTuner(Tuner):
                 )
         self._held[record.round] = info
 
+    def hold_other(self, record: TrialRecord) -> None:
+        """Another tuner's round is told to SMAC as a trial of its configuration, on SMAC's own
+        seed (so that SMAC never asks to evaluate it again); SMAC is not asked for it."""
+        Tuner.hold(self, record)
+        if record.config is None:  # nothing will be evaluated: nothing to tell SMAC
+            return
+        from ConfigSpace import Configuration
+        from smac.runhistory.dataclasses import TrialInfo
+
+        space = self.smac.scenario.configspace
+        intensifier = self.smac.intensifier
+        intensifier.__post_init__()  # SMAC's first ask runs it too; needed for its seeds
+        seed = intensifier.get_instance_seed_keys_of_interest()[0].seed
+        config = Configuration(space, values=dict(record.config))
+        self._held[record.round] = TrialInfo(config=config, seed=seed)
+
     def tell(self, record: TrialRecord) -> None:
         super().tell(record)
-        self.smac.tell(self._held.pop(record.round), self._value(record))
+        info = self._held.pop(record.round, None)
+        if info is not None:
+            self.smac.tell(info, self._value(record))
 
     def _value(self, record: TrialRecord) -> Any:
         from smac.runhistory.dataclasses import TrialValue

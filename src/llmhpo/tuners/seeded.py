@@ -1,0 +1,78 @@
+"""Seeded baselines: any tuner, started from given configurations.
+
+`tuner.start_at_default=true` evaluates the search space's default first (the library's
+defaults for the tabular spaces), `tuner.initial=[...]` the listed configurations (after the
+default, if both); then the tuner proposes as usual, having heard their results. An LLM's
+early lead may come from proposing a sensible default first (arXiv 2606.21641): random
+search and BO started from the same configuration make the comparison fair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmhpo.errors import ConfigError
+from llmhpo.space import InvalidConfigError, SearchSpace
+from llmhpo.trial_log import TrialRecord
+from llmhpo.tuners.base import Proposal, Tuner
+
+
+def seeded(
+    inner: Tuner, space: SearchSpace, initial: Sequence[Mapping[str, Any]], start_at_default: bool
+) -> Tuner:
+    """`inner`, started from the space's default and/or `initial` (checked against the space
+    here, before any trial); `inner` itself when neither is asked for."""
+    configs: list[dict[str, Any]] = []
+    labels = []
+    if start_at_default:
+        if space.default is None:
+            raise ConfigError(
+                f"tuner.start_at_default=true, but the search space '{space.name}' has no "
+                "default: add `default:` (a whole configuration) to its YAML, or list the "
+                "first configurations in tuner.initial"
+            )
+        configs.append(dict(space.default))
+        labels.append("default")
+    for index, config in enumerate(initial or []):
+        try:
+            configs.append(space.validate(dict(config)))
+        except (InvalidConfigError, TypeError, ValueError) as error:
+            why = f"tuner.initial[{index}] is not in the search space: {error}"
+            raise ConfigError(why) from None
+    if initial:
+        labels.append("initial")
+    if not configs:
+        return inner
+    return SeededStart(inner, configs, "+".join(labels))
+
+
+class SeededStart(Tuner):
+    """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which hears every
+    round (the seeded ones as another tuner's)."""
+
+    def __init__(self, inner: Tuner, configs: list[dict[str, Any]], label: str):
+        super().__init__(inner.space, inner.seed, f"{inner.name}+{label}", inner.task, inner.folder)
+        self.inner = inner
+        self.configs = configs
+        self.trials = inner.trials
+
+    def ask(self) -> Proposal:
+        if self.round < len(self.configs):
+            return Proposal(dict(self.configs[self.round]), {"proposer": "initial"})
+        return self.inner.ask()
+
+    def hold(self, record: TrialRecord) -> None:
+        super().hold(record)
+        if record.round < len(self.configs):
+            self.inner.hold_other(record)
+        else:
+            self.inner.hold(record)
+
+    def hold_other(self, record: TrialRecord) -> None:
+        super().hold(record)
+        self.inner.hold_other(record)
+
+    def tell(self, record: TrialRecord) -> None:
+        super().tell(record)
+        self.inner.tell(record)
