@@ -9,6 +9,10 @@ fell back to random). Studies run through the same `Study` loop as
 
     python scripts/bench_toy.py      # random, bo-tpe, bo-gp, bo-smac: 10 seeds, 30 evaluations
     python scripts/bench_toy.py --tuners random llm-local --functions branin --seeds 5 --evals 10
+    python scripts/bench_toy.py --tuners bo-tpe hybrid-local --versus bo-tpe --seeds 5
+
+With --versus TUNER, each other tuner's mean regret minus TUNER's, per function, with a 95%
+bootstrap interval over seeds: an interval wholly above 0 is worse beyond the seeds' noise.
 """
 
 from __future__ import annotations
@@ -17,24 +21,31 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
-from llmhpo.results.stats import best_so_far
+from llmhpo.results.stats import best_so_far, bootstrap_difference
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
+from llmhpo.tuners.hybrid import HybridTuner
 from llmhpo.tuners.llm import LLMTuner
 from llmhpo.tuners.random import RandomTuner
+from llmhpo.tuners.seeded import seeded
 from llmhpo.tuners.smac import SMACTuner
 
 TunerFactory = Callable[[ToyObjective, int, int, Path], Tuner]
 LOCAL_LLM = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
 TUNERS: dict[str, TunerFactory] = {
     "random": lambda objective, seed, budget, folder: RandomTuner(objective.search_space, seed),
+    # Random search whose first configuration is the space's default (a toy's domain centre).
+    "random-default": lambda objective, seed, budget, folder: seeded(
+        RandomTuner(objective.search_space, seed), objective.search_space, [], True
+    ),
     "bo-tpe": lambda objective, seed, budget, folder: OptunaTuner(
         objective.search_space, seed, sampler="tpe"
     ),
@@ -51,6 +62,20 @@ TUNERS: dict[str, TunerFactory] = {
     "llm-local-repeats": lambda objective, seed, budget, folder: _local_llm(
         objective, seed, budget, allow_repeats=True
     ),
+    # Rounds whose every answer was rejected evaluate what TPE (told every result) proposes.
+    "llm-local-bo": lambda objective, seed, budget, folder: _local_llm(
+        objective, seed, budget, on_invalid="bo"
+    ),
+    # tuner=hybrid's defaults: 2 LLM rounds, then the LLM in 30% of the rounds, TPE otherwise.
+    "hybrid-local": lambda objective, seed, budget, folder: HybridTuner(
+        objective.search_space,
+        seed,
+        LOCAL_LLM,
+        {"format": "compressed"},
+        budget,
+        bo={"backend": "optuna", "sampler": "tpe", "n_startup_trials": 3},
+        task=objective.task,
+    ),
 }
 
 
@@ -62,8 +87,7 @@ def _local_llm(objective: ToyObjective, seed: int, budget: int, **settings) -> T
         {"format": "compressed"},
         budget,
         task=objective.task,
-        on_invalid="random",
-        **settings,
+        **{"on_invalid": "random", **settings},
     )
 
 
@@ -85,8 +109,10 @@ def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int)
         "best@10": values[min(10, evals) - 1],
         "proposal_seconds": [r.ask_seconds for r in records],
         "rounds": len(records),
+        "llm_asked": sum("prompt_tokens" in r.tuner for r in records) if llm else None,
         "first_try_valid": llm.get("first_try_valid"),
-        "fallbacks": llm.get("random_fallbacks", 0),
+        "fallbacks": llm.get("random_fallbacks", 0) + llm.get("bo_fallbacks", 0),
+        "llm_rounds": summary.get("proposers", {}).get("llm"),
         "wall_seconds": time.perf_counter() - started,
     }
 
@@ -106,15 +132,22 @@ def main() -> None:
     parser.add_argument(
         "--functions", nargs="+", default=list(TOY_FUNCTIONS), choices=list(TOY_FUNCTIONS)
     )
+    parser.add_argument("--versus", choices=list(TUNERS), help="the tuner the others are held to")
+    parser.add_argument("--jobs", type=int, default=1, help="studies run at once (processes)")
     args = parser.parse_args()
 
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for function in args.functions:
-            for tuner_name in args.tuners:
-                for seed in range(args.seeds):
-                    folder = Path(tmp) / f"{function}_{tuner_name}_{seed}"
-                    rows.append(run_one(folder, function, tuner_name, seed, args.evals))
+        studies = [
+            (Path(tmp) / f"{function}_{tuner_name}_{seed}", function, tuner_name, seed, args.evals)
+            for function in args.functions
+            for tuner_name in args.tuners
+            for seed in range(args.seeds)
+        ]
+        if args.jobs > 1:
+            with ProcessPoolExecutor(args.jobs) as pool:
+                rows = list(pool.map(run_one, *zip(*studies, strict=True)))
+        else:
+            rows = [run_one(*study) for study in studies]
     frame = pd.DataFrame(rows)
     metrics = [c for c in frame.columns if c.startswith("regret@")]
     table = frame.groupby(["function", "tuner"], sort=False)[metrics].mean().unstack("tuner")
@@ -134,12 +167,42 @@ def main() -> None:
             f"mean {np.mean(seconds):.4f}"
         )
         if rows["first_try_valid"].notna().any():
-            first, rounds = int(rows["first_try_valid"].sum()), int(rows["rounds"].sum())
+            first, rounds = int(rows["first_try_valid"].sum()), int(rows["llm_asked"].sum())
             line += (
                 f"; first answer accepted in {first}/{rounds} rounds "
-                f"({100 * first / rounds:.0f}%); random fallbacks {rows['fallbacks'].sum()}"
+                f"({100 * first / rounds:.0f}%); fallbacks {rows['fallbacks'].sum()}"
             )
+        if rows["llm_rounds"].notna().any():
+            line += f"; rounds the LLM proposed {int(rows['llm_rounds'].sum())}"
         print(line)
+        ended_early = int((rows["rounds"] < args.evals).sum())
+        if ended_early:
+            print(f"{'':10} {ended_early} studies ended before {args.evals} evaluations")
+    if args.versus:
+        print_versus(frame, args.versus, metrics)
+
+
+def print_versus(frame: pd.DataFrame, baseline: str, metrics: list[str]) -> None:
+    """Each tuner's mean regret minus the baseline's, per function, with a 95% bootstrap
+    interval over seeds; and on how many functions the interval is wholly above 0."""
+    rng = np.random.default_rng(0)
+    print(f"\nMean regret minus {baseline}'s, 95% bootstrap interval over seeds\n")
+    rows, worse = [], {}
+    for (function, tuner), group in frame.groupby(["function", "tuner"], sort=False):
+        if tuner == baseline:
+            continue
+        base = frame[(frame["function"] == function) & (frame["tuner"] == baseline)]
+        row = {"function": function, "tuner": tuner}
+        for metric in metrics:
+            ours, theirs = group[metric].to_numpy(float), base[metric].to_numpy(float)
+            low, high = bootstrap_difference(ours, theirs, rng)
+            row[metric] = f"{ours.mean() - theirs.mean():+.3g} [{low:+.3g}, {high:+.3g}]"
+            worse.setdefault((tuner, metric), []).append(low > 0)
+        rows.append(row)
+    print(pd.DataFrame(rows).to_string(index=False))
+    for (tuner, metric), flags in worse.items():
+        print(f"{tuner} {metric}: worse than {baseline} beyond the noise on {sum(flags)} of "
+              f"{len(flags)} functions")
 
 
 if __name__ == "__main__":

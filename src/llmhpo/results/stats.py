@@ -46,6 +46,20 @@ def bootstrap_mean(
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def bootstrap_difference(
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n: int = 1000
+) -> tuple[float, float]:
+    """95% percentile interval of mean(a) - mean(b), resampling each with replacement (the
+    seeds of two tuners are independent runs, not pairs)."""
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) == 0 or len(b) == 0:
+        return np.nan, np.nan
+    means_a = rng.choice(a, size=(n, len(a)), replace=True).mean(axis=1)
+    means_b = rng.choice(b, size=(n, len(b)), replace=True).mean(axis=1)
+    differences = means_a - means_b
+    return float(np.percentile(differences, 2.5)), float(np.percentile(differences, 97.5))
+
+
 def summarise_curves(curves: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
     """Mean best-so-far over seeds with a 95% bootstrap interval, per task, tuner and k."""
     rng = np.random.default_rng(seed)
