@@ -131,7 +131,7 @@ SEEDED_TUNERS = [
 @pytest.mark.parametrize("tuner", SEEDED_TUNERS, ids=lambda t: t[0].split("=")[1])
 def test_every_tuner_evaluates_the_default_and_the_initial_configurations_first(tmp_path, tuner):
     study = toy_study(
-        tmp_path, *tuner, "tuner.start_at_default=true", "+tuner.initial=[{x1: 1.0, x2: 2.0}]",
+        tmp_path, *tuner, "tuner.start_at_default=true", "tuner.initial=[{x1: 1.0, x2: 2.0}]",
         budget=3,
     )  # fmt: skip
     study.run()
@@ -146,7 +146,7 @@ def test_every_tuner_evaluates_the_default_and_the_initial_configurations_first(
 
 def test_initial_configurations_outside_the_space_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"tuner.initial\[0\] is not in the search space.*x1"):
-        toy_study(tmp_path, "tuner=random", "+tuner.initial=[{x1: 99.0, x2: 2.0}]")
+        toy_study(tmp_path, "tuner=random", "tuner.initial=[{x1: 99.0, x2: 2.0}]")
     space = SearchSpace.from_dict({"lr": {"type": "float", "low": 1e-4, "high": 1e-1}})
     with pytest.raises(ConfigError, match="has no default"):
         llmhpo.Study(space, tuner="random", folder=tmp_path / "api", start_at_default=True)
@@ -165,3 +165,15 @@ def test_a_space_file_may_name_its_default_and_the_tabular_objectives_bring_one(
         "alpha": 0.00027825593, "batch_size": 161, "depth": 1,
         "learning_rate_init": 0.0016681006, "width": 101,
     }  # fmt: skip
+
+
+def test_the_python_api_runs_a_hybrid_study_with_its_knobs(tmp_path):
+    space = SearchSpace.from_dict({"x": {"type": "float", "low": -1, "high": 1}})
+    study = llmhpo.Study(
+        space, tuner="hybrid", llm="local", budget=4, folder=tmp_path / "api", warm_start=1,
+        llm_share=0.0,
+    )  # fmt: skip
+    study.optimize(lambda config: (config["x"] - 0.3) ** 2)
+    lines = trial_lines(tmp_path / "api")
+    assert lines[0]["tuner"]["why"].startswith("warm start")
+    assert [line["tuner"]["proposer"] for line in lines[1:]] == ["bo", "bo", "bo"]

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DIRECTIONS = ("minimize", "maximize")
+LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
 
 
 @dataclass
@@ -78,10 +79,11 @@ class Study:
         **tuner_options: Any,
     ):
         """`space`: a SearchSpace or the dict of its parameters. `tuner`: random, bo, bo_gp,
-        smac, llm or fixed, with `tuner_options` as in its `conf/tuner/` file (sampler=...,
-        max_attempts=..., config=...). `llm`, `prompt`: for tuner="llm" (`llm` defaults to
-        "local", the embedded model). `folder`: where the trial log goes (a new temporary
-        folder if None); the same arguments and folder resume the study. `batch_size`: how
+        smac, llm, hybrid or fixed, with `tuner_options` as in its `conf/tuner/` file
+        (sampler=..., max_attempts=..., config=..., warm_start=...). `llm`, `prompt`: for
+        tuner="llm" or "hybrid" (`llm` defaults to "local", the embedded model). `folder`:
+        where the trial log goes (a new temporary folder if None); the same arguments and
+        folder resume the study. `batch_size`: how
         many trials `ask_batch` hands out at once, for parallel evaluation. `context`: what
         else defines the study (a dataset's version, fixed settings), recorded in study.json
         so that another context never resumes it. `folder_hint`: what a refusal to reuse
@@ -200,7 +202,7 @@ def tuner_config(
     prompt: Mapping[str, Any] | None,
     options: Mapping[str, Any],
 ) -> DictConfig:
-    """The `tuner` (and for tuner="llm", `llm` and `prompt`) config nodes, composed from
+    """The `tuner` (and for tuner="llm" or "hybrid", `llm` and `prompt`) config nodes, composed from
     conf/ exactly as the CLI composes them, with the caller's options merged in."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -216,16 +218,18 @@ def tuner_config(
     if tuner not in known:
         raise ConfigError(f"tuner={tuner!r} is not known; choose one of {known}")
     overrides = ["objective=toy", f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
-    if tuner == "llm":
+    if tuner in LLM_TUNERS:
         overrides.append(f"llm={_llm_preset(llm)}")
     elif llm is not None or prompt is not None:
-        raise ConfigError(f"llm and prompt are options of tuner='llm', not of tuner={tuner!r}")
+        raise ConfigError(
+            f"llm and prompt are options of tuner='llm' and 'hybrid', not of tuner={tuner!r}"
+        )
     outer = GlobalHydra.instance().hydra  # an app of the caller's may run under Hydra already
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)
-        keep = ["tuner", "llm", "prompt"] if tuner == "llm" else ["tuner"]
+        keep = ["tuner", "llm", "prompt"] if tuner in LLM_TUNERS else ["tuner"]
         keep += ["budget", "seed"]  # the tuner's ${budget}, and what study.json records
         node = OmegaConf.create({key: cfg[key] for key in keep})
         OmegaConf.set_struct(node, True)
@@ -234,7 +238,7 @@ def tuner_config(
         if prompt:
             node.prompt = OmegaConf.merge(node.prompt, dict(prompt))
         node.tuner = OmegaConf.merge(node.tuner, dict(options))
-        if tuner == "llm":  # the tuner's own copies follow the merged llm and prompt
+        if tuner in LLM_TUNERS:  # the tuner's own copies follow the merged llm and prompt
             node.tuner.llm, node.tuner.prompt = node.llm, node.prompt
         OmegaConf.resolve(node)
         return node
