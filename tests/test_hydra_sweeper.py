@@ -195,7 +195,7 @@ def test_n_jobs_sends_batches_that_the_joblib_launcher_runs_in_parallel(tmp_path
     folder, _ = sweep(
         tmp_path,
         "x=interval(-1, 1)",
-        "sleep=1.0",
+        "sleep=2.0",  # long beside a worker's start, so that the two jobs surely overlap
         "hydra/launcher=joblib",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.budget=4",
