@@ -9,6 +9,8 @@ import pytest
 import llmhpo
 from llmhpo.builder import build_study
 from llmhpo.errors import ConfigError
+from llmhpo.results.load import load_runs
+from llmhpo.run_folder import claim, job_config, run_name
 from llmhpo.space import SearchSpace
 from llmhpo.tuners.hybrid import SHARE_STREAM
 from tests.helpers.config import compose_config
@@ -177,3 +179,15 @@ def test_the_python_api_runs_a_hybrid_study_with_its_knobs(tmp_path):
     lines = trial_lines(tmp_path / "api")
     assert lines[0]["tuner"]["why"].startswith("warm start")
     assert [line["tuner"]["proposer"] for line in lines[1:]] == ["bo", "bo", "bo"]
+
+
+def test_a_seeded_baseline_is_named_apart_in_its_folder_and_in_the_aggregation(tmp_path):
+    cfg = compose_config(["objective=toy", "tuner=random", "tuner.start_at_default=true", "budget=2"])
+    plain = compose_config(["objective=toy", "tuner=random", "budget=2"])
+    name = run_name(job_config(cfg))
+    assert "_random+default_seed0_" in name and "_random_seed0_" in run_name(job_config(plain))
+    for config, folder in [(cfg, tmp_path / name), (plain, tmp_path / "plain")]:
+        claim(folder, job_config(config))
+        build_study(config, folder).run()
+    trials = load_runs([str(tmp_path)]).trials
+    assert set(trials["tuner"]) == {"random", "random+default"}

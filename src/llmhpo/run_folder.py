@@ -110,11 +110,20 @@ def run_name(config: dict[str, Any]) -> str:
     """`{objective}_{tuner}_seed{seed}_{fingerprint[:8]}`, safe as a folder name."""
     parts = [
         str(config.get("objective", {}).get("name", "objective")),
-        str(config.get("tuner", {}).get("name", "tuner")),
+        tuner_label(config.get("tuner", {})),
         f"seed{config.get('seed')}",
         fingerprint(config)[:8],
     ]
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
+
+
+def tuner_label(tuner: dict[str, Any]) -> str:
+    """The tuner's name as a study reports it: its config's name, with a seeded start's
+    `+default` / `+initial` (tuners/seeded.py)."""
+    from llmhpo.tuners.seeded import seeded_suffix
+
+    initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
+    return str(tuner.get("name", "tuner")) + seeded_suffix(initial, start_at_default)
 
 
 def run_name_of_root(*, _root_: DictConfig) -> str:

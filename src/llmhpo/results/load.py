@@ -21,6 +21,7 @@ from llmhpo.run_folder import (
     TRIALS_FILE,
     DamagedFileError,
     read_json,
+    tuner_label,
 )
 from llmhpo.trial_log import TrialLog
 
@@ -109,7 +110,7 @@ def _run_context(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
         "task": objective.get("name", "?"),
         "objective": str(objective.get("_target_", "")).rsplit(".", 1)[-1],
         "function": objective.get("function"),
-        "tuner": tuner.get("name", "?"),
+        "tuner": tuner_label(tuner) if "name" in tuner else "?",
         "tuner_kind": target.rsplit(".", 1)[-1].replace("Tuner", "").lower() or "?",
         "sampler": tuner.get("sampler"),
         "llm_model": llm.get("model"),

@@ -18,13 +18,20 @@ from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 
 
+def seeded_suffix(initial: Sequence[Any] | None, start_at_default: bool) -> str:
+    """What a seeded start adds to the tuner's name: `+default`, `+initial`, both, or
+    nothing; from the config alone, so that run folders and the aggregation name a seeded
+    baseline apart from the plain tuner."""
+    labels = (["default"] if start_at_default else []) + (["initial"] if initial else [])
+    return "".join(f"+{label}" for label in labels)
+
+
 def seeded(
     inner: Tuner, space: SearchSpace, initial: Sequence[Mapping[str, Any]], start_at_default: bool
 ) -> Tuner:
     """`inner`, started from the space's default and/or `initial` (checked against the space
     here, before any trial); `inner` itself when neither is asked for."""
     configs: list[dict[str, Any]] = []
-    labels = []
     if start_at_default:
         if space.default is None:
             raise ConfigError(
@@ -33,26 +40,23 @@ def seeded(
                 "first configurations in tuner.initial"
             )
         configs.append(dict(space.default))
-        labels.append("default")
     for index, config in enumerate(initial or []):
         try:
             configs.append(space.validate(dict(config)))
         except (InvalidConfigError, TypeError, ValueError) as error:
             why = f"tuner.initial[{index}] is not in the search space: {error}"
             raise ConfigError(why) from None
-    if initial:
-        labels.append("initial")
     if not configs:
         return inner
-    return SeededStart(inner, configs, "+".join(labels))
+    return SeededStart(inner, configs, seeded_suffix(initial, start_at_default))
 
 
 class SeededStart(Tuner):
     """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which hears every
     round (the seeded ones as another tuner's)."""
 
-    def __init__(self, inner: Tuner, configs: list[dict[str, Any]], label: str):
-        super().__init__(inner.space, inner.seed, f"{inner.name}+{label}", inner.task, inner.folder)
+    def __init__(self, inner: Tuner, configs: list[dict[str, Any]], suffix: str):
+        super().__init__(inner.space, inner.seed, inner.name + suffix, inner.task, inner.folder)
         self.inner = inner
         self.configs = configs
         self.trials = inner.trials
