@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from llmhpo.run_folder import LOCK_FILE, FolderBusyError, locked
+from llmhpo.run_folder import LOCK_FILE, FolderBusyError, fingerprint, job_config, locked
+from tests.helpers.config import compose_config
 from tests.helpers.runs import run_cli, trial_lines
 
 SLOW_STUDY = [
@@ -102,3 +103,11 @@ def test_a_sweep_with_the_same_config_twice_runs_it_once(tmp_path):
 def test_on_busy_must_be_stop_or_wait(tmp_path):
     with pytest.raises(ValueError, match="on_busy must be one of"), locked(tmp_path, "later"):
         pass
+
+
+def test_new_tuner_keys_at_their_neutral_value_leave_earlier_fingerprints_alone():
+    plain = job_config(compose_config(["objective=toy", "tuner=random"]))
+    assert set(plain["tuner"]) == {"_target_", "name"}  # as recorded before the keys existed
+    seeded = job_config(compose_config(["objective=toy", "tuner=random", "tuner.start_at_default=true"]))
+    assert seeded["tuner"]["start_at_default"] is True and "initial" not in seeded["tuner"]
+    assert fingerprint(seeded) != fingerprint(plain)
