@@ -303,3 +303,18 @@ def test_a_search_space_file_and_another_sweep_in_the_same_folder(tmp_path):
     assert "differs in: context.fixed_overrides" in result.stdout
     assert "set another hydra.sweep.dir" in result.stdout
     assert math.isfinite(results(folder)["best_value"])
+
+
+def test_the_hybrid_tuner_sweeps_with_its_knobs(tmp_path):
+    folder, _ = sweep(
+        tmp_path,
+        "x=interval(-1, 1)",
+        "hydra.sweeper.tuner=hybrid",
+        "hydra.sweeper.budget=3",
+        "+hydra.sweeper.options.warm_start=1",
+        "+hydra.sweeper.options.llm_share=0.0",
+    )
+    lines = trial_lines(folder)
+    assert lines[0]["tuner"]["why"].startswith("warm start") and "prompt_tokens" in lines[0]["tuner"]
+    assert [line["tuner"]["proposer"] for line in lines[1:]] == ["bo", "bo"]
+    assert results(folder)["tuner"] == "hybrid-SmolLM2-135M-Instruct-bo-tpe"
