@@ -117,11 +117,17 @@ def run_name(config: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
 
 
+def seeded_suffix(initial: Any, start_at_default: bool) -> str:
+    """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
+    `+initial`, both, or nothing; from the config alone, so that run folders and the
+    aggregation name a seeded baseline apart from the plain tuner."""
+    labels = (["default"] if start_at_default else []) + (["initial"] if initial else [])
+    return "".join(f"+{label}" for label in labels)
+
+
 def tuner_label(tuner: dict[str, Any]) -> str:
     """The tuner's name as a study reports it: its config's name, with a seeded start's
-    `+default` / `+initial` (tuners/seeded.py)."""
-    from llmhpo.tuners.seeded import seeded_suffix
-
+    suffix."""
     initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
     return str(tuner.get("name", "tuner")) + seeded_suffix(initial, start_at_default)
 

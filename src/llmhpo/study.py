@@ -161,13 +161,12 @@ class Study:
         `error` for a failed trial. Logged (fsynced) before the tuner hears of it, in round
         order: a trial told before an earlier one of its batch waits for it."""
         if not any(held is record for held in self._queue) or record.round in self._known:
-            waiting = [r.round for r in self._queue if r.round not in self._known]
-            waiting_text = f"trial {waiting[0]}" if len(waiting) == 1 else "no trial"
-            if len(waiting) > 1:
-                waiting_text = "trials " + ", ".join(map(str, waiting))
+            waiting = [str(r.round) for r in self._queue if r.round not in self._known]
+            named = "trials " if len(waiting) > 1 else "trial "
+            named = named + ", ".join(waiting) if waiting else "no trial"
             raise TrialOrderError(
                 f"tell for trial {getattr(record, 'round', record)!r}, but this study is "
-                f"waiting for {waiting_text}: tell each trial that ask returned, once"
+                f"waiting for {named}: tell each trial that ask returned, once"
             )
         record.seconds = time.perf_counter() - self._started.pop(record.round)
         if error is None and (value is None or not math.isfinite(value)):

@@ -3,8 +3,9 @@
 Each batch of `n_jobs` configurations from the Python API's study (`llmhpo.Study`, the CLI's
 own loop) goes to Hydra's launcher as one job per configuration, so the joblib and submitit
 launchers run a batch in parallel. The study lives in the sweep directory (trials.jsonl,
-summary.json, study.json): running the same sweep again resumes it, job numbers go on from
-the jobs already logged, and the tuner proposes what an uninterrupted sweep would have. The
+summary.json, study.json): running the same sweep again resumes it, job numbers go on (a
+batch's jobs are numbered from its first round, so job i is round i's configuration), and
+the tuner proposes what an uninterrupted sweep would have. The
 hydra_plugins package holds only the plugin's config and class, since Hydra imports every
 plugin at the start of every app; this module is imported when a sweep starts.
 """
@@ -21,9 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
-from llmhpo.run_folder import TRIALS_FILE
 from llmhpo.space import SearchSpace
-from llmhpo.trial_log import TrialLog
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,9 @@ def run_sweep(
         **options,
     )
     try:
-        job = sum(r.config is not None for r in TrialLog(folder / TRIALS_FILE).read())
         while batch := study.ask_batch():
             overrides = [tuple(space.overrides(trial.config)) for trial in batch]
-            returns = launcher.launch(overrides, initial_job_idx=job)
-            job += len(returns)
+            returns = launcher.launch(overrides, initial_job_idx=batch[0].number)
             for trial, job_return in zip(batch, returns, strict=True):
                 value, failure = trial_value(job_return, settings.metric)
                 if failure is not None:

@@ -99,3 +99,26 @@ class Tuner(ABC):
     def round_seed(self) -> int:
         """An integer seed for libraries that take one, derived like `round_rng`."""
         return int(self.round_rng().integers(2**31 - 1))
+
+
+class FrontTuner(Tuner):
+    """A tuner in front of another (`inner`: the hybrid's LLM tuner, a seeded start's tuner)
+    that passes every round on, so the inner tuner hears all of them. `hold_inner` says how
+    a round this tuner proposed reaches the inner one (as its own by default)."""
+
+    inner: Tuner
+
+    def hold(self, record: TrialRecord) -> None:
+        super().hold(record)
+        self.hold_inner(record)
+
+    def hold_inner(self, record: TrialRecord) -> None:
+        self.inner.hold(record)
+
+    def hold_other(self, record: TrialRecord) -> None:
+        Tuner.hold(self, record)
+        self.inner.hold_other(record)
+
+    def tell(self, record: TrialRecord) -> None:
+        super().tell(record)
+        self.inner.tell(record)

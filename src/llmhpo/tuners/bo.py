@@ -103,17 +103,14 @@ class OptunaTuner(Tuner):
         one does; a proposal of ours that was asked (as advice) and not taken is dropped as
         FAIL, which the samplers ignore, so a resumed study, which never asked it, sees the
         same history."""
-        asked, self._asked = self._asked, None
-        taken = record.config is not None and asked is not None
-        if taken and asked.params == self.space.to_optuna(record.config):  # the advice, taken
-            self._asked = asked
-            self.hold(record)
-            return
-        if asked is not None:
+        asked = self._asked
+        params = None if record.config is None else self.space.to_optuna(record.config)
+        if asked is not None and asked.params != params:
             from optuna.trial import TrialState
 
             self.study.tell(asked, state=TrialState.FAIL)
-        self.hold(record)
+            self._asked = None
+        self.hold(record)  # holds the advice where it was taken
 
     def tell(self, record: TrialRecord) -> None:
         super().tell(record)

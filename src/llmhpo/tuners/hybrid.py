@@ -24,14 +24,13 @@ import numpy as np
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
-from llmhpo.trial_log import TrialRecord
-from llmhpo.tuners.base import Proposal, Tuner
+from llmhpo.tuners.base import FrontTuner, Proposal
 from llmhpo.tuners.llm import LLMTuner
 
 SHARE_STREAM = 1  # the draws that pick a round's proposer, apart from the tuners' own
 
 
-class HybridTuner(Tuner):
+class HybridTuner(FrontTuner):
     """Routes each round to the LLM or the BO tuner; the LLM tuner owns the BO tuner (its
     fallback), and both hear every round."""
 
@@ -46,13 +45,13 @@ class HybridTuner(Tuner):
         warm_start: int = 2,
         llm_share: float = 0.3,
         advise: bool = False,
-        max_attempts: int = 3,
-        allow_repeats: bool = False,
-        retry_temperature: float = 1.0,
         name: str | None = None,
         task: TaskInfo | None = None,
         folder: Path | None = None,
+        **llm_options: Any,
     ):
+        """`llm_options`: the LLM tuner's own (max_attempts, allow_repeats,
+        retry_temperature); its on_invalid is always bo."""
         if warm_start < 0:
             raise ConfigError(f"tuner.warm_start must be >= 0 rounds, got {warm_start}")
         if not 0.0 <= llm_share <= 1.0:
@@ -64,19 +63,9 @@ class HybridTuner(Tuner):
                 "sequence, so a resumed study could not replay it"
             )
         self.llm = LLMTuner(
-            space,
-            seed,
-            llm,
-            prompt,
-            budget,
-            max_attempts=max_attempts,
-            on_invalid="bo",
-            allow_repeats=allow_repeats,
-            retry_temperature=retry_temperature,
-            bo=bo,
-            task=task,
-            folder=folder,
-        )
+            space, seed, llm, prompt, budget, on_invalid="bo", bo=bo, task=task, folder=folder,
+            **llm_options,
+        )  # fmt: skip
         super().__init__(space, seed, name or f"hybrid-{self.llm.name}-{self.llm.bo.name}", task)
         self.warm_start = warm_start
         self.llm_share = llm_share
@@ -105,14 +94,6 @@ class HybridTuner(Tuner):
             return "llm", f"share: draw {draw:.3f} < llm_share {self.llm_share}"
         return "bo", f"share: draw {draw:.3f} >= llm_share {self.llm_share}"
 
-    def hold(self, record: TrialRecord) -> None:
-        super().hold(record)
-        self.llm.hold(record)
-
-    def hold_other(self, record: TrialRecord) -> None:
-        super().hold(record)
-        self.llm.hold_other(record)
-
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
-        self.llm.tell(record)
+    @property
+    def inner(self) -> LLMTuner:
+        return self.llm

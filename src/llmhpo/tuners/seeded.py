@@ -13,17 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmhpo.errors import ConfigError
+from llmhpo.run_folder import seeded_suffix
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import TrialRecord
-from llmhpo.tuners.base import Proposal, Tuner
-
-
-def seeded_suffix(initial: Sequence[Any] | None, start_at_default: bool) -> str:
-    """What a seeded start adds to the tuner's name: `+default`, `+initial`, both, or
-    nothing; from the config alone, so that run folders and the aggregation name a seeded
-    baseline apart from the plain tuner."""
-    labels = (["default"] if start_at_default else []) + (["initial"] if initial else [])
-    return "".join(f"+{label}" for label in labels)
+from llmhpo.tuners.base import FrontTuner, Proposal, Tuner
 
 
 def seeded(
@@ -51,7 +44,7 @@ def seeded(
     return SeededStart(inner, configs, seeded_suffix(initial, start_at_default))
 
 
-class SeededStart(Tuner):
+class SeededStart(FrontTuner):
     """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which hears every
     round (the seeded ones as another tuner's)."""
 
@@ -66,17 +59,8 @@ class SeededStart(Tuner):
             return Proposal(dict(self.configs[self.round]), {"proposer": "initial"})
         return self.inner.ask()
 
-    def hold(self, record: TrialRecord) -> None:
-        super().hold(record)
+    def hold_inner(self, record: TrialRecord) -> None:
         if record.round < len(self.configs):
             self.inner.hold_other(record)
         else:
             self.inner.hold(record)
-
-    def hold_other(self, record: TrialRecord) -> None:
-        super().hold(record)
-        self.inner.hold_other(record)
-
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
-        self.inner.tell(record)
