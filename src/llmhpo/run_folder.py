@@ -117,6 +117,13 @@ def run_name(config: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
 
 
+def fallback_suffix(on_invalid: Any) -> str:
+    """What `tuner.on_invalid=bo` adds to an LLM tuner's name: `+bo-fallback`. Its invalid
+    rounds are a Bayesian optimiser's, so it is another method than the LLM with random
+    fallbacks and must not be averaged with it; the other fallbacks keep the plain name."""
+    return "+bo-fallback" if on_invalid == "bo" else ""
+
+
 def seeded_suffix(initial: Any, start_at_default: bool) -> str:
     """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
     `+initial`, both, or nothing; from the config alone, so that run folders and the
@@ -126,10 +133,14 @@ def seeded_suffix(initial: Any, start_at_default: bool) -> str:
 
 
 def tuner_label(tuner: dict[str, Any]) -> str:
-    """The tuner's name as a study reports it: its config's name, with a seeded start's
-    suffix."""
+    """The tuner's name as a study reports it: its config's name, with the suffixes of a
+    BO fallback and a seeded start."""
     initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
-    return str(tuner.get("name", "tuner")) + seeded_suffix(initial, start_at_default)
+    return (
+        str(tuner.get("name", "tuner"))
+        + fallback_suffix(tuner.get("on_invalid"))
+        + seeded_suffix(initial, start_at_default)
+    )
 
 
 def run_name_of_root(*, _root_: DictConfig) -> str:

@@ -66,7 +66,7 @@ class HybridTuner(FrontTuner):
             space, seed, llm, prompt, budget, on_invalid="bo", bo=bo, task=task, folder=folder,
             **llm_options,
         )  # fmt: skip
-        super().__init__(space, seed, name or f"hybrid-{self.llm.name}-{self.llm.bo.name}", task)
+        super().__init__(space, seed, name or f"hybrid-{llm.get('model')}-{self.llm.bo.name}", task)
         self.warm_start = warm_start
         self.llm_share = llm_share
         self.advise = advise
