@@ -9,9 +9,13 @@ plus the paper's pooled random-search bootstrap), best_at_k.{md,csv},
 vs_random.{md,csv} (share of tasks beating random search, relative change, mean
 rank, normalised regret; --baseline picks random search's value, and the table
 names it; for HPOBench and scikit-learn tasks at k=10 the paper's own figures
-are a row of their own, labelled as the paper's), totals.{md,csv} (tokens, cost, seconds per tuner),
-curves/*.png and, for toy functions, paths/*.png. Problems with runs are printed
-and saved to problems.txt; they never stop the aggregation.
+are a row of their own, labelled as the paper's), with --versus TUNER
+versus.{md,csv} (per task, each tuner's mean best minus TUNER's with a 95%
+bootstrap interval over seeds, and whether it is worse or better beyond the
+noise) and versus_counts.{md,csv} (those verdicts counted across tasks),
+totals.{md,csv} (tokens, cost, seconds per tuner), curves/*.png and, for toy
+functions, paths/*.png. Problems with runs are printed and saved to problems.txt;
+they never stop the aggregation.
 """
 
 from __future__ import annotations
@@ -52,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         "the default: single-trial random seeds, as the paper ran them, give the pooled one)",
     )
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5, 10])
+    parser.add_argument(
+        "--versus",
+        metavar="TUNER",
+        help="the tuner (as the tables name it) every other is compared with, task by task, "
+        "with a bootstrap interval over seeds: e.g. bo-tpe for the hybrid",
+    )
     parser.add_argument("--max-paths", type=int, default=20, help="toy search-path plots at most")
     args = parser.parse_args(argv)
 
@@ -86,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             table = stats.with_paper_row(table)
         write_table(table, args.out / "vs_random")
         print(f"vs_random (best value against random search, across tasks):\n{to_markdown(table)}")
+    if args.versus:
+        write_versus(curves, args.versus, ks, args)
     write_table(stats.totals(trials), args.out / "totals")
 
     (args.out / "curves").mkdir(exist_ok=True)
@@ -97,6 +109,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(loaded.problems)} problem(s)"
     )
     return 0
+
+
+def write_versus(
+    curves: pd.DataFrame, baseline: str, ks: list[int], args: argparse.Namespace
+) -> None:
+    """versus.{md,csv} and versus_counts.{md,csv}; a baseline no run has is reported, with the
+    tuners there are."""
+    if baseline not in set(curves["tuner"]):
+        names = ", ".join(sorted(curves["tuner"].unique()))
+        print(f"problem: --versus {baseline}: no run of that tuner; the tuners are {names}",
+              file=sys.stderr)  # fmt: skip
+        return
+    table = stats.versus(curves, baseline, ks, seed=args.seed, n_boot=args.bootstrap)
+    if table.empty:
+        return
+    write_table(table.set_index("task"), args.out / "versus")
+    counts = stats.versus_counts(table)
+    write_table(counts, args.out / "versus_counts")
+    print(f"versus {baseline} (tasks where each tuner is worse or better beyond the seeds' "
+          f"noise):\n{to_markdown(counts)}")  # fmt: skip
 
 
 def plot_toy_paths(trials: pd.DataFrame, folder: Path, limit: int) -> None:

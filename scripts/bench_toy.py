@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
-from llmhpo.results.stats import best_so_far, bootstrap_difference
+from llmhpo.results import stats
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
@@ -98,8 +98,8 @@ def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int)
     started = time.perf_counter()
     summary = study.run()
     records = study.trial_log.read()
-    best = best_so_far([r.metrics.get("regret") for r in records])
-    values = best_so_far([r.value for r in records])
+    best = stats.best_so_far([r.metrics.get("regret") for r in records])
+    values = stats.best_so_far([r.value for r in records])
     llm = summary.get("llm", {})
     return {
         "function": function,
@@ -185,25 +185,26 @@ def main() -> None:
 def print_versus(frame: pd.DataFrame, baseline: str, metrics: list[str]) -> None:
     """Each tuner's mean regret minus the baseline's, per function, with a 95% bootstrap
     interval over seeds; and on how many functions the interval is wholly above 0."""
-    rng = np.random.default_rng(0)
+    curves = pd.DataFrame(
+        [
+            {"task": row["function"], "tuner": row["tuner"], "run": row["seed"],
+             "k": int(metric.split("@")[1]), "best": row[metric]}
+            for row in frame.to_dict("records") for metric in metrics
+        ]
+    )  # fmt: skip
+    ks = sorted(curves["k"].unique())
+    table = stats.versus(curves, baseline, ks)
+    table["cell"] = [
+        f"{d:+.3g} [{lo:+.3g}, {hi:+.3g}]"
+        for d, lo, hi in zip(table["difference"], table["low"], table["high"], strict=True)
+    ]
+    cells = table.pivot(index=["task", "tuner"], columns="k", values="cell")
+    cells.columns = [f"regret@{k}" for k in cells.columns]
     print(f"\nMean regret minus {baseline}'s, 95% bootstrap interval over seeds\n")
-    rows, worse = [], {}
-    for (function, tuner), group in frame.groupby(["function", "tuner"], sort=False):
-        if tuner == baseline:
-            continue
-        base = frame[(frame["function"] == function) & (frame["tuner"] == baseline)]
-        row = {"function": function, "tuner": tuner}
-        for metric in metrics:
-            ours, theirs = group[metric].to_numpy(float), base[metric].to_numpy(float)
-            low, high = bootstrap_difference(ours, theirs, rng)
-            row[metric] = f"{ours.mean() - theirs.mean():+.3g} [{low:+.3g}, {high:+.3g}]"
-            worse.setdefault((tuner, metric), []).append(low > 0)
-        rows.append(row)
-    print(pd.DataFrame(rows).to_string(index=False))
-    for (tuner, metric), flags in worse.items():
-        print(f"{tuner} {metric}: worse than {baseline} beyond the noise on {sum(flags)} of "
-              f"{len(flags)} functions")
-
+    print(cells.to_string())
+    for tuner, counts in stats.versus_counts(table).iterrows():
+        print(f"{tuner} regret@{counts['k']}: worse than {baseline} beyond the noise on "
+              f"{counts['worse']} of {counts['tasks']} functions")  # fmt: skip
 
 if __name__ == "__main__":
     main()

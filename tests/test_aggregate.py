@@ -162,6 +162,36 @@ def test_pooled_random_is_seeded_and_uses_every_random_configuration():
     assert a.iloc[0]["mean"] == pytest.approx(5.0, abs=0.6)  # one draw: the pool's mean
 
 
+def test_versus_reads_the_interval_of_a_constructed_case():
+    # On task a, "far" is 10 above the baseline on every seed (worse beyond any noise), "close"
+    # straddles it; on task b, "far" is 10 below. The difference is of the means over seeds.
+    best = {("a", "base"): [1.0, 2.0, 3.0], ("a", "far"): [11.0, 12.0, 13.0],
+            ("a", "close"): [0.0, 2.0, 4.0], ("b", "base"): [20.0, 21.0, 22.0],
+            ("b", "far"): [10.0, 11.0, 12.0]}  # fmt: skip
+    curves = pd.DataFrame(
+        [{"task": task, "tuner": tuner, "run": f"{tuner}{i}", "k": 5, "best": value}
+         for (task, tuner), values in best.items() for i, value in enumerate(values)]
+    )  # fmt: skip
+    table = stats.versus(curves, "base", [5], seed=0, n_boot=2000).set_index(["task", "tuner"])
+    assert table.loc[("a", "far"), "difference"] == pytest.approx(10.0)
+    assert 8.0 <= table.loc[("a", "far"), "low"] <= 10.0 <= table.loc[("a", "far"), "high"] <= 12
+    assert list(table["verdict"]) == ["within noise", "worse", "better"]
+    counts = stats.versus_counts(table.reset_index())
+    assert counts.loc["far"].tolist() == [5, 2, 1, 0, 1]  # k, tasks, worse, within, better
+    assert counts.loc["close"].tolist() == [5, 1, 0, 1, 0]
+
+
+def test_aggregate_compares_every_tuner_with_the_one_named_by_versus(multirun, tmp_path):
+    result = aggregate(multirun, "--out", tmp_path / "out", "--versus", "bo-tpe", "--ks", "3")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "out" / "versus.csv")
+    assert set(table["tuner"]) == {"random"} and set(table["k"]) == {3, 6}
+    assert len(table) == 4 and (table["runs"] == 3).all() and (table["low"] <= table["high"]).all()
+    assert "versus bo-tpe" in result.stdout
+    missing = aggregate(multirun, "--out", tmp_path / "other", "--versus", "bo-gp")
+    assert missing.returncode == 0 and "no run of that tuner" in missing.stderr
+    assert "bo-tpe, random" in missing.stderr and not (tmp_path / "other" / "versus.csv").exists()
+
 def test_aggregate_writes_tables_and_images(multirun, tmp_path):
     result = aggregate(multirun, "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr

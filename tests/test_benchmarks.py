@@ -53,7 +53,13 @@ def test_bench_toy_prints_regret_per_tuner_and_function():
         "2",
         "--evals",
         "10",
+        "--versus",
+        "bo-tpe",
     )
     row = re.search(r"^branin\s+(\d+\.?\d*)\s+(\d+\.?\d*)$", out, re.MULTILINE)
     assert row and all(float(value) >= 0 for value in row.groups())  # regret: never below 0
     assert re.search(r"^bo-tpe\s+seconds per proposal: median", out, re.MULTILINE)
+    interval = r"[+-][\d.e+-]+ \[[+-][\d.e+-]+, [+-][\d.e+-]+\]"
+    assert re.search(rf"^branin random\s+{interval}$", out, re.MULTILINE), out
+    assert re.search(r"^random regret@10: worse than bo-tpe beyond the noise on [01] of 1 ", out,
+                     re.MULTILINE)  # fmt: skip

@@ -188,6 +188,46 @@ def compare_to_random(
     return pd.DataFrame(rows).set_index("tuner")
 
 
+
+def versus(
+    curves: pd.DataFrame, baseline: str, ks: Sequence[int], seed: int = 0, n_boot: int = 1000
+) -> pd.DataFrame:
+    """Per task, tuner and k: the tuner's mean best minus `baseline`'s over their runs (seeds),
+    with a 95% bootstrap interval of that difference. `verdict` reads the interval: `worse`
+    or `better` beyond the seeds' noise when it lies wholly above or below 0, `within noise`
+    otherwise. `curves` has one row per run and k (task, tuner, k, best), as `run_curves`."""
+    rng = np.random.default_rng(seed)
+    chosen = curves[curves["k"].isin(ks)]
+    columns = ["task", "tuner", "k", "difference", "low", "high", "runs", "baseline_runs"]
+    rows = []
+    for (task, k), group in chosen.groupby(["task", "k"], sort=True):
+        theirs = group.loc[group["tuner"] == baseline, "best"].to_numpy(dtype=float)
+        if not np.isfinite(theirs).any():
+            continue
+        for tuner, mine in group[group["tuner"] != baseline].groupby("tuner", sort=True):
+            ours = mine["best"].to_numpy(dtype=float)
+            if not np.isfinite(ours).any():
+                continue
+            low, high = bootstrap_difference(ours, theirs, rng, n_boot)
+            difference = np.nanmean(ours) - np.nanmean(theirs)
+            runs, baseline_runs = int(np.isfinite(ours).sum()), int(np.isfinite(theirs).sum())
+            rows.append(dict(zip(columns, [task, tuner, k, difference, low, high, runs,
+                                           baseline_runs], strict=True)))  # fmt: skip
+    table = pd.DataFrame(rows, columns=columns)
+    table["verdict"] = np.select(
+        [table["low"] > 0, table["high"] < 0], ["worse", "better"], default="within noise"
+    )
+    return table
+
+
+def versus_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """A `versus` table across tasks: per tuner and k, on how many tasks it is worse than the
+    baseline beyond the noise, better beyond it, and within it."""
+    counts = table.groupby(["tuner", "k"])["verdict"].value_counts().unstack(fill_value=0)
+    counts = counts.reindex(columns=["worse", "within noise", "better"], fill_value=0)
+    counts.insert(0, "tasks", counts.sum(axis=1))
+    return counts.reset_index().set_index("tuner")
+
 # The paper's headline result (Zhang et al. 2023, HPOBench: 8 datasets x 4 models = 32 tasks, 10
 # evaluations): GPT-4 Turbo against random search. Its error was lower on 26 of 32 tasks, by
 # 13.70% (median) and 19.83% (mean); in this table's sign, a lower error is a negative change.
