@@ -23,7 +23,7 @@ def safe_name(text: str) -> str:
 
 def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     """Best value so far against evaluations, one line and 95% band per tuner."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for tuner, group in summary[summary["task"] == task].groupby("tuner", sort=True):
         group = group.sort_values("k")
         line = ax.plot(group["k"], group["mean"], marker="o", markersize=3, label=tuner)[0]
@@ -33,7 +33,9 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     ax.set_title(task)
     if (summary.loc[summary["task"] == task, "mean"] > 0).all():
         ax.set_yscale("log")
-    ax.legend(fontsize=8)
+    # Beside the axes, not over them: a suite compares up to a dozen tuners, whose legend would
+    # hide the curves (and matplotlib's search for a free "best" spot is slow with many points).
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
