@@ -179,6 +179,9 @@ def test_versus_reads_the_interval_of_a_constructed_case():
     counts = stats.versus_counts(table.reset_index())
     assert counts.loc["far"].tolist() == [5, 2, 1, 0, 1]  # k, tasks, worse, within, better
     assert counts.loc["close"].tolist() == [5, 1, 0, 1, 0]
+    alone = stats.versus(curves[curves["tuner"] != "close"], "base", [5], seed=0, n_boot=2000)
+    far = table.xs("far", level="tuner")[["low", "high"]].to_numpy()
+    assert (alone.set_index("task")[["low", "high"]].to_numpy() == far).all()  # own streams
 
 
 def test_aggregate_compares_every_tuner_with_the_one_named_by_versus(multirun, tmp_path):

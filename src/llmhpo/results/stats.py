@@ -6,6 +6,7 @@ so every table can be reproduced exactly.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -195,8 +196,9 @@ def versus(
     """Per task, tuner and k: the tuner's mean best minus `baseline`'s over their runs (seeds),
     with a 95% bootstrap interval of that difference. `verdict` reads the interval: `worse`
     or `better` beyond the seeds' noise when it lies wholly above or below 0, `within noise`
-    otherwise. `curves` has one row per run and k (task, tuner, k, best), as `run_curves`."""
-    rng = np.random.default_rng(seed)
+    otherwise. `curves` has one row per run and k (task, tuner, k, best), as `run_curves`.
+    Each comparison draws from its own stream, seeded by `seed` and its names, so a verdict
+    does not change when other tuners or tasks join the folder."""
     chosen = curves[curves["k"].isin(ks)]
     columns = ["task", "tuner", "k", "difference", "low", "high", "runs", "baseline_runs"]
     rows = []
@@ -208,6 +210,8 @@ def versus(
             ours = mine["best"].to_numpy(dtype=float)
             if not np.isfinite(ours).any():
                 continue
+            stream = zlib.crc32(f"{task}|{tuner}|{baseline}|{k}".encode())
+            rng = np.random.default_rng([seed, stream])
             low, high = bootstrap_difference(ours, theirs, rng, n_boot)
             difference = np.nanmean(ours) - np.nanmean(theirs)
             runs, baseline_runs = int(np.isfinite(ours).sum()), int(np.isfinite(theirs).sum())
