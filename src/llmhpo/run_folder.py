@@ -73,6 +73,9 @@ def read_json(path: Path) -> Any:
 # of the recorded config, so that the folders (and fingerprints) of earlier studies still
 # resume; set to anything else, they are recorded like every other key.
 NEUTRAL_TUNER_KEYS = {"initial": [], "start_at_default": False}
+# tuner=hybrid's knobs at their defaults (conf/tuner/hybrid.yaml states the same values, and a
+# test holds them equal); a hybrid with other values is named apart (hybrid_suffix).
+HYBRID_DEFAULTS = {"warm_start": 2, "llm_share": 0.3, "advise": False}
 
 
 def job_config(root: DictConfig) -> dict[str, Any]:
@@ -124,6 +127,19 @@ def fallback_suffix(on_invalid: Any) -> str:
     return "+bo-fallback" if on_invalid == "bo" else ""
 
 
+def hybrid_suffix(knobs: dict[str, Any]) -> str:
+    """What a hybrid tuner's knobs add to its name where they differ from HYBRID_DEFAULTS
+    (`+warm_start=3+llm_share=0.0` for experiment=llambo_warm_start): hybrids with other
+    knobs are other methods, and one folder may hold several to compare."""
+    if "llm_share" not in knobs:  # not a hybrid
+        return ""
+    return "".join(
+        f"+{key}={str(knobs[key]).lower() if isinstance(knobs[key], bool) else knobs[key]}"
+        for key, default in HYBRID_DEFAULTS.items()
+        if key in knobs and knobs[key] != default
+    )
+
+
 def seeded_suffix(initial: Any, start_at_default: bool) -> str:
     """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
     `+initial`, both, or nothing; from the config alone, so that run folders and the
@@ -139,6 +155,7 @@ def tuner_label(tuner: dict[str, Any]) -> str:
     return (
         str(tuner.get("name", "tuner"))
         + fallback_suffix(tuner.get("on_invalid"))
+        + hybrid_suffix(tuner)
         + seeded_suffix(initial, start_at_default)
     )
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
+from llmhpo.run_folder import HYBRID_DEFAULTS, hybrid_suffix
 from llmhpo.space import SearchSpace
 from llmhpo.tuners.base import FrontTuner, Proposal
 from llmhpo.tuners.llm import LLMTuner
@@ -42,9 +43,9 @@ class HybridTuner(FrontTuner):
         prompt: dict[str, Any],
         budget: int,
         bo: dict[str, Any],
-        warm_start: int = 2,
-        llm_share: float = 0.3,
-        advise: bool = False,
+        warm_start: int = HYBRID_DEFAULTS["warm_start"],
+        llm_share: float = HYBRID_DEFAULTS["llm_share"],
+        advise: bool = HYBRID_DEFAULTS["advise"],
         name: str | None = None,
         task: TaskInfo | None = None,
         folder: Path | None = None,
@@ -66,7 +67,9 @@ class HybridTuner(FrontTuner):
             space, seed, llm, prompt, budget, on_invalid="bo", bo=bo, task=task, folder=folder,
             **llm_options,
         )  # fmt: skip
-        super().__init__(space, seed, name or f"hybrid-{llm.get('model')}-{self.llm.bo.name}", task)
+        name = name or f"hybrid-{llm.get('model')}-{self.llm.bo.name}"
+        knobs = {"warm_start": warm_start, "llm_share": llm_share, "advise": advise}
+        super().__init__(space, seed, name + hybrid_suffix(knobs), task)
         self.warm_start = warm_start
         self.llm_share = llm_share
         self.advise = advise
