@@ -206,5 +206,6 @@ def print_versus(frame: pd.DataFrame, baseline: str, metrics: list[str]) -> None
         print(f"{tuner} regret@{counts['k']}: worse than {baseline} beyond the noise on "
               f"{counts['worse']} of {counts['tasks']} functions")  # fmt: skip
 
+
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError, whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
+from llmhpo.run_folder import tuner_label
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import Study
 from llmhpo.tuners.base import Tuner
@@ -61,11 +62,14 @@ def make_tuner(
     tuner_cfg: DictConfig, space: SearchSpace, seed: int, task: TaskInfo, folder: Path | None
 ) -> Tuner:
     """The tuner a `tuner` config node describes, for this space, seed and task; started
-    from the space's default and/or `tuner.initial` where the node asks for them."""
+    from the space's default and/or `tuner.initial` where the node asks for them, and named
+    as its run folder and the aggregation name it (`tuner_label`: `+bo-fallback`,
+    `+warm_start=3`, `+default`, ...)."""
     if OmegaConf.is_config(tuner_cfg):
         node = OmegaConf.to_container(tuner_cfg, resolve=True)
     else:
         node = dict(tuner_cfg)
+    described = dict(node)
     initial = node.pop("initial", None) or []
     start_at_default = bool(node.pop("start_at_default", False))
     if not isinstance(initial, list) or not all(isinstance(c, dict) for c in initial):
@@ -75,7 +79,9 @@ def make_tuner(
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(node, _partial_=True, _convert_="all")
     inner = make(space=space, seed=seed, task=task, folder=folder)
-    return seeded(inner, space, initial, start_at_default)
+    tuner = seeded(inner, space, initial, start_at_default)
+    tuner.name = tuner_label({"name": inner.name, **described})
+    return tuner
 
 
 def build_study(cfg: DictConfig, folder: Path) -> Study:

@@ -74,7 +74,7 @@ def read_json(path: Path) -> Any:
 # resume; set to anything else, they are recorded like every other key.
 NEUTRAL_TUNER_KEYS = {"initial": [], "start_at_default": False}
 # tuner=hybrid's knobs at their defaults (conf/tuner/hybrid.yaml states the same values, and a
-# test holds them equal); a hybrid with other values is named apart (hybrid_suffix).
+# test holds them equal); a hybrid with other values is named apart (_hybrid_suffix).
 HYBRID_DEFAULTS = {"warm_start": 2, "llm_share": 0.3, "advise": False}
 
 
@@ -120,14 +120,14 @@ def run_name(config: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
 
 
-def fallback_suffix(on_invalid: Any) -> str:
+def _fallback_suffix(on_invalid: Any) -> str:
     """What `tuner.on_invalid=bo` adds to an LLM tuner's name: `+bo-fallback`. Its invalid
     rounds are a Bayesian optimiser's, so it is another method than the LLM with random
     fallbacks and must not be averaged with it; the other fallbacks keep the plain name."""
     return "+bo-fallback" if on_invalid == "bo" else ""
 
 
-def hybrid_suffix(knobs: dict[str, Any]) -> str:
+def _hybrid_suffix(knobs: dict[str, Any]) -> str:
     """What a hybrid tuner's knobs add to its name where they differ from HYBRID_DEFAULTS
     (`+warm_start=3+llm_share=0.0` for experiment=llambo_warm_start): hybrids with other
     knobs are other methods, and one folder may hold several to compare."""
@@ -140,7 +140,7 @@ def hybrid_suffix(knobs: dict[str, Any]) -> str:
     )
 
 
-def seeded_suffix(initial: Any, start_at_default: bool) -> str:
+def _seeded_suffix(initial: Any, start_at_default: bool) -> str:
     """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
     `+initial`, both, or nothing; from the config alone, so that run folders and the
     aggregation name a seeded baseline apart from the plain tuner."""
@@ -149,14 +149,15 @@ def seeded_suffix(initial: Any, start_at_default: bool) -> str:
 
 
 def tuner_label(tuner: dict[str, Any]) -> str:
-    """The tuner's name as a study reports it: its config's name, with the suffixes of a
-    BO fallback and a seeded start."""
+    """The tuner's name as its run folder, its summary and the aggregation give it: its
+    config's name, with the suffixes of a BO fallback, hybrid knobs other than the defaults
+    and a seeded start. The one place a tuner's name is derived (make_tuner applies it)."""
     initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
     return (
         str(tuner.get("name", "tuner"))
-        + fallback_suffix(tuner.get("on_invalid"))
-        + hybrid_suffix(tuner)
-        + seeded_suffix(initial, start_at_default)
+        + _fallback_suffix(tuner.get("on_invalid"))
+        + _hybrid_suffix(tuner)
+        + _seeded_suffix(initial, start_at_default)
     )
 
 

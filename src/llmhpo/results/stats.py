@@ -189,7 +189,6 @@ def compare_to_random(
     return pd.DataFrame(rows).set_index("tuner")
 
 
-
 def versus(
     curves: pd.DataFrame, baseline: str, ks: Sequence[int], seed: int = 0, n_boot: int = 1000
 ) -> pd.DataFrame:
@@ -200,7 +199,6 @@ def versus(
     Each comparison draws from its own stream, seeded by `seed` and its names, so a verdict
     does not change when other tuners or tasks join the folder."""
     chosen = curves[curves["k"].isin(ks)]
-    columns = ["task", "tuner", "k", "difference", "low", "high", "runs", "baseline_runs"]
     rows = []
     for (task, k), group in chosen.groupby(["task", "k"], sort=True):
         theirs = group.loc[group["tuner"] == baseline, "best"].to_numpy(dtype=float)
@@ -213,10 +211,13 @@ def versus(
             stream = zlib.crc32(f"{task}|{tuner}|{baseline}|{k}".encode())
             rng = np.random.default_rng([seed, stream])
             low, high = bootstrap_difference(ours, theirs, rng, n_boot)
-            difference = np.nanmean(ours) - np.nanmean(theirs)
-            runs, baseline_runs = int(np.isfinite(ours).sum()), int(np.isfinite(theirs).sum())
-            rows.append(dict(zip(columns, [task, tuner, k, difference, low, high, runs,
-                                           baseline_runs], strict=True)))  # fmt: skip
+            rows.append(
+                {"task": task, "tuner": tuner, "k": k,
+                 "difference": np.nanmean(ours) - np.nanmean(theirs), "low": low, "high": high,
+                 "runs": int(np.isfinite(ours).sum()),
+                 "baseline_runs": int(np.isfinite(theirs).sum())}
+            )  # fmt: skip
+    columns = ["task", "tuner", "k", "difference", "low", "high", "runs", "baseline_runs"]
     table = pd.DataFrame(rows, columns=columns)
     table["verdict"] = np.select(
         [table["low"] > 0, table["high"] < 0], ["worse", "better"], default="within noise"

@@ -23,7 +23,7 @@ import numpy as np
 
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
-from llmhpo.run_folder import HYBRID_DEFAULTS, hybrid_suffix
+from llmhpo.run_folder import HYBRID_DEFAULTS
 from llmhpo.space import SearchSpace
 from llmhpo.tuners.base import FrontTuner, Proposal
 from llmhpo.tuners.llm import LLMTuner
@@ -67,9 +67,7 @@ class HybridTuner(FrontTuner):
             space, seed, llm, prompt, budget, on_invalid="bo", bo=bo, task=task, folder=folder,
             **llm_options,
         )  # fmt: skip
-        name = name or f"hybrid-{llm.get('model')}-{self.llm.bo.name}"
-        knobs = {"warm_start": warm_start, "llm_share": llm_share, "advise": advise}
-        super().__init__(space, seed, name + hybrid_suffix(knobs), task)
+        super().__init__(space, seed, name or f"hybrid-{llm.get('model')}-{self.llm.bo.name}", task)
         self.warm_start = warm_start
         self.llm_share = llm_share
         self.advise = advise

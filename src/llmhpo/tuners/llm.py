@@ -30,7 +30,6 @@ from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse, Sampling, make_client
 from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, read_config
 from llmhpo.objectives.base import TaskInfo, tuning_intro
-from llmhpo.run_folder import fallback_suffix
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
@@ -73,8 +72,7 @@ class LLMTuner(Tuner):
             raise ConfigError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
         if max_attempts < 1:
             raise ConfigError(f"tuner.max_attempts must be >= 1, got {max_attempts}")
-        name = (name or f"llm-{llm.get('model')}") + fallback_suffix(on_invalid)
-        super().__init__(space, seed, name, task, folder)
+        super().__init__(space, seed, name or f"llm-{llm.get('model')}", task, folder)
         self.client = _client_from_config(llm, seed)
         self.settings = PromptSettings(**prompt)
         self.prompts = PromptBuilder(self.settings, space, task or GENERIC_TASK, budget)

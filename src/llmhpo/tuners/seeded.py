@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmhpo.errors import ConfigError
-from llmhpo.run_folder import seeded_suffix
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import FrontTuner, Proposal, Tuner
@@ -41,15 +40,15 @@ def seeded(
             raise ConfigError(why) from None
     if not configs:
         return inner
-    return SeededStart(inner, configs, seeded_suffix(initial, start_at_default))
+    return SeededStart(inner, configs)
 
 
 class SeededStart(FrontTuner):
     """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which hears every
     round (the seeded ones as another tuner's)."""
 
-    def __init__(self, inner: Tuner, configs: list[dict[str, Any]], suffix: str):
-        super().__init__(inner.space, inner.seed, inner.name + suffix, inner.task, inner.folder)
+    def __init__(self, inner: Tuner, configs: list[dict[str, Any]]):
+        super().__init__(inner.space, inner.seed, inner.name, inner.task, inner.folder)
         self.inner = inner
         self.configs = configs
         self.trials = inner.trials
