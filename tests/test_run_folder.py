@@ -1,12 +1,15 @@
 """One study per folder at a time: the folder's lock, across real processes."""
 
+import fcntl
 import json
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
+from llmhpo import run_folder
 from llmhpo.run_folder import LOCK_FILE, FolderBusyError, fingerprint, job_config, locked
 from tests.helpers.config import compose_config
 from tests.helpers.runs import run_cli, trial_lines
@@ -74,6 +77,26 @@ def test_a_killed_holders_lock_does_not_block(tmp_path):
     holder.wait()
     with locked(tmp_path):  # at once: the kernel dropped the dead process's lock
         assert str(tmp_path.joinpath(LOCK_FILE).read_text()).startswith("process ")
+
+
+def test_a_process_arriving_before_the_holder_wrote_its_line_still_names_the_holder(tmp_path):
+    # The window CI once hit: the holder has the lock but has not yet written who it is.
+    lock_path = tmp_path / LOCK_FILE
+    with lock_path.open("a+", encoding="utf-8") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        writes_late = threading.Timer(0.3, lock_path.write_text, ["process 4242 on host since now\n"])
+        writes_late.start()
+        with pytest.raises(FolderBusyError, match="in use by process 4242 on host"), locked(tmp_path):
+            pass
+        writes_late.join()
+
+
+def test_a_holder_that_never_writes_its_line_is_named_another_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_folder, "HOLDER_WRITE_WAIT_SECONDS", 0.1)
+    with (tmp_path / LOCK_FILE).open("a+", encoding="utf-8") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(FolderBusyError, match="in use by another process"), locked(tmp_path):
+            pass
 
 
 def test_a_sweep_with_the_same_config_twice_runs_it_once(tmp_path):

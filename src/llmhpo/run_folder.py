@@ -166,6 +166,21 @@ def run_name_of_root(*, _root_: DictConfig) -> str:
     return run_name(job_config(_root_))
 
 
+HOLDER_WRITE_WAIT_SECONDS = 2.0
+
+
+def _holder_of(path: Path) -> str:
+    """Who holds the lock at `path`, as the holder wrote it. A holder writes its line just
+    after taking the lock, so a reader that arrives in between finds the file empty: wait a
+    moment for the line rather than naming no one."""
+    deadline = time.monotonic() + HOLDER_WRITE_WAIT_SECONDS
+    while not (holder := path.read_text(encoding="utf-8").strip()):
+        if time.monotonic() > deadline:
+            return "another process"
+        time.sleep(0.02)
+    return holder
+
+
 @contextlib.contextmanager
 def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
     """Hold `folder`'s lock while the block runs. When another process holds it: `stop` raises
@@ -178,7 +193,7 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = path.read_text(encoding="utf-8").strip() or "another process"
+            holder = _holder_of(path)
             if on_busy == "stop":
                 raise FolderBusyError(
                     f"{folder} is in use by {holder}: one study runs in a folder at a time. "
