@@ -21,7 +21,7 @@ SLOW_STUDY = [
     "objective=toy",
     "tuner=random",
     "budget=4",
-    "objective.delay_seconds=0.3",
+    "objective.delay_seconds=1.0",  # 4 s: long enough that both processes overlap under load
 ]
 
 
