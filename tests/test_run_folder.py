@@ -2,6 +2,7 @@
 
 import fcntl
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -89,6 +90,12 @@ def test_a_process_arriving_before_the_holder_wrote_its_line_still_names_the_hol
         with pytest.raises(FolderBusyError, match="in use by process 4242 on host"), locked(tmp_path):
             pass
         writes_late.join()
+
+
+def test_a_released_lock_names_no_one(tmp_path):
+    with locked(tmp_path):
+        assert (tmp_path / LOCK_FILE).read_text().startswith(f"process {os.getpid()} ")
+    assert (tmp_path / LOCK_FILE).read_text() == ""
 
 
 def test_a_holder_that_never_writes_its_line_is_named_another_process(tmp_path, monkeypatch):

@@ -209,7 +209,11 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
             f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
         )
         handle.flush()
-        yield  # closing the file releases the lock
+        try:
+            yield
+        finally:  # name no one once done; closing the file then releases the lock (a killed
+            handle.seek(0)  # holder's line stays, but the kernel drops its lock)
+            handle.truncate()
 
 
 RUN_DIR_HINT = (
