@@ -41,6 +41,7 @@ STUDY_FILE = "study.json"  # the fingerprint and the resolved config
 TRIALS_FILE = "trials.jsonl"  # the trial log, one line per round
 SUMMARY_FILE = "summary.json"  # the study's result, rewritten at each end of a run
 LOCK_FILE = ".lock"  # held while a study runs; names its holder
+HOLDER_WRITE_WAIT_SECONDS = 2.0  # how long a process that finds the lock taken waits for the name
 
 # Top-level keys that say how to run, not what: they never change a folder's name.
 OPERATIONAL_KEYS = ("on_busy",)
@@ -166,9 +167,6 @@ def run_name_of_root(*, _root_: DictConfig) -> str:
     return run_name(job_config(_root_))
 
 
-HOLDER_WRITE_WAIT_SECONDS = 2.0
-
-
 def _holder_of(path: Path) -> str:
     """Who holds the lock at `path`, as the holder wrote it. A holder writes its line just
     after taking the lock, so a reader that arrives in between finds the file empty: wait a
@@ -211,8 +209,10 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
         handle.flush()
         try:
             yield
-        finally:  # name no one once done; closing the file then releases the lock (a killed
-            handle.seek(0)  # holder's line stays, but the kernel drops its lock)
+        finally:
+            # Name no one once done; closing the file then releases the lock. (A killed
+            # holder's line stays, but the kernel drops its lock.)
+            handle.seek(0)
             handle.truncate()
 
 
