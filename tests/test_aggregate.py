@@ -280,3 +280,13 @@ def test_single_trial_random_seeds_give_a_pooled_baseline_at_every_k(tmp_path):
             assert written.loc[(row.tuner, row.k), "low"] == pytest.approx(row.low)
             assert written.loc[(row.tuner, row.k), "high"] == pytest.approx(row.high)
     assert not np.allclose(fewer["high"], pooled["high"])
+
+
+def test_runs_without_random_search_are_aggregated_and_plotted(tmp_path):
+    """A folder with no random-search run has no pooled baseline: its empty table must not
+    turn the curves' columns into objects, which matplotlib cannot plot."""
+    made = run_cli(["objective=toy", "tuner=bo", "budget=2"], tmp_path)
+    assert made.returncode == 0, made.stdout[-3000:]
+    result = aggregate(tmp_path / "outputs", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((tmp_path / "out" / "curves").glob("*.png"))) == 1

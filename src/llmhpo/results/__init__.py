@@ -1,1 +1,1 @@
-"""From run folders to the paper's tables and plots (`scripts/aggregate.py`)."""
+"""From run folders to the paper's tables and plots (`llmhpo-aggregate`, `scripts/aggregate.py`)."""
