@@ -6,6 +6,8 @@ The Python API (see llmhpo.api): `llmhpo.Study`, `llmhpo.Trial`, `llmhpo.SearchS
 from typing import Any
 
 __version__ = "0.1.0"
+# The Hydra config tree, as a package: the top-level conf/ of a checkout, carried by the wheel.
+CONFIG_MODULE = "llmhpo.conf"
 __all__ = ["SearchSpace", "Study", "Trial"]
 
 

@@ -26,12 +26,14 @@ import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
+from llmhpo import CONFIG_MODULE, extras
 from llmhpo.errors import ConfigError, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.run_folder import claim, locked, without_neutral_keys
@@ -41,7 +43,6 @@ from llmhpo.trial_log import TrialRecord
 
 log = logging.getLogger(__name__)
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 DIRECTIONS = ("minimize", "maximize")
 LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
 
@@ -203,18 +204,15 @@ def tuner_config(
     options: Mapping[str, Any],
 ) -> DictConfig:
     """The `tuner` (and for tuner="llm" or "hybrid", `llm` and `prompt`) config nodes, composed from
-    conf/ exactly as the CLI composes them, with the caller's options merged in."""
-    from hydra import compose, initialize_config_dir
+    conf/ exactly as the CLI composes them, with the caller's options merged in; a tuner (or
+    LLM) whose extra is not installed is refused here, before any work."""
+    from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    if not (CONF / "tuner").is_dir():
-        raise ConfigError(
-            f"the tuner presets are read from {CONF}, which is missing: install llmhpo from its "
-            "checkout (pip install -e .)"
-        )
-    known = sorted(p.stem for p in (CONF / "tuner").glob("*.yaml"))
+    presets = resources.files(CONFIG_MODULE).joinpath("tuner").iterdir()
+    known = sorted(p.name.removesuffix(".yaml") for p in presets if p.name.endswith(".yaml"))
     if tuner not in known:
         raise ConfigError(f"tuner={tuner!r} is not known; choose one of {known}")
     overrides = ["objective=toy", f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
@@ -227,7 +225,7 @@ def tuner_config(
     outer = GlobalHydra.instance().hydra  # an app of the caller's may run under Hydra already
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)
         keep = ["tuner", "llm", "prompt"] if tuner in LLM_TUNERS else ["tuner"]
         keep += ["budget", "seed"]  # the tuner's ${budget}, and what study.json records
@@ -241,13 +239,14 @@ def tuner_config(
         if tuner in LLM_TUNERS:  # the tuner's own copies follow the merged llm and prompt
             node.tuner.llm, node.tuner.prompt = node.llm, node.prompt
         OmegaConf.resolve(node)
-        return node
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(f"tuner={tuner!r}: {error}") from None
     finally:
         GlobalHydra.instance().clear()
         if outer is not None:
             GlobalHydra.instance().initialize(outer)
+    extras.check_config(node.tuner)  # a missing extra stops before any work
+    return node
 
 
 def _llm_preset(llm: str | Mapping[str, Any] | None) -> str:

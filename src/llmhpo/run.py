@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import llmhpo.resolvers  # noqa: F401  (the config's ${llmhpo.*} resolvers)
+from llmhpo import CONFIG_MODULE, __version__, extras
 from llmhpo.builder import build_study
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.run_folder import claim, job_config, locked
@@ -26,7 +27,8 @@ from llmhpo.run_folder import claim, job_config, locked
 log = logging.getLogger("llmhpo")
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+# The config tree as a package: found alike in a checkout, an editable and a wheel install.
+@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Returns the best value, so Hydra sweepers can optimise over studies too."""
     try:
@@ -49,6 +51,8 @@ def report(error: LlmhpoError) -> None:
 
 def run_study(cfg: DictConfig, folder: Path) -> float | None:
     """Claim `folder` for this config and run (or resume, or report) its study under its lock."""
+    extras.check_config(cfg.objective)  # a missing extra stops before any work
+    extras.check_config(cfg.tuner)
     with locked(folder, str(cfg.get("on_busy", "stop"))):
         claim(folder, job_config(cfg))
         summary = build_study(cfg, folder).run()
@@ -76,6 +80,15 @@ def fix_hash_seed() -> None:
         os.execv(sys.executable, [sys.executable, "-m", "llmhpo.run", *sys.argv[1:]])
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `llmhpo` command, and `python -m llmhpo.run`: `--version`, or a study (Hydra's
+    command line: overrides, -m, --cfg job, --help)."""
+    if "--version" in sys.argv[1:]:  # Hydra's own --version would name Hydra's
+        print(f"llmhpo {__version__}")
+        return
     fix_hash_seed()
     main()
+
+
+if __name__ == "__main__":
+    cli()

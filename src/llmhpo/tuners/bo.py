@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.errors import ConfigError
+from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.trial_log import TrialRecord
@@ -66,6 +67,8 @@ class OptunaTuner(Tuner):
 
         if sampler not in SAMPLERS:
             raise ConfigError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
+        if sampler == "gp":
+            require("gp", "tuner=bo_gp (tuner.sampler=gp)")
         if n_startup_trials < 1:
             raise ConfigError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
         super().__init__(space, seed, name or bo_name("optuna", sampler), task, folder)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from llmhpo.errors import ConfigError
+from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import (
     CategoricalParam,
@@ -77,6 +78,7 @@ class SMACTuner(Tuner):
         task: TaskInfo | None = None,
         folder: Path | None = None,
     ):
+        require("smac", "tuner=smac (tuner.backend=smac)")
         from smac import HyperparameterOptimizationFacade as HPO
         from smac import Scenario
 
