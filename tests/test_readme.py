@@ -31,6 +31,7 @@ SKIPPED = {
     "is scripts/bench_toy.py (tests/test_benchmarks.py)",
 }
 NOT_COMMANDS = ("#", ". .venv/bin/activate", "export ")
+SHELL = ("mkdir ",)  # run as written, by the shell
 
 
 def readme_blocks() -> list[tuple[int, list[str]]]:
@@ -40,7 +41,7 @@ def readme_blocks() -> list[tuple[int, list[str]]]:
         if line.strip() == "```bash":
             current, start = [], number
         elif line.strip() == "```" and current is not None:
-            if any(command.startswith(("python", "make")) for command in current):
+            if any(command.startswith(("python", "make", "llmhpo")) for command in current):
                 blocks.append((start, current))
             current = None
         elif current is not None and line.strip():
@@ -95,19 +96,28 @@ def run_block(commands: list[str], folder: Path, cifar_root: Path, llm_url: str)
         if reason:
             skipped.append(f"{command}: {reason}")
             continue
+        if command.startswith(SHELL):  # a file made for the next commands
+            subprocess.run(command, shell=True, cwd=folder, check=True)
+            continue
         args = shlex.split(command, comments=True)
-        assert args[0] == "python", command
-        if "<study>" in command:  # a study made by an earlier command of the block
-            study = next(folder.glob("outputs/*random*/summary.json")).parent
-            args = [a.replace("outputs/<study>", str(study)) for a in args]
-        if args[1:3] == ["-m", "llmhpo.run"]:
-            args = [sys.executable, "-m", "llmhpo.run", *shrink(args[3:], cifar_root, llm_url)]
+        scripts = Path(sys.executable).parent  # the console scripts pip installed beside it
+        if args[0] == "llmhpo":
+            args = [str(scripts / "llmhpo"), *shrink(args[1:], cifar_root, llm_url)]
+        elif args[0] == "llmhpo-aggregate":
+            args = [str(scripts / "llmhpo-aggregate"), *args[1:]]
         else:
-            args = [sys.executable, str(REPO / args[1]), *args[2:]]
+            assert args[0] == "python", command
+            if "<study>" in command:  # a study made by an earlier command of the block
+                study = next(folder.glob("outputs/*random*/summary.json")).parent
+                args = [a.replace("outputs/<study>", str(study)) for a in args]
+            if args[1:3] == ["-m", "llmhpo.run"]:
+                args = [sys.executable, "-m", "llmhpo.run", *shrink(args[3:], cifar_root, llm_url)]
+            else:
+                args = [sys.executable, str(REPO / args[1]), *args[2:]]
         result = subprocess.run(
             args, cwd=folder, env=env, capture_output=True, text=True, timeout=600
         )
-        assert result.returncode == 0, f"{command}\n{args}\n{result.stdout[-2000:]}"
+        assert result.returncode == 0, f"{command}\n{args}\n{(result.stdout + result.stderr)[-2000:]}"
         assert "Traceback" not in result.stdout + result.stderr, command
     return skipped
 
