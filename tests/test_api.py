@@ -204,3 +204,59 @@ def test_an_llm_given_as_a_dict_is_reached_over_http(llama_server, tmp_path, mon
     assert lines[0]["tuner"]["model"] == "openai/smollm2"
     for path in (tmp_path / "http").rglob("*"):
         assert not path.is_file() or secret.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize("door", ["api", "sampler"])
+def test_an_llm_dict_without_its_provider_is_refused_not_run_as_the_embedded_model(door, tmp_path):
+    """{"model": "gpt-4o"} ran SmolLM2 labelled llm-gpt-4o: the aggregation would have called
+    the embedded model's results GPT-4o's."""
+    with pytest.raises(ConfigError, match="does not say its provider"):
+        if door == "api":
+            llmhpo.Study(TOY_SPACE, "llm", llm={"model": "gpt-4o"}, folder=tmp_path / "s")
+        else:
+            from llmhpo.integrations.optuna import LLMSampler
+
+            LLMSampler(llm={"model": "gpt-4o"})
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_model_name_on_the_embedded_model_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="the model run in-process is the embedded"):
+        llmhpo.Study(TOY_SPACE, "llm", llm={"provider": "local", "model": "gpt-4o"}, folder=tmp_path)
+    result = run_cli(["objective=toy", "tuner=llm", "llm=local", "llm.model=gpt-4o"], tmp_path, split=True)
+    assert result.returncode == 2 and "the model run in-process is the embedded" in result.stderr
+
+
+def test_a_refused_study_leaves_its_folder_free_for_the_corrected_one(tmp_path):
+    folder = tmp_path / "study"
+    with pytest.raises(ConfigError, match="n_startup_trials must be >= 1"):
+        llmhpo.Study(TOY_SPACE, "bo", n_startup_trials=0, folder=folder)
+    assert not folder.exists()
+    llmhpo.Study(TOY_SPACE, "bo", n_startup_trials=2, budget=3, folder=folder).optimize(branin)
+    assert len(trial_lines(folder)) == 3
+
+
+def test_a_folder_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "taken").write_text("not a folder")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        llmhpo.Study(TOY_SPACE, "random", folder=tmp_path / "taken")
+
+
+def test_waiting_on_a_folder_this_process_holds_says_finish_instead_of_hanging(tmp_path):
+    """A study left open (an exception, Ctrl-C in a notebook) holds its folder; on_busy="wait"
+    on it would wait for this very process forever. Run in a subprocess: a hang fails it."""
+    script = textwrap.dedent(
+        f"""
+        import llmhpo
+        space = {TOY_SPACE!r}
+        first = llmhpo.Study(space, "random", budget=3, folder={str(tmp_path / "s")!r})
+        first.ask()  # and never finished
+        try:
+            llmhpo.Study(space, "random", budget=3, folder={str(tmp_path / "s")!r}, on_busy="wait")
+        except llmhpo.errors.LlmhpoError as error:
+            print(error)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "held by this process" in result.stdout and "finish()" in result.stdout

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 import llmhpo
 from llmhpo.builder import build_study
@@ -214,3 +215,25 @@ def test_hybrids_with_other_knobs_are_named_apart_and_the_defaults_agree_with_th
     assert "bo-tpe+advise=true_seed0_" in run_name(advised)
     tuner = compose_config(["tuner=hybrid"]).tuner
     assert {key: tuner[key] for key in HYBRID_DEFAULTS} == HYBRID_DEFAULTS
+
+
+@pytest.mark.parametrize("space", ["constrained", "unconstrained", "vit_arch"])
+def test_the_papers_spaces_start_at_the_references_defaults(space):
+    """tuner.start_at_default=true on the paper's spaces evaluates the reference's command-line
+    defaults first (the ones tuner=fixed runs); without it the default stays out of the
+    recorded config, so earlier studies keep their folders."""
+    overrides = ["objective=train", "dataset=digits", f"search_space={space}", "tuner=fixed"]
+    fixed = compose_config(overrides).tuner.config
+    seeded = compose_config([*overrides[:3], "tuner=random", "tuner.start_at_default=true"])
+    assert "default" in job_config(seeded)["search_space"]
+    assert "default" not in job_config(compose_config(overrides))["search_space"]
+    space_cfg = OmegaConf.to_container(seeded.search_space, resolve=True)
+    default = SearchSpace.from_config(space_cfg).default
+    assert {key: default[key] for key in ("optimizer", "learning_rate", "train_batch_size",
+                                          "weight_decay", "label_smoothing")} == {
+        key: fixed[key] for key in ("optimizer", "learning_rate", "train_batch_size",
+                                    "weight_decay", "label_smoothing")}  # fmt: skip
+    if space == "vit_arch":
+        vit = compose_config([*overrides, "model=vit"]).model
+        assert all(default[key] == vit[key] for key in ("patch_size", "dim", "depth", "heads",
+                                                        "mlp_dim", "dropout", "emb_dropout"))  # fmt: skip

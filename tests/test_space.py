@@ -188,6 +188,18 @@ def test_optuna_distributions(space):
         ({"lr": {"type": "float", "low": 0, "high": 1, "log": True}}, "needs low > 0"),
         ({"opt": {"type": "categorical", "choices": []}}, "'choices' must be a non-empty list"),
         ({"lr": {"type": "float", "lo": 0}}, "unknown field(s) ['lo']"),
+        # strict types: each of these was once coerced silently into another space
+        ({"lr": {"type": "float", "low": 1e-4, "high": 1, "log": "false"}}, "'log' must be true or false, got 'false'"),
+        ({"n": {"type": "int", "low": 0.5, "high": 3}}, "'low' of an int must be a whole number, got 0.5"),
+        ({"n": {"type": "int", "low": 0, "high": 3.7}}, "'high' of an int must be a whole number, got 3.7"),
+        ({"x": {"type": "float", "low": True, "high": 2}}, "'low' must be a finite number, got True"),
+        ({"x": {"type": "float", "low": "abc", "high": 2}}, "parameter 'x': 'low' must be a finite number, got 'abc'"),
+        ({"x": {"type": "float", "low": float("nan"), "high": 2}}, "'low' must be a finite number, got nan"),
+        ({"x": {"type": "float", "low": 0, "high": 1, "low_exclusive": "yes"}}, "'low_exclusive' must be true or false"),
+        ({"act": {"type": "categorical", "choices": ["a", "A"]}}, "choices 'a' and 'A' read as the same answer"),
+        ({"bs": {"type": "categorical", "choices": [64, "64"]}}, "choices 64 and '64' read as the same answer"),
+        ({"p": {"type": "categorical", "choices": [[1, 2], 3]}}, "each choice must be a word, a number, true/false or null, got [1, 2]"),
+        ({"p": {"type": "categorical", "choices": [{"a": 1}]}}, "each choice must be a word"),
     ],
 )
 def test_bad_space_configs(parameters, expected):
@@ -201,3 +213,24 @@ def test_categorical_does_not_confuse_bool_with_number():
     assert param.coerce(True) is True
     with pytest.raises(ValueError):
         param.coerce(1)
+
+
+def test_an_integral_float_bound_is_a_whole_number():
+    space = SearchSpace.from_dict({"n": {"type": "int", "low": 1, "high": 1e3}})
+    assert space.params["n"] == IntParam("n", 1, 1000)
+
+
+def test_null_is_a_choice_every_tuner_can_propose(tmp_path):
+    """Optuna allows None among a categorical's choices, and so does llmhpo: sampled,
+    validated (an LLM's JSON null), described to the LLM as null, proposed by TPE."""
+    import llmhpo
+
+    space = SearchSpace.from_dict({"act": {"type": "categorical", "choices": [None, "relu"]},
+                                   "x": {"type": "float", "low": 0, "high": 1}})  # fmt: skip
+    assert space.validate({"act": None, "x": 0.5}) == {"act": None, "x": 0.5}
+    assert "one of [null, 'relu']" in space.describe()
+    assert space.json_schema()["properties"]["act"] == {"enum": [None, "relu"]}
+    for tuner in ("random", "bo"):
+        study = llmhpo.Study(space, tuner, budget=8, folder=tmp_path / tuner)
+        study.optimize(lambda config: config["x"] + (0.0 if config["act"] is None else 1.0))
+        assert {t.config["act"] for t in study.trials} == {None, "relu"}

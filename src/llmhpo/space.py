@@ -168,9 +168,9 @@ class CategoricalParam:
     """
 
     name: str
-    choices: tuple[Value, ...]
+    choices: tuple[Value | None, ...]
 
-    def coerce(self, value: Any) -> Value:
+    def coerce(self, value: Any) -> Value | None:
         if isinstance(value, dict | list):
             raise ValueError(
                 f"'{self.name}' must be one of {self._choices_text()}, got {_short(value)}"
@@ -203,9 +203,9 @@ class CategoricalParam:
         return CategoricalDistribution(self.choices)
 
     def _choices_text(self) -> str:
-        return (
-            "[" + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices) + "]"
-        )
+        shown = (json.dumps(c) if c is None else repr(c) if isinstance(c, str) else str(c)
+                 for c in self.choices)  # fmt: skip
+        return "[" + ", ".join(shown) + "]"
 
 
 @dataclass(frozen=True)
@@ -276,7 +276,9 @@ class GridParam:
 Param = FloatParam | IntParam | CategoricalParam | GridParam
 
 
-def _same_choice(choice: Value, value: Any) -> bool:
+def _same_choice(choice: Value | None, value: Any) -> bool:
+    if choice is None or value is None:  # null, as JSON writes it
+        return choice is None and value is None
     if isinstance(choice, bool) or isinstance(value, bool):
         return isinstance(choice, bool) and isinstance(value, bool) and choice == value
     if isinstance(choice, str):
@@ -529,24 +531,64 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
     extra = set(spec) - allowed[kind] - {"type"}
     if extra:
         raise SearchSpaceError(f"{where}: unknown field(s) {sorted(extra)} for type {kind}")
+    log = _flag(where, "log", spec.get("log", False))
     if kind == "categorical":
-        choices = spec.get("choices")
-        if not isinstance(choices, list | tuple) or not choices:
-            raise SearchSpaceError(f"{where}: 'choices' must be a non-empty list")
-        return CategoricalParam(key, tuple(choices))
+        return CategoricalParam(key, _choices(where, spec.get("choices")))
     if kind == "grid":
-        return grid_param(key, spec.get("values"), bool(spec.get("log", False)), where)
-    low, high, log = spec.get("low"), spec.get("high"), bool(spec.get("log", False))
-    cast = float if kind == "float" else int
-    low = None if low is None else cast(low)
-    high = None if high is None else cast(high)
+        return grid_param(key, spec.get("values"), log, where)
+    low, high = (_bound(where, side, spec.get(side), kind) for side in ("low", "high"))
     if low is not None and high is not None and low >= high:
         raise SearchSpaceError(f"{where}: low ({low}) must be below high ({high})")
     if log and low is not None and low <= 0:
         raise SearchSpaceError(f"{where}: a log-scale parameter needs low > 0, got {low}")
     if kind == "float":
-        return FloatParam(key, low, high, log, bool(spec.get("low_exclusive", False)))
+        exclusive = _flag(where, "low_exclusive", spec.get("low_exclusive", False))
+        return FloatParam(key, low, high, log, exclusive)
     return IntParam(key, low, high, log)
+
+
+def _flag(where: str, field: str, value: Any) -> bool:
+    """A yes/no field, which must be a boolean: the string "false" is true to Python."""
+    if not isinstance(value, bool):
+        raise SearchSpaceError(f"{where}: '{field}' must be true or false, got {value!r}")
+    return value
+
+
+def _bound(where: str, side: str, value: Any, kind: str) -> float | int | None:
+    """`low` or `high` as a finite number (a whole one for an int parameter), or None."""
+    if value is None:
+        return None
+    number = None if isinstance(value, bool) else value if isinstance(value, int | float) else None
+    if number is None or not math.isfinite(number):
+        raise SearchSpaceError(f"{where}: '{side}' must be a finite number, got {value!r}")
+    if kind == "float":
+        return float(number)
+    if number != int(number):
+        raise SearchSpaceError(f"{where}: '{side}' of an int must be a whole number, got {value!r}")
+    return int(number)
+
+
+def _choices(where: str, choices: Any) -> tuple[Value | None, ...]:
+    """A categorical's choices: words, numbers, booleans or null, no two of which an answer
+    could match alike (`"a"` and `"A"`, `64` and `"64"`: the second could never be chosen)."""
+    if not isinstance(choices, list | tuple) or not choices:
+        raise SearchSpaceError(f"{where}: 'choices' must be a non-empty list")
+    for choice in choices:
+        if choice is not None and not isinstance(choice, str | int | float | bool):
+            raise SearchSpaceError(
+                f"{where}: each choice must be a word, a number, true/false or null, "
+                f"got {choice!r}"
+            )
+        if isinstance(choice, float) and not math.isfinite(choice):
+            raise SearchSpaceError(f"{where}: a choice must be finite, got {choice!r}")
+    for i, first in enumerate(choices):
+        for second in choices[i + 1 :]:
+            if _same_choice(first, second):
+                raise SearchSpaceError(
+                    f"{where}: choices {first!r} and {second!r} read as the same answer; "
+                    "keep one of them"
+                )
+    return tuple(choices)
 
 
 def grid_param(name: str, values: Any, log: bool, where: str | None = None) -> GridParam:
