@@ -300,7 +300,7 @@ def test_a_search_space_file_and_another_sweep_in_the_same_folder(tmp_path):
     folder, _ = sweep(tmp_path, *args, "hydra.sweeper.budget=4")
     assert all(set(line["config"]) == {"x", "act", "n"} for line in trial_lines(folder))
     _, result = sweep(tmp_path, *args, "hydra.sweeper.budget=4", "sleep=0.01", ok=False)
-    assert "differs in: context.fixed_overrides" in result.stdout
+    assert "differs in: " in result.stdout and "context.fixed_overrides" in result.stdout
     assert "set another hydra.sweep.dir" in result.stdout
     assert math.isfinite(results(folder)["best_value"])
 
@@ -318,3 +318,68 @@ def test_the_hybrid_tuner_sweeps_with_its_knobs(tmp_path):
     assert lines[0]["tuner"]["why"].startswith("warm start") and "prompt_tokens" in lines[0]["tuner"]
     assert [line["tuner"]["proposer"] for line in lines[1:]] == ["bo", "bo"]
     assert results(folder)["tuner"] == "hybrid-SmolLM2-135M-Instruct-bo-tpe+warm_start=1+llm_share=0.0"
+
+
+def test_a_results_write_that_fails_leaves_the_previous_results_whole(tmp_path, monkeypatch):
+    """optimization_results.yaml is replaced atomically: a failure while writing it (here the
+    disk's fsync) leaves the previous file, never a truncated one."""
+    from omegaconf import OmegaConf
+
+    from llmhpo.integrations import hydra_sweeper
+
+    settings = OmegaConf.create({"direction": "minimize"})
+    summary = {"tuner": "random", "best_config": {"x": 0.5}, "best_metric": 0.25,
+               "trials": 3, "status_counts": {"ok": 3}}  # fmt: skip
+    hydra_sweeper._write_results(tmp_path, summary, settings)
+    before = (tmp_path / hydra_sweeper.RESULTS_FILE).read_text()
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        hydra_sweeper._write_results(tmp_path, {**summary, "best_metric": 0.01}, settings)
+    assert (tmp_path / hydra_sweeper.RESULTS_FILE).read_text() == before
+    assert yaml.safe_load(before)["best_value"] == 0.25
+
+
+def test_two_sweeps_with_smac_propose_the_same_whatever_the_hash_seed(tmp_path):
+    """Two identical sweeps with tuner=smac diverged at round 3, each process hashing strings
+    its own way; now they propose the same under different PYTHONHASHSEEDs."""
+    proposed = []
+    for hash_seed in ("1", "2"):
+        folder = tmp_path / f"sweep{hash_seed}"
+        result = subprocess.run(
+            [*sweep_command(folder), "hydra.sweeper.tuner=smac", "hydra.sweeper.budget=5",
+             "+hydra.sweeper.options.crash_cost=10.0", "x=interval(-1, 1)", "n=int(interval(1, 8))",
+             "act=choice(relu, tanh)"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )  # fmt: skip
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        proposed.append([line["config"] for line in trial_lines(folder)])
+    assert len(proposed[0]) == 5 and proposed[0] == proposed[1]
+
+
+def test_a_sweep_resumed_after_the_apps_own_config_changed_is_refused_by_key(tmp_path):
+    """The app's composed config (minus the swept keys) belongs to the study: resuming after
+    its YAML changed would mix two configs' results in one study."""
+    import shutil
+
+    shutil.copytree(APP.parent, tmp_path / "app")
+    app_config = tmp_path / "app" / "config.yaml"
+    folder = tmp_path / "sweep"
+    command = [sys.executable, str(tmp_path / "app" / "app.py"), "-m", "hydra/sweeper=llmhpo",
+               f"hydra.sweep.dir={folder}", "hydra.sweeper.budget=2", "x=interval(-1, 1)"]  # fmt: skip
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+
+    assert run().returncode == 0
+    app_config.write_text(app_config.read_text().replace("x: 0.5", "x: 0.7"))  # swept: no matter
+    assert run().returncode == 0
+    app_config.write_text(app_config.read_text().replace("n: 4", "n: 30"))
+    refused = run()
+    assert refused.returncode != 0
+    assert "differs in: context.app_config.n" in refused.stdout + refused.stderr
+    assert len(trial_lines(folder)) == 2

@@ -102,3 +102,92 @@ def test_a_number_copied_with_fewer_digits_is_the_same_configuration():
     assert not same_config({"lr": 0.00156766}, {"lr": 0.00156767})
     assert not same_config({"flag": True}, {"flag": 1})
     assert not same_config({"a": 1}, {"b": 1})
+
+
+def test_a_multi_objective_study_is_refused_before_any_evaluation(tmp_path, monkeypatch):
+    from llmhpo.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    evaluated = []
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=LLMSampler(llm="local"))
+    with pytest.raises(ConfigError, match="LLMSampler tunes one objective; this study has 2"):
+        study.optimize(lambda t: evaluated.append(t.suggest_float("x", 0, 1)) or (0.0, 0.0), n_trials=2)
+    assert evaluated == []
+
+
+def test_a_remote_llm_without_its_key_is_refused_at_construction(monkeypatch):
+    from llmhpo.llm.clients import MissingAPIKeyError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        LLMSampler(llm="openai")
+
+
+def test_the_prompt_never_announces_a_budget_below_the_trials_already_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sampler = LLMSampler(llm="local", budget=2, seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: (t.suggest_float("x", -5.0, 5.0) - 1) ** 2, n_trials=4)
+    tuner = sampler._tuner
+    prompt = json.dumps(tuner.prompts.messages(tuner.history))
+    assert "budget to try 4 configurations" in prompt and "try 2 configurations" not in prompt
+
+
+def test_a_remote_llm_without_valid_answers_falls_back_as_the_readme_says():
+    """README: a round without a valid new answer comes from the independent sampler, for a
+    remote LLM too (the CLI's remote default would stop the study)."""
+    from tests.helpers.servers import FaultyLLMServer
+
+    answers = ["I would try a small step."] * 6
+    with FaultyLLMServer([], answers) as server:
+        llm = {"provider": "litellm", "model": "openai/fake", "api_base": server.url,
+               "api_key_env": None, "cache": False}  # fmt: skip
+        study = optuna.create_study(sampler=LLMSampler(llm=llm, budget=3, seed=0))
+        study.optimize(lambda t: t.suggest_float("x", -5.0, 5.0) ** 2, n_trials=3)
+    sources = [t.user_attrs[USER_ATTR]["source"] for t in study.trials]
+    assert sources == ["independent", "fallback", "fallback"]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+def test_parallel_trials_never_evaluate_a_running_trials_configuration(tmp_path, monkeypatch):
+    """With n_jobs=2 the LLM once proposed what the other worker was evaluating (3 of 10
+    trials, marked source llm): running trials are in the repeat check."""
+    monkeypatch.chdir(tmp_path)
+
+    def slow(trial: optuna.Trial) -> float:
+        n = trial.suggest_int("n", 1, 4)
+        act = trial.suggest_categorical("act", ["relu", "tanh"])
+        time.sleep(0.3)  # both workers overlap
+        return abs(n - 3) + (act == "relu")
+
+    study = optuna.create_study(sampler=LLMSampler(llm="local", seed=0, budget=8))
+    study.optimize(slow, n_trials=8, n_jobs=2)
+    from_llm = [t for t in study.trials if t.user_attrs[USER_ATTR]["source"] == "llm"]
+    for trial in from_llm:
+        others = [t for t in study.trials if t.number != trial.number
+                  and t.datetime_start <= trial.datetime_start]  # fmt: skip
+        assert all(t.params != trial.params for t in others), trial.number
+
+
+def test_conditional_parameters_come_from_the_independent_sampler_marked(tmp_path, monkeypatch):
+    """Define-by-run: the LLM proposes the shared parameter; the conditional ones come from the
+    independent sampler and are listed as such. Once both kinds were tried, the shared one
+    alone used to be a 'repeat' in every answer, leaving the LLM nothing to propose."""
+    monkeypatch.chdir(tmp_path)
+
+    def conditional(trial: optuna.Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        if kind == "a":
+            return trial.suggest_float("x_a", -1.0, 1.0) ** 2
+        return abs(trial.suggest_int("n_b", 1, 5) - 2)
+
+    study = optuna.create_study(sampler=LLMSampler(llm="local", seed=0, budget=6))
+    study.optimize(conditional, n_trials=6)
+    infos = [t.user_attrs[USER_ATTR] for t in study.trials]
+    assert infos[0]["source"] == "independent"
+    kinds = [t.params["kind"] for t in study.trials]
+    both = next(i for i in range(len(kinds)) if set(kinds[: i + 1]) == {"a", "b"})
+    assert both < 5, kinds  # the shared space is {kind} from here on
+    assert all(info["source"] == "llm" for info in infos[both + 1 :]), infos
+    for trial, info in zip(study.trials[both + 1 :], infos[both + 1 :], strict=True):
+        assert info["independent"] == [name for name in trial.params if name != "kind"]

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from llmhpo.errors import ConfigError
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
+from llmhpo.trial_log import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def run_sweep(
         metric=metric,
         name=str(config.hydra.job.name),
         batch_size=settings.n_jobs,
-        context={"fixed_overrides": space.fixed},
+        context={"fixed_overrides": space.fixed, "app_config": _app_config(config, space)},
         folder_hint=f"set another hydra.sweep.dir than {folder}",
         **options,
     )
@@ -119,6 +120,23 @@ def _space(settings: DictConfig, arguments: list[str], config_loader: Any) -> Sw
     return sweep_space([*params, *arguments], base, config_loader)
 
 
+def _app_config(config: DictConfig, space: SweepSpace) -> dict[str, Any]:
+    """The app's composed config without Hydra's node and the swept keys: what every job runs
+    with besides its configuration, so a sweep resumed after the app's config changed (n: 1
+    -> 30 in its YAML) is refused, naming the key, instead of mixing two configs' results.
+    Unresolved, since an app's interpolations may need Hydra's runtime."""
+    app = OmegaConf.to_container(config, resolve=False)
+    app.pop("hydra", None)
+    for key in space.keys.values():
+        *parents, last = key.lstrip("+~").split(".")
+        node = app
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return app
+
+
 def _describe(config: DictConfig, space: SearchSpace) -> str:
     """The LLM's task description when the sweep gives none: the app and what it tunes."""
     return f"the Hydra app '{config.hydra.job.name}' (parameters {', '.join(space.names)})"
@@ -139,6 +157,7 @@ def _write_results(folder: Path, summary: dict[str, Any], settings: DictConfig) 
         "trials": summary["trials"],
         "status_counts": summary["status_counts"],
     }
-    OmegaConf.save(OmegaConf.create(results), folder / RESULTS_FILE)
+    # Atomic, as every file of a study: a crash mid-write leaves the previous file or none.
+    write_atomic(folder / RESULTS_FILE, OmegaConf.to_yaml(OmegaConf.create(results)))
     log.info("Best parameters: %s", results["best_params"])
     log.info("Best value: %s (%s)", results["best_value"], results["direction"])

@@ -35,6 +35,8 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from llmhpo.errors import ConfigError
+from llmhpo.llm.clients import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
 from llmhpo.trial_log import TrialRecord
@@ -62,7 +64,14 @@ class LLMSampler(optuna.samplers.BaseSampler):
         on_invalid, allow_repeats, retry_temperature)."""
         from llmhpo.api import tuner_config
 
+        # A round without a valid answer falls back to the independent sampler, whatever the
+        # LLM (the CLI's default for a remote one is to fail); on_invalid="fail" stops instead.
+        tuner_options.setdefault("on_invalid", "random")
         self._cfg = tuner_config("llm", budget, seed, llm, prompt, tuner_options)
+        self._budget = int(self._cfg.budget)
+        self._allow_repeats = bool(self._cfg.tuner.allow_repeats)
+        if self._cfg.llm.get("provider") == "litellm":  # not at trial 2, after an evaluation
+            api_key(str(self._cfg.llm.model), self._cfg.llm.get("api_key_env"))
         if task_description is not None:
             self._cfg.prompt.task_description = task_description
         self._seed = seed
@@ -73,6 +82,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
         self._lock = threading.Lock()  # one proposal at a time, also with n_jobs > 1
         self._tuner: Tuner | None = None
         self._tuner_key: tuple[Any, ...] | None = None
+        self._proposed: dict[int, dict[str, Any]] = {}  # trial number -> the LLM's config
 
     def reseed_rng(self) -> None:
         self._independent.reseed_rng()
@@ -80,6 +90,11 @@ class LLMSampler(optuna.samplers.BaseSampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
+        if len(study.directions) > 1:  # asked at the first trial, before any evaluation
+            raise ConfigError(
+                f"LLMSampler tunes one objective; this study has {len(study.directions)} "
+                "directions: use a multi-objective sampler (optuna.samplers.NSGAIISampler)"
+            )
         space = self._intersection.calculate(study)
         return {name: d for name, d in space.items() if _param(name, d) is not None}
 
@@ -92,7 +107,18 @@ class LLMSampler(optuna.samplers.BaseSampler):
         with self._lock:
             tuner = self._tuner_for(study, search_space)
             tuner.history = _history(study, search_space)
+            # Trials running beside this one (n_jobs > 1, other workers): never proposed again.
+            tuner.pending = self._running(study, trial, search_space, len(tuner.history))
+            llm_tuner = getattr(tuner, "inner", tuner)  # the LLM tuner a seeded start fronts
+            # Optuna's n_trials is unknown here: a study that outgrows `budget` is never told
+            # it has a budget of fewer trials than it has already run.
+            llm_tuner.prompts.budget = max(self._budget, len(tuner.history) + 1)
+            # Where trials have parameters beyond the shared ones (define-by-run, conditional),
+            # those come from the independent sampler: the shared ones again are no repeat.
+            llm_tuner.allow_repeats = self._allow_repeats or _has_other_params(study, search_space)
             proposal = tuner.ask()
+            if proposal.config is not None and not proposal.info.get("fallback"):
+                self._proposed[trial.number] = dict(proposal.config)
         info = {key: proposal.info.get(key) for key in ("attempts", "answer", "rejections")}
         if proposal.config is None or proposal.info.get("fallback"):
             # No valid new answer: the independent sampler proposes instead (sample_independent).
@@ -111,7 +137,35 @@ class LLMSampler(optuna.samplers.BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        """A parameter the LLM did not propose: the independent sampler's, and the trial's
+        user attribute lists it under `independent`."""
+        info = dict(study._storage.get_trial(trial._trial_id).user_attrs.get(USER_ATTR, {}))
+        if info.get("source") != "independent":  # a trial wholly independent says so already
+            info["independent"] = [*info.get("independent", []), param_name]
+            _mark(study, trial, info)
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    def _running(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+        first_round: int,
+    ) -> list[TrialRecord]:
+        """The other running trials' configurations (from the storage, or as this sampler
+        proposed them before their objective suggested them), as rounds held for evaluation."""
+        configs = []
+        for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if other.number == trial.number:
+                continue
+            if all(name in other.params for name in search_space):
+                configs.append({name: other.params[name] for name in search_space})
+            elif other.number in self._proposed:
+                configs.append(self._proposed[other.number])
+        return [
+            TrialRecord(round=first_round + i, status="ok", config=config, proposed=config)
+            for i, config in enumerate(configs)
+        ]
 
     def _tuner_for(
         self, study: optuna.Study, search_space: dict[str, BaseDistribution]
@@ -127,6 +181,12 @@ class LLMSampler(optuna.samplers.BaseSampler):
             self._tuner = make_tuner(self._cfg.tuner, space, self._seed, task, None)
             self._tuner_key = key
         return self._tuner
+
+
+def _has_other_params(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> bool:
+    """Whether a finished trial has a parameter outside `search_space` (a conditional one)."""
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return any(set(t.params) - set(search_space) for t in finished)
 
 
 def _mark(study: optuna.Study, trial: FrozenTrial, info: dict[str, Any]) -> None:

@@ -107,6 +107,7 @@ class SMACTuner(Tuner):
             target_function=_never_called,
             initial_design=HPO.get_initial_design(scenario, n_configs=n_initial),
             intensifier=HPO.get_intensifier(scenario, max_config_calls=1),
+            acquisition_maximizer=_hash_free(HPO.get_acquisition_maximizer(scenario)),
             overwrite=True,
             logging_level=False,  # SMAC's own setup would replace Hydra's log handlers
         )
@@ -171,6 +172,25 @@ class SMACTuner(Tuner):
 
 def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _hash_free(maximizer: Any) -> Any:
+    """SMAC's acquisition maximizer, its local search started in an order of its own.
+
+    SMAC's local search returns its start points as `list(set(configurations))`; a
+    Configuration hashes its repr (strings), so the order follows Python's per-process string
+    hashing: the same seed proposed differently in each process unless PYTHONHASHSEED was
+    fixed, which only `python -m llmhpo.run` did (not the Python API or the Hydra sweeper), and
+    a resumed study diverged from an uninterrupted one. The start points in their reprs' order
+    make proposals depend on the seed and the history alone, in every process."""
+    local_search = maximizer._local_search
+    unordered = local_search._get_initial_points
+
+    def ordered(*args: Any, **kwargs: Any) -> list[Any]:
+        return sorted(unordered(*args, **kwargs), key=repr)
+
+    local_search._get_initial_points = ordered
+    return maximizer
 
 
 def _never_called(config: Any, seed: int = 0) -> float:
