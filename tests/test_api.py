@@ -260,3 +260,28 @@ def test_waiting_on_a_folder_this_process_holds_says_finish_instead_of_hanging(t
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "held by this process" in result.stdout and "finish()" in result.stdout
+
+
+@pytest.mark.parametrize("value", [True, "0.5", None, [0.5]])
+def test_tell_refuses_a_value_that_is_no_number(value, tmp_path):
+    study = llmhpo.Study(TOY_SPACE, "random", budget=2, folder=tmp_path)
+    trial = study.ask()
+    with pytest.raises(ConfigError, match="tell"):
+        study.tell(trial, value)
+    study.tell(trial, 0.5)  # the trial is still open: a number is taken
+    assert study.trials[0].metrics["metric"] == 0.5
+
+
+def test_a_space_in_another_order_does_not_resume_the_study(tmp_path):
+    """The fingerprint sorts keys, but random proposals follow the space's order: the same
+    parameters reordered would resume into other proposals than an uninterrupted study's."""
+    study = llmhpo.Study(TOY_SPACE, "random", budget=4, folder=tmp_path)
+    for _ in range(2):
+        trial = study.ask()
+        study.tell(trial, branin(trial.config))
+    study.finish()
+    reordered = dict(reversed(list(TOY_SPACE.items())))
+    with pytest.raises(ConfigError, match=r"in another order \(\['x1', 'x2'\]; now \['x2', 'x1'\]\)"):
+        llmhpo.Study(reordered, "random", budget=4, folder=tmp_path)
+    llmhpo.Study(TOY_SPACE, "random", budget=4, folder=tmp_path).optimize(branin)  # as before: resumes
+    assert len(trial_lines(tmp_path)) == 4

@@ -172,3 +172,20 @@ def test_conf_is_found_from_any_working_directory(tmp_path, workdir):
     )
     assert result.returncode == 0, result.stdout
     assert len(run_folders(other / "outputs")) == 1
+
+
+def test_refused_commands_leave_no_run_folder_behind(toy_cli, tmp_path):
+    """Each mistake is refused before any work, and claims no folder a corrected command would
+    then be refused (one folder per config: the next run of the same config would find it)."""
+    mistakes = [
+        ("budget=ten",),
+        ("tuner=bo", "tuner.n_startup_trials=0"),
+        ("tuner=llm", "llm=local", "llm.model=gpt-4o"),
+        ("objective.function=nope",),
+    ]
+    for mistake in mistakes:
+        result = toy_cli(*mistake)
+        assert result.returncode == 2, result.stdout[-2000:]
+    assert not list((tmp_path / "outputs").glob("*"))
+    assert toy_cli("tuner=bo", "tuner.n_startup_trials=1", "budget=2").returncode == 0
+    assert len(run_folders(tmp_path / "outputs")) == 1

@@ -41,6 +41,15 @@ MISTAKES = {
         "needs an API key in the environment variable LLMHPO_UNSET_KEY",
     ),
     "unknown toy function": (["objective=toy", "objective.function=banana"], "banana"),
+    "negative seed": (["objective=toy", "seed=-1"], "seed must be a whole number >= 0"),
+    "tuner option of the wrong type": (
+        ["objective=toy", "tuner=bo", "tuner.n_startup_trials=abc"],
+        "tuner.n_startup_trials must be int, got 'abc'",
+    ),
+    "llm option of the wrong type": (
+        ["objective=toy", "tuner=llm", "llm=local", "llm.temperature=hot"],
+        "llm.temperature must be float, got 'hot'",
+    ),
 }
 
 
@@ -64,7 +73,7 @@ def test_a_config_mistake_is_one_line_and_exit_status_2(cli_split, tmp_path, nam
     assert "Traceback" not in result.stdout + result.stderr
     (line,) = error_lines(result)
     assert line.startswith("llmhpo: error: ") and message in line
-    assert not list(tmp_path.glob("outputs/*/trials.jsonl"))  # nothing ran
+    assert not list(tmp_path.glob("outputs/*"))  # nothing ran, and no folder was claimed
 
 
 def test_an_unreachable_llm_ends_the_study_in_one_line_and_keeps_the_trials(cli_split, tmp_path):

@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+import llmhpo
+from llmhpo.errors import ConfigError
 from llmhpo.llm.clients import LLMError, redact
 from llmhpo.llm.prompts import MAX_ANSWER_CHARS
 from llmhpo.objectives.toy import ToyObjective
@@ -179,6 +181,56 @@ def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tm
     assert "Authorization: Bearer [REDACTED]" in first["tuner"]["transport_retries"][0]
     files = assert_no_trace(secret, tmp_path, result)
     assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
+
+
+def test_a_key_echoed_in_a_200_answer_reaches_no_file_and_no_output(tmp_path):
+    """The answer itself repeats the Authorization header: it is provider text like an error's,
+    and is redacted before the trial log, the cache, run.log or the terminal see it."""
+    secret = "sk-llmhpo-test-echoed-in-answer-0123456789"
+    answers = ['{"x1": 1.5, "x2": 2.5}', '{"x1": 1.5, "x2": 2.5}']
+    with FaultyLLMServer(["200-echo", "200-echo", "200-echo", "200-echo"], answers) as server:
+        result = run_cli(
+            [
+                "objective=toy",
+                "tuner=llm",
+                "llm=openai",
+                "llm.model=openai/fake",
+                f"llm.api_base={server.url}",
+                "llm.api_key_env=LLMHPO_TEST_KEY",
+                "tuner.on_invalid=random",
+                "budget=2",
+            ],
+            tmp_path,
+            timeout=300,
+            split=True,
+            env={"LLMHPO_TEST_KEY": secret},
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (log_path,) = tmp_path.glob("outputs/*/trials.jsonl")
+    assert "Authorization: Bearer [REDACTED]" in log_path.read_text()  # the answers are logged
+    files = assert_no_trace(secret, tmp_path, result)
+    assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
+
+
+@pytest.mark.parametrize("door", ["cli", "api"])
+def test_a_key_given_as_the_variables_name_is_refused_without_being_shown(tmp_path, door):
+    secret = "sk-live-pasted-0123456789abcdef"
+    if door == "cli":
+        result = run_cli(
+            ["-m", "objective=toy", "tuner=llm", f"llm.api_key_env={secret}", "budget=2"],
+            tmp_path,
+            split=True,
+        )
+        assert result.returncode == 2 and "llm.api_key_env must be the name" in result.stderr
+        assert_no_trace(secret, tmp_path, result)
+        assert not (tmp_path / "outputs").exists()  # refused before Hydra wrote anything
+        return
+    with pytest.raises(ConfigError) as error:
+        llmhpo.Study({"x": {"type": "float", "low": 0, "high": 1}}, tuner="llm",
+              llm={"provider": "litellm", "model": "openai/gpt-4o", "api_key_env": secret},
+              folder=tmp_path / "study")  # fmt: skip
+    assert "llm.api_key_env must be the name" in str(error.value)
+    assert secret not in str(error.value) and not (tmp_path / "study").exists()
 
 
 def test_redact_removes_known_keys_and_credentials_in_header_or_parameter_form():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,10 +34,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
-from llmhpo import CONFIG_MODULE, extras
+from llmhpo import CONFIG_MODULE
 from llmhpo.errors import ConfigError, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
-from llmhpo.run_folder import claim, locked, without_neutral_keys
+from llmhpo.preflight import preflight
+from llmhpo.run_folder import STUDY_FILE, claim, discard_refused, locked, without_neutral_keys
 from llmhpo.space import SearchSpace
 from llmhpo.study import Study as Loop
 from llmhpo.trial_log import TrialRecord
@@ -94,7 +96,7 @@ class Study:
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         self.direction, self.metric = direction, metric
         self.budget = whole_number(budget, "budget", "the number of trials")
-        self.seed = whole_number(seed, "seed", "an integer; 0 is a valid seed", minimum=None)
+        self.seed = whole_number(seed, "seed", "0 is a valid seed", minimum=0)
         batch_size = whole_number(batch_size, "batch_size", "trials evaluated at once")
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="llmhpo-study-"))
         cfg = tuner_config(tuner, self.budget, self.seed, llm, prompt, tuner_options)
@@ -112,6 +114,7 @@ class Study:
             record["batch_size"] = batch_size
         if context:
             record["context"] = dict(context)
+        fresh = not (self.folder / STUDY_FILE).exists()
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(locked(self.folder, on_busy))
         try:
@@ -119,8 +122,10 @@ class Study:
             from llmhpo.builder import make_tuner
 
             made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
-        except BaseException:
+        except BaseException as error:
             self._lock.close()
+            if fresh and isinstance(error, ConfigError):  # the corrected call may claim it
+                discard_refused(self.folder)
             raise
         budget = made.trials if made.trials is not None else self.budget
         self._loop = Loop(self.folder, self.space, made, None, budget, name, batch_size)
@@ -145,6 +150,11 @@ class Study:
             return
         if value is None:
             raise ConfigError("tell needs the trial's value, or failed='why' for a failed trial")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(
+                f"tell takes the trial's value as a number, got {value!r} "
+                f"({type(value).__name__}); or failed='why' for a failed trial"
+            )
         value = float(value)
         minimised = -value if self.direction == "maximize" else value
         self._loop.tell(trial.record, minimised, {METRIC_KEY: value})
@@ -245,16 +255,24 @@ def tuner_config(
         GlobalHydra.instance().clear()
         if outer is not None:
             GlobalHydra.instance().initialize(outer)
-    extras.check_config(node.tuner)  # a missing extra stops before any work
+    preflight(node.tuner)  # a missing extra, a pasted key: refused before any work
     return node
 
 
 def _llm_preset(llm: str | Mapping[str, Any] | None) -> str:
     """The conf/llm file a study's `llm` starts from: the name given; for a dict, the
-    embedded model's preset if its provider is local (or unset), else openai's (the
-    litellm keys), so that the dict need only give what differs."""
+    embedded model's preset if its provider is local, else openai's (the litellm keys), so
+    that the dict need only give what differs. A dict must say its provider: guessing would
+    run the embedded model under the name of the one asked for (`{"model": "gpt-4o"}`)."""
     if isinstance(llm, str):
         return llm
-    if llm is None or llm.get("provider", "local") == "local":
+    if llm is None:
         return "local"
-    return "openai"
+    if "provider" not in llm:
+        raise ConfigError(
+            f"llm={dict(llm)!r} does not say its provider: add 'provider': 'litellm' for a "
+            "remote model ({'provider': 'litellm', 'model': 'openai/gpt-4o'}) or 'local' for a "
+            "GGUF file run here ({'provider': 'local', 'model_path': 'FILE.gguf'}), or name a "
+            "preset (llm='openai')"
+        )
+    return "local" if llm["provider"] == "local" else "openai"

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.errors import ConfigError, LlmhpoError, whole_number
+from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types, whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.run_folder import tuner_label
 from llmhpo.space import SearchSpace, SearchSpaceError
@@ -76,6 +76,8 @@ def make_tuner(
         raise ConfigError(
             f"tuner.initial must be a list of configurations (dicts), got {initial!r}"
         )
+    target = get_object(str(node.get("_target_")))
+    check_argument_types(target, {k: v for k, v in node.items() if k[0] != "_"}, "tuner")
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(node, _partial_=True, _convert_="all")
     inner = make(space=space, seed=seed, task=task, folder=folder)
@@ -84,11 +86,16 @@ def make_tuner(
     return tuner
 
 
+def check_run_keys(cfg: DictConfig) -> int:
+    """`seed` and `budget`, the run-level keys, checked first; returns the budget."""
+    whole_number(cfg.get("seed"), "seed", "0 is a valid seed", minimum=0)
+    return whole_number(cfg.get("budget"), "budget", "the number of trials")
+
+
 def build_study(cfg: DictConfig, folder: Path) -> Study:
     """The study a composed config describes; config mistakes raise ConfigError before any
     trial (the cheap checks first, then each part checks its own settings as it is built)."""
-    whole_number(cfg.get("seed"), "seed", "an integer; 0 is a valid seed", minimum=None)
-    budget = whole_number(cfg.get("budget"), "budget", "the number of trials")
+    budget = check_run_keys(cfg)
     objective = build_objective(cfg)
     space = build_search_space(cfg, objective)
     tuner = build_tuner(cfg, space, objective, folder)

@@ -15,8 +15,6 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from llmhpo.errors import ConfigError
 
 # extra -> (importable module, the distribution that provides it)
@@ -63,8 +61,6 @@ def require(extra: str, part: str, skip: tuple[str, ...] = ()) -> None:
 def check_config(node: Any) -> None:
     """Every part a config node (an objective, a tuner with its llm) asks for is installed,
     or MissingExtraError for the first that is not."""
-    if OmegaConf.is_config(node):
-        node = OmegaConf.to_container(node, resolve=True)
     for extra, part, skip in parts_needed(node):
         require(extra, part, skip)
 

@@ -9,7 +9,6 @@ mistake, 1 otherwise. Any other exception is a real crash and keeps its tracebac
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -19,10 +18,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import llmhpo.resolvers  # noqa: F401  (the config's ${llmhpo.*} resolvers)
-from llmhpo import CONFIG_MODULE, __version__, extras
-from llmhpo.builder import build_study
+from llmhpo import CONFIG_MODULE, __version__
+from llmhpo.builder import build_study, check_run_keys
 from llmhpo.errors import ConfigError, LlmhpoError
-from llmhpo.run_folder import claim, job_config, locked
+from llmhpo.llm.clients import check_api_key_env
+from llmhpo.preflight import preflight
+from llmhpo.run_folder import STUDY_FILE, claim, discard_refused, job_config, locked
 
 log = logging.getLogger("llmhpo")
 
@@ -31,10 +32,14 @@ log = logging.getLogger("llmhpo")
 @hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Returns the best value, so Hydra sweepers can optimise over studies too."""
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    fresh = not (folder / STUDY_FILE).exists()
     try:
-        return run_study(cfg, Path(HydraConfig.get().runtime.output_dir))
+        return run_study(cfg, folder)
     except LlmhpoError as error:
         report(error)
+        if fresh and isinstance(error, ConfigError):  # a refused command claims no folder
+            discard_refused(folder, (".hydra", f"{HydraConfig.get().job.name}.log"))
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra reports the failed job when the sweep ends; other jobs still run
         sys.exit(2 if isinstance(error, ConfigError) else 1)
@@ -51,8 +56,9 @@ def report(error: LlmhpoError) -> None:
 
 def run_study(cfg: DictConfig, folder: Path) -> float | None:
     """Claim `folder` for this config and run (or resume, or report) its study under its lock."""
-    extras.check_config(cfg.objective)  # a missing extra stops before any work
-    extras.check_config(cfg.tuner)
+    check_run_keys(cfg)  # what the config alone shows wrong stops before any work
+    preflight(cfg.objective)
+    preflight(cfg.tuner)
     with locked(folder, str(cfg.get("on_busy", "stop"))):
         claim(folder, job_config(cfg))
         summary = build_study(cfg, folder).run()
@@ -68,16 +74,14 @@ def run_study(cfg: DictConfig, folder: Path) -> float | None:
     return summary["best_value"]
 
 
-def fix_hash_seed() -> None:
-    """Re-execute once with PYTHONHASHSEED=0 when it is unset.
-
-    SMAC's local search orders candidate configurations through a set, whose order
-    follows Python's per-process string hashing: without a fixed hash seed the same
-    seed gives other proposals in every process, and a resumed study would diverge.
-    """
-    if os.environ.get("PYTHONHASHSEED") is None:
-        os.environ["PYTHONHASHSEED"] = "0"
-        os.execv(sys.executable, [sys.executable, "-m", "llmhpo.run", *sys.argv[1:]])
+def refuse_pasted_keys(overrides: list[str]) -> None:
+    """A key given where its environment variable's name belongs (llm.api_key_env=sk-...) is
+    refused before Hydra starts: Hydra would echo a sweep's overrides and write every override
+    to the run folder's .hydra/ before llmhpo sees the config."""
+    for override in overrides:
+        key, equals, value = override.lstrip("+~").partition("=")
+        if equals and key.endswith("api_key_env") and value not in ("", "null"):
+            check_api_key_env(value)
 
 
 def cli() -> None:
@@ -86,7 +90,11 @@ def cli() -> None:
     if "--version" in sys.argv[1:]:  # Hydra's own --version would name Hydra's
         print(f"llmhpo {__version__}")
         return
-    fix_hash_seed()
+    try:
+        refuse_pasted_keys(sys.argv[1:])
+    except ConfigError as error:
+        print(f"llmhpo: error: {error}", file=sys.stderr)
+        sys.exit(2)
     main()
 
 

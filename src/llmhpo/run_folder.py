@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -85,7 +86,7 @@ def job_config(root: DictConfig) -> dict[str, Any]:
     Resolved key by key: resolving `hydra` itself would call the run-name
     resolver again from inside `hydra.run.dir`.
     """
-    return without_neutral_keys(
+    config = without_neutral_keys(
         {
             key: OmegaConf.to_container(value, resolve=True)
             if OmegaConf.is_config(value)
@@ -94,6 +95,13 @@ def job_config(root: DictConfig) -> dict[str, Any]:
             if key != "hydra" and key not in OPERATIONAL_KEYS
         }
     )
+    space, tuner = config.get("search_space"), config.get("tuner")
+    seeded = isinstance(tuner, dict) and tuner.get("start_at_default")
+    if isinstance(space, dict) and "default" in space and not seeded:
+        # A space's default is evaluated only with start_at_default: without it, the study is
+        # the one it was before the space had a default, and keeps its folder.
+        config["search_space"] = {k: v for k, v in space.items() if k != "default"}
+    return config
 
 
 def without_neutral_keys(config: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +175,11 @@ def run_name_of_root(*, _root_: DictConfig) -> str:
     return run_name(job_config(_root_))
 
 
+def _this_process() -> str:
+    """How a holder names itself in the lock file."""
+    return f"process {os.getpid()} on {socket.gethostname()}"
+
+
 def _holder_of(path: Path) -> str:
     """Who holds the lock at `path`, as the holder wrote it. A holder writes its line just
     after taking the lock, so a reader that arrives in between finds the file empty: wait a
@@ -185,6 +198,8 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
     FolderBusyError naming the folder and the holder; `wait` waits until it is released."""
     if on_busy not in ON_BUSY:
         raise ConfigError(f"on_busy must be one of {ON_BUSY}, got {on_busy!r}")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a folder: give a folder for the study")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
     with path.open("a+", encoding="utf-8") as handle:
@@ -192,6 +207,12 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder_of(path)
+            if holder.startswith(f"{_this_process()} "):  # waiting would never end: it is ours
+                raise FolderBusyError(
+                    f"{folder} is held by this process: a study on it was not finished (an "
+                    "exception or Ctrl-C in a notebook leaves it open). Call that study's "
+                    "finish() to release the folder, or use another folder."
+                ) from None
             if on_busy == "stop":
                 raise FolderBusyError(
                     f"{folder} is in use by {holder}: one study runs in a folder at a time. "
@@ -202,10 +223,7 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
-        handle.write(
-            f"process {os.getpid()} on {socket.gethostname()} since "
-            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-        )
+        handle.write(f"{_this_process()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         handle.flush()
         try:
             yield
@@ -237,8 +255,42 @@ def claim(folder: Path, config: dict[str, Any], hint: str = RUN_DIR_HINT) -> Non
                 f"(differs in: {', '.join(differences) or 'unknown keys'}). Results of "
                 f"different configurations never share a folder: {hint}."
             )
+        before, now = _parameter_order(stored.get("config", {})), _parameter_order(config)
+        if before != now:  # the fingerprint sorts keys; proposals follow the space's order
+            raise RunFolderMismatchError(
+                f"{folder} holds this study with its parameters in another order ({before}; "
+                f"now {now}): random proposals and the LLM's prompt follow the order, so the "
+                f"resumed study would not be the one begun. List them as before, or: {hint}."
+            )
         return
     write_json_atomic(path, {"fingerprint": digest, "config": config})
+
+
+def discard_refused(folder: Path, others: tuple[str, ...] = ()) -> None:
+    """Remove what a refused study left in a folder it had just made or claimed (study.json,
+    the lock, SMAC's folder, and `others`: Hydra's .hydra/ and job log), and the folder once
+    empty, so that a corrected command is not told that the folder holds another study. A
+    folder with a trial log, or with anything else, is left as it is."""
+    if not folder.is_dir() or (folder / TRIALS_FILE).exists():
+        return
+    known = {STUDY_FILE, LOCK_FILE, "smac", *others}
+    entries = list(folder.iterdir())
+    if any(entry.name not in known for entry in entries):
+        return
+    for entry in entries:
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    if folder.resolve() not in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        folder.rmdir()
+
+
+def _parameter_order(config: dict[str, Any]) -> list[str]:
+    """The search space's parameter names in their order, as a study records them."""
+    space = config.get("search_space")
+    parameters = space.get("parameters") if isinstance(space, dict) else None
+    return list(parameters) if isinstance(parameters, dict) else []
 
 
 def _read_study_file(path: Path) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 `llama_server`: llama-cpp-python's OpenAI-compatible server serving the embedded
 SmolLM2 GGUF. `FaultyLLMServer`: the tests' own fault-injecting server: a fake
 LLM that answers chat completions from a script (429 with Retry-After, 500, a
-hang, a malformed body, errors that echo the request's Authorization header as a
-careless proxy does, then valid answers) and records every request's body, so
+hang, a malformed body, errors and answers that echo the request's Authorization header as
+a careless proxy does, then valid answers) and records every request's body, so
 retries, what they carry and what becomes of a provider's error text can be proven.
 """
 
@@ -120,6 +120,10 @@ class FaultyLLMServer:
                         }
                     )
                     self._send(int(behaviour[:3]), echoed.encode())
+                elif behaviour == "200-echo":  # a proxy that repeats the headers in an answer
+                    answer = f"{server.answers[0]} (sent with Authorization: "
+                    answer += f"{self.headers.get('Authorization')})"
+                    self._send(200, completion_body(answer))
                 elif behaviour == "malformed":
                     self._send(200, b"this is not json {")
                 else:

@@ -8,9 +8,10 @@ structured output where litellm says the model supports it, JSON mode otherwise.
 
 API keys are read from the environment at call time and passed straight to
 litellm: they are never stored in the config, the trial log or the cache. A
-provider's error text is the one way a key could come back (a proxy that echoes
-the request's Authorization header in its error body): `redact` scrubs every
-provider message where it enters llmhpo, before it is logged, stored or raised.
+provider's text is the one way a key could come back (a proxy that echoes the
+request's Authorization header in an error body, or in a 200 answer): `redact`
+scrubs every provider text, answers and errors alike, where it enters llmhpo,
+before it is logged, stored, cached or raised.
 
 Answers are bounded here too: a server may ignore `max_tokens`, so text beyond
 `MAX_ANSWER_CHARS` is cut on arrival and the response says how long it was; the
@@ -27,11 +28,12 @@ import logging
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
-from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types
 from llmhpo.extras import require
 from llmhpo.llm.prompts import MAX_ANSWER_CHARS
 
@@ -96,6 +98,51 @@ class LLMClient(Protocol):
         ...
 
 
+# --- what an `llm` config can be checked for before any work ----------------------------------
+
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_api_key_env(name: Any) -> None:
+    """`name` must name an environment variable: a key pasted in its place would be echoed and
+    written to the run's records, so it is refused without showing it."""
+    if name is not None and not (isinstance(name, str) and ENV_NAME.fullmatch(name)):
+        raise ConfigError(
+            "llm.api_key_env must be the name of the environment variable that holds the key "
+            "(letters, digits and _, such as OPENAI_API_KEY), not the key itself; the value "
+            "given is not shown"
+        )
+
+
+def api_key(model: str, api_key_env: str | None) -> str | None:
+    """The key in `api_key_env` (None where the model needs none), or MissingAPIKeyError."""
+    if not api_key_env:
+        return None
+    key = os.environ.get(api_key_env)
+    if not key:
+        raise MissingAPIKeyError(
+            f"llm.model={model} needs an API key in the environment variable "
+            f"{api_key_env}, which is not set. Export it (export {api_key_env}=...), "
+            "or run offline with the embedded model: llm=local"
+        )
+    return key
+
+
+def check_llm_config(cfg: Mapping[str, Any]) -> None:
+    """An `llm` node's mistakes that would otherwise surface late or never: a key where its
+    variable's name belongs, and a model name on the embedded model (which would label
+    SmolLM2's answers as another model's in every record and table)."""
+    check_api_key_env(cfg.get("api_key_env"))
+    model = cfg.get("model", EMBEDDED_MODEL)
+    if cfg.get("provider") == "local" and not cfg.get("model_path") and model != EMBEDDED_MODEL:
+        raise ConfigError(
+            f"llm.model={model!r} with llm.provider=local: the model run in-process is the "
+            f"embedded {EMBEDDED_MODEL}; give llm.model_path=FILE.gguf to run another model "
+            "here, or a remote model with llm=openai (provider: litellm)"
+        )
+
+
 # --- the embedded model ---------------------------------------------------------------------
 
 
@@ -143,7 +190,7 @@ class LocalLlamaClient:
 
     def __init__(
         self,
-        model: str = "SmolLM2-135M-Instruct",
+        model: str = EMBEDDED_MODEL,
         model_path: str | None = None,
         n_ctx: int = 4096,
         n_threads: int | None = None,
@@ -250,6 +297,7 @@ class LiteLLMClient:
             raise ConfigError(
                 f"llm.response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}"
             )
+        check_api_key_env(api_key_env)
         self.model, self.api_base, self.api_key_env = model, api_base, api_key_env
         self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
         self.timeout, self.max_retries = timeout, max_retries
@@ -258,16 +306,7 @@ class LiteLLMClient:
         self._api_key()  # a missing key fails now, before any training
 
     def _api_key(self) -> str | None:
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise MissingAPIKeyError(
-                f"llm.model={self.model} needs an API key in the environment variable "
-                f"{self.api_key_env}, which is not set. Export it (export {self.api_key_env}=...), "
-                "or run offline with the embedded model: llm=local"
-            )
-        return key
+        return api_key(self.model, self.api_key_env)
 
     @functools.cached_property
     def _mode(self) -> str:
@@ -334,6 +373,9 @@ class LiteLLMClient:
                 text = response.choices[0].message.content
                 if text is None:
                     raise ValueError("the response has no message content")
+                # An answer is provider text too: a server that echoes the request's headers
+                # would otherwise carry the key into the trial log, the cache and the terminal.
+                text = redact(text, [key])
                 break
             except Exception as error:  # classified below: retried, or raised with its message
                 why = f"{type(error).__name__}: {_first_line(redact(str(error), [key]))}"
@@ -443,8 +485,8 @@ def make_client(cfg: dict[str, Any], seed: int) -> LLMClient:
     if settings.get("seed") is None:  # llm.seed null: the run's seed
         settings["seed"] = seed
     provider = cfg.get("provider", "litellm")
-    if provider == "local":
-        return LocalLlamaClient(**settings)
-    if provider == "litellm":
-        return LiteLLMClient(**settings)
-    raise ConfigError(f"llm.provider must be local or litellm, got {provider!r}")
+    clients = {"local": LocalLlamaClient, "litellm": LiteLLMClient}
+    if provider not in clients:
+        raise ConfigError(f"llm.provider must be local or litellm, got {provider!r}")
+    check_argument_types(clients[provider], settings, "llm")
+    return clients[provider](**settings)
