@@ -76,6 +76,7 @@ class OptunaTuner(Tuner):
         self.sampler = sampler
         self.n_startup_trials = n_startup_trials
         self.distributions = space.optuna_distributions()
+        self._tpe: Any = None  # TPE's sampler, reseeded each round (see _make_sampler)
         self.study = optuna.create_study(direction="minimize", sampler=self._make_sampler())
         self._asked: Any = None  # the Optuna trial of the last ask, until it is held
         self._running: dict[int, Any] = {}  # round -> its Optuna trial, held and not told
@@ -140,6 +141,10 @@ class OptunaTuner(Tuner):
         )
 
     def _make_sampler(self) -> Any:
+        """The sampler for this round, seeded from (seed, round). TPE's is built once and
+        reseeded after, which leaves it as a new one of that seed would be: building one per
+        round cost more than a cheap objective's whole trial (Optuna inspects its signature
+        and makes two generators each time), and lost its search-space cache."""
         import optuna
 
         seed = self.round_seed()
@@ -147,4 +152,20 @@ class OptunaTuner(Tuner):
             warnings.simplefilter("ignore")
             if self.sampler == "gp":
                 return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
+            if _reseed_tpe(self._tpe, seed):
+                return self._tpe
+            startup = self.n_startup_trials
+            self._tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+        return self._tpe
+
+
+def _reseed_tpe(sampler: Any, seed: int) -> bool:
+    """Reseed a TPESampler's two generators (its own, its random sampler's) as its
+    constructor seeds them; False where this Optuna keeps them elsewhere (then build anew)."""
+    generators = [getattr(sampler, "_rng", None)]
+    generators.append(getattr(getattr(sampler, "_random_sampler", None), "_rng", None))
+    if sampler is None or not all(hasattr(g, "rng") for g in generators):
+        return False
+    for generator in generators:
+        generator.rng.seed(seed)
+    return True
