@@ -283,3 +283,69 @@ def test_an_invalid_round_in_a_batch_waits_for_the_rounds_before_it(tmp_path):
     assert [line["round"] for line in lines] == [0, 1, 2, 3, 4, 5]
     assert [line["status"] for line in lines] == ["ok", "invalid", "ok", "invalid", "ok", "invalid"]
     assert objective.calls == 3
+
+
+@pytest.mark.parametrize("interval,expected", [(0.0, 40), (3600.0, 2)])
+def test_cheap_trials_share_an_fsync_and_finishing_fsyncs_the_rest(tmp_path, monkeypatch, interval, expected):
+    """Group commit: at most one fsync per FSYNC_INTERVAL_SECONDS while trials are cheap (the
+    first trial's, then finish's for the rest); with no interval, one per trial as before."""
+    from llmhpo import trial_log
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(trial_log, "FSYNC_INTERVAL_SECONDS", interval)
+    monkeypatch.setattr(trial_log.os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    study = make_study(tmp_path, budget=40)
+    study.run()
+    assert sum(path.endswith("trials.jsonl") for path in synced) == expected
+    assert len(trial_lines(tmp_path)) == 40
+
+
+def test_a_kill_9_loses_no_told_trial(tmp_path):
+    """Lines reach the kernel before the tuner hears of a trial; fsync is only about power
+    loss. The process prints each round once told, and is killed mid-study."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = f"""
+import sys, llmhpo
+study = llmhpo.Study({{"x": {{"type": "float", "low": -5.0, "high": 5.0}}}}, "random",
+                     budget=100000, folder={str(tmp_path / "s")!r})
+while True:
+    trial = study.ask()
+    study.tell(trial, trial.config["x"] ** 2)
+    print(trial.number, flush=True)
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    told = []
+    while len(told) < 300:
+        told.append(int(process.stdout.readline()))
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    told += [int(line) for line in process.stdout.read().split()]
+    time.sleep(0.1)
+    lines = trial_lines(tmp_path / "s")  # every line whole: no torn line to repair
+    assert [line["round"] for line in lines[: len(told)]] == told
+
+
+def test_a_cheap_trial_before_a_long_one_is_fsynced_when_its_interval_ends(tmp_path, monkeypatch):
+    """Group commit does not hold a told trial until the next one: a timer fsyncs it at the
+    end of the interval, however long the next trial runs."""
+    import time
+
+    from llmhpo import trial_log
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(trial_log, "FSYNC_INTERVAL_SECONDS", 0.2)
+    monkeypatch.setattr(trial_log.os, "fsync", lambda fd: synced.append(time.monotonic()) or real_fsync(fd))
+    log = TrialLog(tmp_path / "trials.jsonl")
+    log.append(TrialRecord(round=0, status="ok", config={"x": 1}))  # the first: fsynced at once
+    log.append(TrialRecord(round=1, status="ok", config={"x": 2}))  # within the interval: waits
+    assert len(synced) == 1
+    time.sleep(0.5)  # ...while the next trial runs
+    assert len(synced) == 2 and synced[1] - synced[0] < 0.4
+    log.close()
+    assert len(synced) == 2  # nothing was pending any more

@@ -80,8 +80,11 @@ class Study:
         """Run (or resume, or just summarise) the study with its objective; returns the summary."""
         if self.objective is None:
             raise ConfigError("Study.run needs an objective; without one, use ask and tell")
-        while (record := self.ask()) is not None:
-            self._evaluate(record)
+        try:
+            while (record := self.ask()) is not None:
+                self._evaluate(record)
+        finally:
+            self.trial_log.close()  # a study stopped by an error fsyncs what it logged, too
         return self.finish()
 
     def resume(self) -> list[TrialRecord]:
@@ -158,7 +161,8 @@ class Study:
         error: str | None = None,
     ) -> None:
         """The result of a trial `ask` returned: its value (what the tuner minimises), or
-        `error` for a failed trial. Logged (fsynced) before the tuner hears of it, in round
+        `error` for a failed trial. Logged (written; fsynced within the log's group-commit
+        interval) before the tuner hears of it, in round
         order: a trial told before an earlier one of its batch waits for it."""
         if not any(held is record for held in self._queue) or record.round in self._known:
             waiting = [str(r.round) for r in self._queue if r.round not in self._known]
@@ -182,6 +186,7 @@ class Study:
         """Write summary.json (testing the best configuration where the objective can), with
         the caller's `extra` keys."""
         records = self.resume()
+        self.trial_log.close()  # every told trial fsynced before the summary says it exists
         summary = summarise(records[: self.budget], self.budget, self.tuner.name, self.name)
         summary.update(extra or {})
         if summary["finished"] and summary["best_config"] is not None:
