@@ -285,3 +285,28 @@ def test_a_space_in_another_order_does_not_resume_the_study(tmp_path):
         llmhpo.Study(reordered, "random", budget=4, folder=tmp_path)
     llmhpo.Study(TOY_SPACE, "random", budget=4, folder=tmp_path).optimize(branin)  # as before: resumes
     assert len(trial_lines(tmp_path)) == 4
+
+
+def test_a_hint_names_the_key_as_the_api_spells_it(tmp_path):
+    """The CLI's `tuner.crash_cost` is the API's keyword `crash_cost`, `tuner.on_invalid=random`
+    its `on_invalid='random'`."""
+    with pytest.raises(ConfigError) as error:
+        llmhpo.Study(TOY_SPACE, "smac", folder=tmp_path / "smac")
+    assert "set crash_cost" in str(error.value) and "tuner." not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        llmhpo.Study(TOY_SPACE, "bo", n_startup_trials="abc", folder=tmp_path / "bo")
+    assert str(error.value) == "n_startup_trials must be int, got 'abc'"
+
+
+def test_the_message_of_a_study_stopped_by_its_tuner_names_api_keywords(tmp_path):
+    from llmhpo.errors import LlmhpoError
+    from tests.helpers.servers import FaultyLLMServer
+
+    with FaultyLLMServer([], ["I would try a small step."] * 3) as server:
+        llm = {"provider": "litellm", "model": "openai/fake", "api_base": server.url,
+               "api_key_env": None, "cache": False}  # fmt: skip
+        study = llmhpo.Study(TOY_SPACE, "llm", llm=llm, on_invalid="fail", budget=2, folder=tmp_path)
+        with pytest.raises(LlmhpoError) as error:
+            study.optimize(branin)
+    assert "set on_invalid='random'" in str(error.value) and "a larger max_attempts" in str(error.value)
+    assert "tuner." not in str(error.value)

@@ -63,3 +63,11 @@ def test_bench_toy_prints_regret_per_tuner_and_function():
     assert re.search(rf"^branin random\s+{interval}$", out, re.MULTILINE), out
     assert re.search(r"^random regret@10: worse than bo-tpe beyond the noise on [01] of 1 ", out,
                      re.MULTILINE)  # fmt: skip
+
+
+def test_bench_loop_prints_the_ratio_to_optunas_own_loop():
+    out = run_script("bench_loop.py", "--random-trials", "30", "--tpe-trials", "10", "--repeats", "1")
+    rows = re.findall(r"^(random|tpe)\s+(\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d\d)x$", out, re.MULTILINE)
+    assert [(name, trials) for name, trials, *_ in rows] == [("random", "30"), ("tpe", "10")]
+    for _, _, ours, theirs, ratio in rows:
+        assert float(ratio) == pytest.approx(float(ours) / float(theirs), rel=0.05)

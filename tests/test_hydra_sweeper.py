@@ -383,3 +383,30 @@ def test_a_sweep_resumed_after_the_apps_own_config_changed_is_refused_by_key(tmp
     assert refused.returncode != 0
     assert "differs in: context.app_config.n" in refused.stdout + refused.stderr
     assert len(trial_lines(folder)) == 2
+
+
+def test_a_hint_names_the_key_as_the_sweeper_spells_it(tmp_path):
+    """'set tuner.crash_cost' means nothing to a sweep: its key is hydra.sweeper.options.*."""
+    _, result = sweep(tmp_path, "hydra.sweeper.tuner=smac", "x=interval(-1, 1)", ok=False)
+    assert "set hydra.sweeper.options.crash_cost" in result.stdout
+    assert "tuner.crash_cost" not in result.stdout
+
+
+def test_a_preset_with_keys_of_ones_own_reaches_the_llm(tmp_path):
+    """`hydra.sweeper.llm=openai +hydra.sweeper.llm.api_base=URL` lost the preset (Hydra made
+    llm {api_base: URL}); `preset` names it in the dict, and the LLM at URL is asked."""
+    from tests.helpers.servers import FaultyLLMServer
+
+    answers = ['{"x": 0.5}', '{"x": -0.5}', '{"x": 0.25}']
+    with FaultyLLMServer([], answers) as server:
+        folder, result = sweep(
+            tmp_path, "hydra.sweeper.tuner=llm", "hydra.sweeper.budget=3", "x=interval(-1, 1)",
+            "+hydra.sweeper.llm.preset=openai", f"+hydra.sweeper.llm.api_base={server.url}",
+            "+hydra.sweeper.llm.model=openai/fake", "+hydra.sweeper.llm.api_key_env=null",
+        )  # fmt: skip
+    lines = trial_lines(folder)
+    assert [line["tuner"]["model"] for line in lines] == ["openai/fake"] * 3
+    assert len(server.bodies) == 3
+    _, lost = sweep(tmp_path, "hydra.sweeper.tuner=llm", "x=interval(-1, 1)", "hydra.sweeper.llm=openai",
+                    f"+hydra.sweeper.llm.api_base={server.url}", name="lost", ok=False)  # fmt: skip
+    assert "+hydra.sweeper.llm.preset=openai" in lost.stdout

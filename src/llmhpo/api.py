@@ -22,20 +22,22 @@ options are the config's: `tuner` names a file of `conf/tuner/`, its keys are ke
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import numbers
 import tempfile
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
 from llmhpo import CONFIG_MODULE
-from llmhpo.errors import ConfigError, whole_number
+from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.preflight import preflight
 from llmhpo.run_folder import STUDY_FILE, claim, discard_refused, locked, without_neutral_keys
@@ -47,6 +49,26 @@ log = logging.getLogger(__name__)
 
 DIRECTIONS = ("minimize", "maximize")
 LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
+# Which door a study was opened through: its messages name keys as that door spells them
+# (the Hydra sweeper, which drives this API, sets "sweeper").
+DOOR: ContextVar[str] = ContextVar("llmhpo_door", default="api")
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def in_door_terms(method: Method) -> Method:
+    """A public method whose LlmhpoError names config keys as the current door spells them
+    (`on_invalid='random'`, not the CLI's `tuner.on_invalid=random`)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except LlmhpoError as error:
+            error.args = (spell_keys(str(error), DOOR.get()), *error.args[1:])
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -61,6 +83,7 @@ class Trial:
 class Study:
     """A study of the caller's own objective: ask/tell, or `optimize(fn)`."""
 
+    @in_door_terms
     def __init__(
         self,
         space: SearchSpace | Mapping[str, Any],
@@ -130,17 +153,20 @@ class Study:
         budget = made.trials if made.trials is not None else self.budget
         self._loop = Loop(self.folder, self.space, made, None, budget, name, batch_size)
 
+    @in_door_terms
     def ask(self) -> Trial | None:
         """The next configuration to evaluate, or None when the budget is spent (a study of
         batch size 1)."""
         record = self._loop.ask()
         return None if record is None else Trial(record.round, dict(record.config), record)
 
+    @in_door_terms
     def ask_batch(self) -> list[Trial]:
         """Up to `batch_size` configurations to evaluate at once (each proposed knowing every
         result before the batch); empty when the budget is spent. Tell each one's result."""
         return [Trial(r.round, dict(r.config), r) for r in self._loop.ask_batch()]
 
+    @in_door_terms
     def tell(self, trial: Trial, value: float | None = None, *, failed: str | None = None) -> None:
         """The result of `trial`: its metric `value`, or `failed="why"` when it failed."""
         if not isinstance(trial, Trial):
@@ -159,6 +185,7 @@ class Study:
         minimised = -value if self.direction == "maximize" else value
         self._loop.tell(trial.record, minimised, {METRIC_KEY: value})
 
+    @in_door_terms
     def optimize(self, fn: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
         """Evaluate `fn(config)` until the budget is spent (an exception is a failed trial,
         logged, and the study goes on); returns the summary, also in summary.json."""
@@ -172,6 +199,7 @@ class Study:
             self.tell(trial, value)
         return self.finish()
 
+    @in_door_terms
     def finish(self) -> dict[str, Any]:
         """Write summary.json and release the folder; returns the summary."""
         try:
@@ -241,8 +269,8 @@ def tuner_config(
         keep += ["budget", "seed"]  # the tuner's ${budget}, and what study.json records
         node = OmegaConf.create({key: cfg[key] for key in keep})
         OmegaConf.set_struct(node, True)
-        if isinstance(llm, Mapping):
-            node.llm = OmegaConf.merge(node.llm, dict(llm))
+        if isinstance(llm, Mapping):  # its keys over its preset's
+            node.llm = OmegaConf.merge(node.llm, {k: v for k, v in llm.items() if k != "preset"})
         if prompt:
             node.prompt = OmegaConf.merge(node.prompt, dict(prompt))
         node.tuner = OmegaConf.merge(node.tuner, dict(options))
@@ -261,18 +289,22 @@ def tuner_config(
 
 def _llm_preset(llm: str | Mapping[str, Any] | None) -> str:
     """The conf/llm file a study's `llm` starts from: the name given; for a dict, the
-    embedded model's preset if its provider is local, else openai's (the litellm keys), so
-    that the dict need only give what differs. A dict must say its provider: guessing would
-    run the embedded model under the name of the one asked for (`{"model": "gpt-4o"}`)."""
+    embedded model's preset if its provider is local, else openai's (the litellm keys), or
+    the one its `preset` names, so that the dict need only give what differs. A dict must say
+    its provider or preset: guessing would run the embedded model under the name of the one
+    asked for (`{"model": "gpt-4o"}`)."""
     if isinstance(llm, str):
         return llm
     if llm is None:
         return "local"
+    if "preset" in llm:  # {"preset": "openai", "api_base": ...}: a preset's keys, some changed
+        return str(llm["preset"])
     if "provider" not in llm:
         raise ConfigError(
             f"llm={dict(llm)!r} does not say its provider: add 'provider': 'litellm' for a "
             "remote model ({'provider': 'litellm', 'model': 'openai/gpt-4o'}) or 'local' for a "
-            "GGUF file run here ({'provider': 'local', 'model_path': 'FILE.gguf'}), or name a "
-            "preset (llm='openai')"
+            "GGUF file run here ({'provider': 'local', 'model_path': 'FILE.gguf'}), or 'preset' "
+            "to start from a file of conf/llm/ ({'preset': 'openai', 'api_base': ...}; in a "
+            "sweep: +hydra.sweeper.llm.preset=openai +hydra.sweeper.llm.api_base=...)"
         )
     return "local" if llm["provider"] == "local" else "openai"

@@ -8,6 +8,7 @@ real crash and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -72,3 +73,29 @@ def _plain_types(hint: Any) -> tuple[type, ...]:
     )
     plain = (int, float, bool, str, type(None))
     return tuple(members) if members and all(m in plain for m in members) else ()
+
+
+# How each door spells a config key that a message names: the CLI's `tuner.on_invalid=random`
+# is the Python API's keyword `on_invalid='random'` and the sweeper's
+# `hydra.sweeper.options.on_invalid=random`.
+_KEY = re.compile(r"(?<![.\w])(tuner|llm)\.([a-z_]+)(?:=([^\s,;)]+?))?(?=[\s,;:)]|\.(?:\s|$)|$)")
+_LITERAL = re.compile(r"-?[\d.]+(e-?\d+)?|true|false|null|None|True|False")
+
+
+def spell_keys(message: str, door: str) -> str:
+    """`message` with its `tuner.KEY` and `llm.KEY` spelled as `door` (cli, api or sweeper)
+    takes them, so that a hint names what the reader can actually set."""
+    if door == "cli":
+        return message
+
+    def spelled(match: re.Match[str]) -> str:
+        group, key, value = match.groups()
+        if door == "sweeper":
+            where = "options" if group == "tuner" else "llm"
+            return f"hydra.sweeper.{where}.{key}" + (f"={value}" if value else "")
+        shown = value if value is None or _LITERAL.fullmatch(value) else repr(value)
+        if group == "tuner":
+            return f"{key}={shown}" if value else key
+        return f"llm={{..., {key!r}: {shown}}}" if value else f"the llm dict's {key!r}"
+
+    return _KEY.sub(spelled, message)

@@ -40,6 +40,22 @@ def run_sweep(
     """Run (or resume) the sweep; `settings` is hydra.sweeper's node, `config` the app's whole
     config (its hydra node says the sweep directory and the app's name), `config_loader` the
     app's (for glob(...)). Returns the study's summary."""
+    from llmhpo.api import DOOR
+
+    token = DOOR.set("sweeper")  # the study's messages name hydra.sweeper.* keys
+    try:
+        return _sweep(settings, config, launcher, arguments, config_loader)
+    finally:
+        DOOR.reset(token)
+
+
+def _sweep(
+    settings: DictConfig,
+    config: DictConfig,
+    launcher: Any,
+    arguments: list[str],
+    config_loader: Any,
+) -> dict[str, Any]:
     from llmhpo.api import Study
 
     folder = Path(config.hydra.sweep.dir)

@@ -35,7 +35,8 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from llmhpo.errors import ConfigError
+from llmhpo.api import in_door_terms
+from llmhpo.errors import ConfigError, spell_keys
 from llmhpo.llm.clients import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
@@ -48,6 +49,7 @@ USER_ATTR = "llmhpo"  # per trial: {"source": "llm" | "fallback" | "independent"
 class LLMSampler(optuna.samplers.BaseSampler):
     """Optuna sampler driven by any LLM llmhpo speaks (`llm`: a conf/llm preset or a dict)."""
 
+    @in_door_terms
     def __init__(
         self,
         llm: str | Mapping[str, Any] = "local",
@@ -124,7 +126,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
             # No valid new answer: the independent sampler proposes instead (sample_independent).
             reason = proposal.error or proposal.info.get("invalid_reason")
             if proposal.fatal:
-                raise optuna.exceptions.OptunaError(f"LLMSampler: {reason}")
+                raise optuna.exceptions.OptunaError(f"LLMSampler: {spell_keys(reason, 'api')}")
             _mark(study, trial, {"source": "fallback", "reason": reason, **info})
             return {}
         _mark(study, trial, {"source": "llm", **info})
