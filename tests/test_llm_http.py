@@ -229,7 +229,7 @@ def test_a_key_given_as_the_variables_name_is_refused_without_being_shown(tmp_pa
         llmhpo.Study({"x": {"type": "float", "low": 0, "high": 1}}, tuner="llm",
               llm={"provider": "litellm", "model": "openai/gpt-4o", "api_key_env": secret},
               folder=tmp_path / "study")  # fmt: skip
-    assert "llm.api_key_env must be the name" in str(error.value)
+    assert "the llm dict's 'api_key_env' must be the name" in str(error.value)  # as the API spells it
     assert secret not in str(error.value) and not (tmp_path / "study").exists()
 
 
