@@ -215,9 +215,13 @@ def test_categorical_does_not_confuse_bool_with_number():
         param.coerce(1)
 
 
-def test_an_integral_float_bound_is_a_whole_number():
+def test_an_integral_float_bound_is_a_whole_number(tmp_path):
+    """`high: 1e3` in a YAML file is 1000 (as Hydra reads conf/), not the string '1e3' that
+    once reached int() as a raw ValueError."""
     space = SearchSpace.from_dict({"n": {"type": "int", "low": 1, "high": 1e3}})
     assert space.params["n"] == IntParam("n", 1, 1000)
+    (tmp_path / "space.yaml").write_text("n: {type: int, low: 1, high: 1e3}\n")
+    assert SearchSpace.from_yaml(tmp_path / "space.yaml").params["n"] == IntParam("n", 1, 1000)
 
 
 def test_null_is_a_choice_every_tuner_can_propose(tmp_path):

@@ -406,10 +406,11 @@ class SearchSpace:
         """From a YAML file: a whole search-space config (`name`, `parameters`, as in
         conf/search_space/) or just its `parameters` mapping."""
         import yaml
+        from omegaconf import OmegaConf
 
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:  # OmegaConf's YAML, as Hydra reads conf/: 1e3 is the number 1000, not a string
+            data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
         except (OSError, yaml.YAMLError) as error:
             raise SearchSpaceError(f"cannot read the search space {path}: {error}") from None
         if isinstance(data, Mapping) and "parameters" in data:
