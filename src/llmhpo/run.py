@@ -80,6 +80,7 @@ def refuse_pasted_keys(overrides: list[str]) -> None:
     to the run folder's .hydra/ before llmhpo sees the config."""
     for override in overrides:
         key, equals, value = override.lstrip("+~").partition("=")
+        value = value.strip("'\"")  # Hydra's quoting of a string value
         if equals and key.endswith("api_key_env") and value not in ("", "null"):
             check_api_key_env(value)
 
