@@ -40,7 +40,8 @@ bench: install
 	$(BIN)/python scripts/bench_toy.py
 
 lint: install
-	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV)

@@ -195,6 +195,7 @@ def test_aggregate_compares_every_tuner_with_the_one_named_by_versus(multirun, t
     assert missing.returncode == 0 and "no run of that tuner" in missing.stderr
     assert "bo-tpe, random" in missing.stderr and not (tmp_path / "other" / "versus.csv").exists()
 
+
 def test_aggregate_writes_tables_and_images(multirun, tmp_path):
     result = aggregate(multirun, "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr
@@ -259,7 +260,9 @@ def test_single_trial_random_seeds_give_a_pooled_baseline_at_every_k(tmp_path):
     ):
         made = run_cli(["-m", "objective=toy", *args], tmp_path, timeout=300)
         assert made.returncode == 0, made.stdout[-3000:]
-    result = aggregate(tmp_path / "outputs" / "multirun", "--out", tmp_path / "out", "--bootstrap", "300")
+    result = aggregate(
+        tmp_path / "outputs" / "multirun", "--out", tmp_path / "out", "--bootstrap", "300"
+    )
     assert result.returncode == 0, result.stderr
     vs = pd.read_csv(tmp_path / "out" / "vs_random.csv").set_index(["tuner", "k"])
     assert {k for _, k in vs.index} == {1, 3, 5}

@@ -20,7 +20,10 @@ from tests.helpers.config import REPO
 from tests.helpers.runs import run_cli, trial_lines
 
 BRANIN = get_toy_function("branin")
-TOY_SPACE = {"x1": {"type": "float", "low": -5.0, "high": 10.0}, "x2": {"type": "float", "low": 0.0, "high": 15.0}}
+TOY_SPACE = {
+    "x1": {"type": "float", "low": -5.0, "high": 10.0},
+    "x2": {"type": "float", "low": 0.0, "high": 15.0},
+}
 
 
 def branin(config):
@@ -51,7 +54,9 @@ def test_each_tuner_writes_the_clis_trial_log_format(tuner, options, tmp_path):
 
 
 def test_ask_and_tell_by_hand_and_maximize(tmp_path):
-    study = llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path, direction="maximize", metric="accuracy")
+    study = llmhpo.Study(
+        TOY_SPACE, "random", budget=3, folder=tmp_path, direction="maximize", metric="accuracy"
+    )
     scores = []
     while (trial := study.ask()) is not None:
         scores.append(-branin(trial.config))
@@ -95,12 +100,18 @@ def test_two_asks_then_tells_and_a_stranger_trial_are_clear_errors(tmp_path):
 
 def test_a_space_from_a_dict_a_yaml_file_or_conf_is_the_same(tmp_path):
     from_dict = SearchSpace.from_dict(
-        {"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}, "act": {"type": "categorical", "choices": ["relu", "tanh"]}}
+        {
+            "lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True},
+            "act": {"type": "categorical", "choices": ["relu", "tanh"]},
+        }
     )
     (tmp_path / "mine.yaml").write_text(
         "lr: {type: float, low: 1.0e-5, high: 0.1, log: true}\nact: {type: categorical, choices: [relu, tanh]}\n"
     )
-    assert SearchSpace.from_yaml(tmp_path / "mine.yaml").to_config()["parameters"] == from_dict.to_config()["parameters"]
+    assert (
+        SearchSpace.from_yaml(tmp_path / "mine.yaml").to_config()["parameters"]
+        == from_dict.to_config()["parameters"]
+    )
     shipped = SearchSpace.from_yaml(REPO / "conf" / "search_space" / "constrained.yaml")
     assert SearchSpace.from_config(shipped.to_config()).to_config() == shipped.to_config()
     with pytest.raises(SearchSpaceError, match="unknown type 'floot'"):
@@ -136,7 +147,9 @@ def test_the_embedded_llm_tunes_through_the_api(tmp_path, monkeypatch):
     study.optimize(branin)
     lines = trial_lines(tmp_path / "llm")
     assert [line["status"] for line in lines] == ["ok", "ok"]
-    assert lines[0]["tuner"]["model"] == "SmolLM2-135M-Instruct" and lines[0]["tuner"]["attempts"] >= 1
+    assert (
+        lines[0]["tuner"]["model"] == "SmolLM2-135M-Instruct" and lines[0]["tuner"]["attempts"] >= 1
+    )
 
 
 SCRIPT = textwrap.dedent(
@@ -170,7 +183,9 @@ def test_a_killed_script_resumes_when_run_again(tmp_path):
     process.wait()
     done = trial_lines(folder)
     assert 2 <= len(done) < 6
-    subprocess.run([sys.executable, str(script), str(folder), "0"], env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(script), str(folder), "0"], env=env, check=True, timeout=120
+    )
     resumed = trial_lines(folder)
     assert len(resumed) == 6 and resumed[: len(done)] == done
 
@@ -180,7 +195,9 @@ def test_a_killed_script_resumes_when_run_again(tmp_path):
 
 
 def test_aggregate_reads_an_api_folder(tmp_path):
-    llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path / "runs" / "mine", name="branin-mine").optimize(branin)
+    llmhpo.Study(
+        TOY_SPACE, "random", budget=3, folder=tmp_path / "runs" / "mine", name="branin-mine"
+    ).optimize(branin)
     out = tmp_path / "results"
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "aggregate.py"), str(tmp_path / "runs"), "--out", str(out)],
@@ -196,8 +213,15 @@ def test_an_llm_given_as_a_dict_is_reached_over_http(llama_server, tmp_path, mon
     secret = "sk-llmhpo-api-test-SECRET"
     monkeypatch.setenv("LLMHPO_API_TEST_KEY", secret)
     monkeypatch.chdir(tmp_path)
-    llm = {"provider": "litellm", "model": "openai/smollm2", "api_base": llama_server, "api_key_env": "LLMHPO_API_TEST_KEY"}
-    study = llmhpo.Study(TOY_SPACE, "llm", llm=llm, budget=2, folder=tmp_path / "http", on_invalid="random")
+    llm = {
+        "provider": "litellm",
+        "model": "openai/smollm2",
+        "api_base": llama_server,
+        "api_key_env": "LLMHPO_API_TEST_KEY",
+    }
+    study = llmhpo.Study(
+        TOY_SPACE, "llm", llm=llm, budget=2, folder=tmp_path / "http", on_invalid="random"
+    )
     study.optimize(branin)
     lines = trial_lines(tmp_path / "http")
     assert [line["status"] for line in lines] == ["ok", "ok"]
@@ -222,8 +246,12 @@ def test_an_llm_dict_without_its_provider_is_refused_not_run_as_the_embedded_mod
 
 def test_a_model_name_on_the_embedded_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="the model run in-process is the embedded"):
-        llmhpo.Study(TOY_SPACE, "llm", llm={"provider": "local", "model": "gpt-4o"}, folder=tmp_path)
-    result = run_cli(["objective=toy", "tuner=llm", "llm=local", "llm.model=gpt-4o"], tmp_path, split=True)
+        llmhpo.Study(
+            TOY_SPACE, "llm", llm={"provider": "local", "model": "gpt-4o"}, folder=tmp_path
+        )
+    result = run_cli(
+        ["objective=toy", "tuner=llm", "llm=local", "llm.model=gpt-4o"], tmp_path, split=True
+    )
     assert result.returncode == 2 and "the model run in-process is the embedded" in result.stderr
 
 
@@ -257,7 +285,9 @@ def test_waiting_on_a_folder_this_process_holds_says_finish_instead_of_hanging(t
             print(error)
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "held by this process" in result.stdout and "finish()" in result.stdout
 
@@ -281,9 +311,13 @@ def test_a_space_in_another_order_does_not_resume_the_study(tmp_path):
         study.tell(trial, branin(trial.config))
     study.finish()
     reordered = dict(reversed(list(TOY_SPACE.items())))
-    with pytest.raises(ConfigError, match=r"in another order \(\['x1', 'x2'\]; now \['x2', 'x1'\]\)"):
+    with pytest.raises(
+        ConfigError, match=r"in another order \(\['x1', 'x2'\]; now \['x2', 'x1'\]\)"
+    ):
         llmhpo.Study(reordered, "random", budget=4, folder=tmp_path)
-    llmhpo.Study(TOY_SPACE, "random", budget=4, folder=tmp_path).optimize(branin)  # as before: resumes
+    llmhpo.Study(TOY_SPACE, "random", budget=4, folder=tmp_path).optimize(
+        branin
+    )  # as before: resumes
     assert len(trial_lines(tmp_path)) == 4
 
 
@@ -305,8 +339,12 @@ def test_the_message_of_a_study_stopped_by_its_tuner_names_api_keywords(tmp_path
     with FaultyLLMServer([], ["I would try a small step."] * 3) as server:
         llm = {"provider": "litellm", "model": "openai/fake", "api_base": server.url,
                "api_key_env": None, "cache": False}  # fmt: skip
-        study = llmhpo.Study(TOY_SPACE, "llm", llm=llm, on_invalid="fail", budget=2, folder=tmp_path)
+        study = llmhpo.Study(
+            TOY_SPACE, "llm", llm=llm, on_invalid="fail", budget=2, folder=tmp_path
+        )
         with pytest.raises(LlmhpoError) as error:
             study.optimize(branin)
-    assert "set on_invalid='random'" in str(error.value) and "a larger max_attempts" in str(error.value)
+    assert "set on_invalid='random'" in str(error.value) and "a larger max_attempts" in str(
+        error.value
+    )
     assert "tuner." not in str(error.value)

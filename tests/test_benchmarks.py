@@ -66,9 +66,15 @@ def test_bench_toy_prints_regret_per_tuner_and_function():
 
 
 def test_bench_loop_prints_the_ratio_to_optunas_own_loop():
-    out = run_script("bench_loop.py", "--random-trials", "30", "--tpe-trials", "10", "--repeats", "1")
+    out = run_script(
+        "bench_loop.py", "--random-trials", "30", "--tpe-trials", "10", "--repeats", "1"
+    )
     number = r"\s+(\d+\.\d+)"
-    rows = re.findall(rf"^(random|tpe)\s+(\d+){number}{number}{number}x{number}{number}{number}x$", out, re.MULTILINE)
+    rows = re.findall(
+        rf"^(random|tpe)\s+(\d+){number}{number}{number}x{number}{number}{number}x$",
+        out,
+        re.MULTILINE,
+    )
     assert [(name, trials) for name, trials, *_ in rows] == [("random", "30"), ("tpe", "10")]
     for _, _, ours, theirs, ratio, our_setup, _, whole in rows:
         assert float(ratio) == pytest.approx(float(ours) / float(theirs), rel=0.05)

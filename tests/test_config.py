@@ -73,7 +73,11 @@ def test_every_toy_function_needs_no_other_override(function):
 @pytest.mark.parametrize("option", options("tuner"))
 def test_every_tuner_composes_and_builds(option, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the LLM tuner's cache folder is relative to the working dir
-    extra = {"llm": ["llm=local"], "hybrid": ["llm=local"], "fixed": ["tuner.config.x1=1", "tuner.config.x2=2"]}
+    extra = {
+        "llm": ["llm=local"],
+        "hybrid": ["llm=local"],
+        "fixed": ["tuner.config.x1=1", "tuner.config.x2=2"],
+    }
     cfg = compose_config(["objective=toy", f"tuner={option}", *extra.get(option, [])])
     space = build_search_space(cfg, build_objective(cfg))
     tuner = build_tuner(cfg, space, build_objective(cfg))

@@ -50,5 +50,7 @@ def test_the_hydra_app_example_is_tuned_by_the_sweeper_and_resumes(tmp_path):
     best = max(line["metrics"]["metric"] for line in lines)
     assert f"best_value: {best}" in results
     again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "already finished (3 of 3 trials)" in again.stdout + again.stderr
+    assert (
+        again.returncode == 0 and "already finished (3 of 3 trials)" in again.stdout + again.stderr
+    )
     assert trial_lines(folder) == lines

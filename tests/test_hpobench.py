@@ -50,7 +50,15 @@ def test_a_proposal_between_grid_points_is_moved_to_the_nearest(grid, proposed, 
     assert type(grid.coerce(proposed)) is int  # the grid's own value, not the proposal
 
 
-@pytest.mark.parametrize(("proposed", "why"), [(0.5, "below the smallest"), (101, "above the largest"), ("big", "must be a number"), (float("nan"), "finite")])
+@pytest.mark.parametrize(
+    ("proposed", "why"),
+    [
+        (0.5, "below the smallest"),
+        (101, "above the largest"),
+        ("big", "must be a number"),
+        (float("nan"), "finite"),
+    ],
+)
 def test_a_proposal_off_the_grid_is_refused_with_the_reason(proposed, why):
     with pytest.raises(ValueError, match=why):
         LOG_GRID.coerce(proposed)
@@ -83,7 +91,13 @@ def test_optuna_sees_grid_positions_and_tuners_get_grid_values():
     space = grid_space()
     config = {"alpha": 1e-8, "batch_size": 256, "depth": 2, "learning_rate_init": 1, "width": 16}
     positions = space.to_optuna(config)
-    assert positions == {"alpha": 0, "batch_size": 9, "depth": 1, "learning_rate_init": 9, "width": 0}
+    assert positions == {
+        "alpha": 0,
+        "batch_size": 9,
+        "depth": 1,
+        "learning_rate_init": 9,
+        "width": 0,
+    }
     assert space.from_optuna(positions) == config
 
 
@@ -108,7 +122,9 @@ def test_a_lookup_equals_the_packages_own_value_for_the_same_configuration_and_s
         evaluation = objective.evaluate(config)
         assert evaluation.value == pytest.approx(1 - own["val_acc"], abs=1e-12)
         assert evaluation.metrics["val_error"] == evaluation.value
-        assert 0 <= evaluation.metrics["regret"] == pytest.approx(evaluation.value - objective.optimum)
+        assert (
+            0 <= evaluation.metrics["regret"] == pytest.approx(evaluation.value - objective.optimum)
+        )
 
 
 def test_the_draw_of_a_table_seed_follows_the_study_seed_and_nothing_else():
@@ -137,7 +153,13 @@ class BetweenPointsTuner(RandomTuner):
 
     def ask(self) -> Proposal:
         return Proposal(
-            {"alpha": 5e-8, "batch_size": 30, "depth": 2.0, "learning_rate_init": "0.001", "width": 1000}
+            {
+                "alpha": 5e-8,
+                "batch_size": 30,
+                "depth": 2.0,
+                "learning_rate_init": "0.001",
+                "width": 1000,
+            }
         )
 
 
@@ -196,7 +218,10 @@ def test_a_two_task_two_tuner_two_seed_suite_resumes_and_aggregates_beside_the_p
     assert first.returncode == 0, first.stdout[-3000:]
     runs = sorted(p.name.rsplit("_", 1)[0] for p in sweep.iterdir() if p.is_dir())
     assert runs == sorted(
-        f"hpobench-{d}_{t}_seed{s}" for d in ("australian", "car") for t in ("bo-tpe", "random") for s in (0, 1)
+        f"hpobench-{d}_{t}_seed{s}"
+        for d in ("australian", "car")
+        for t in ("bo-tpe", "random")
+        for s in (0, 1)
     )
     logs = {p: (p / "trials.jsonl").read_bytes() for p in sweep.iterdir() if p.is_dir()}
     assert all(len(log.splitlines()) == 10 for log in logs.values())
@@ -214,7 +239,10 @@ def test_a_two_task_two_tuner_two_seed_suite_resumes_and_aggregates_beside_the_p
     )
     assert aggregated.returncode == 0, aggregated.stderr
     table = (out / "vs_random.md").read_text()
-    assert "| GPT-4 Turbo (the paper's, HPOBench) | 10 | the paper's random search | 32 | 0.8125 | -0.137 | -0.1983 |" in table
+    assert (
+        "| GPT-4 Turbo (the paper's, HPOBench) | 10 | the paper's random search | 32 | 0.8125 | -0.137 | -0.1983 |"
+        in table
+    )
     assert "| bo-tpe | 10 | random | 2 |" in table
     assert "GPT-4 Turbo (the paper's, HPOBench)" in aggregated.stdout
     best = (out / "best_at_k.md").read_text()

@@ -86,7 +86,11 @@ def test_a_killed_hybrid_study_resumes_with_the_same_proposers_and_proposals(tmp
 
 def test_advice_reaches_the_prompt(tmp_path):
     study = toy_study(
-        tmp_path, "tuner=hybrid", "tuner.advise=true", "tuner.warm_start=1", "tuner.llm_share=1.0",
+        tmp_path,
+        "tuner=hybrid",
+        "tuner.advise=true",
+        "tuner.warm_start=1",
+        "tuner.llm_share=1.0",
         budget=3,
     )
     study.run()
@@ -103,7 +107,10 @@ def test_advice_reaches_the_prompt(tmp_path):
 def test_an_llm_round_without_a_valid_proposal_goes_to_bo(tmp_path):
     # A range the model never writes inside, and one attempt per round: its rounds fail.
     space = SearchSpace.from_dict(
-        {"x": {"type": "float", "low": 3.2e-7, "high": 3.3e-7}, "y": {"type": "float", "low": 0, "high": 1}}
+        {
+            "x": {"type": "float", "low": 3.2e-7, "high": 3.3e-7},
+            "y": {"type": "float", "low": 0, "high": 1},
+        }
     )
     study = llmhpo.Study(
         space, tuner="llm", llm="local", budget=4, folder=tmp_path / "s", on_invalid="bo",
@@ -162,7 +169,9 @@ def test_a_space_file_may_name_its_default_and_the_tabular_objectives_bring_one(
     )  # fmt: skip
     assert space.default == {"lr": 0.01} and space.to_config()["default"] == {"lr": 0.01}
     with pytest.raises(ConfigError, match="its default"):
-        SearchSpace.from_dict({"lr": {"type": "float", "low": 1e-4, "high": 1e-1}}, default={"lr": 1})
+        SearchSpace.from_dict(
+            {"lr": {"type": "float", "low": 1e-4, "high": 1e-1}}, default={"lr": 1}
+        )
     table = build_study(compose_config(["objective=hpobench", "tuner=random"]), tmp_path)
     assert table.space.default == {  # MLPClassifier's defaults, on the table's grid
         "alpha": 0.00027825593, "batch_size": 161, "depth": 1,
@@ -183,7 +192,9 @@ def test_the_python_api_runs_a_hybrid_study_with_its_knobs(tmp_path):
 
 
 def test_a_seeded_baseline_is_named_apart_in_its_folder_and_in_the_aggregation(tmp_path):
-    cfg = compose_config(["objective=toy", "tuner=random", "tuner.start_at_default=true", "budget=2"])
+    cfg = compose_config(
+        ["objective=toy", "tuner=random", "tuner.start_at_default=true", "budget=2"]
+    )
     plain = compose_config(["objective=toy", "tuner=random", "budget=2"])
     name = run_name(job_config(cfg))
     assert "_random+default_seed0_" in name and "_random_seed0_" in run_name(job_config(plain))

@@ -315,9 +315,13 @@ def test_the_hybrid_tuner_sweeps_with_its_knobs(tmp_path):
         "+hydra.sweeper.options.llm_share=0.0",
     )
     lines = trial_lines(folder)
-    assert lines[0]["tuner"]["why"].startswith("warm start") and "prompt_tokens" in lines[0]["tuner"]
+    assert (
+        lines[0]["tuner"]["why"].startswith("warm start") and "prompt_tokens" in lines[0]["tuner"]
+    )
     assert [line["tuner"]["proposer"] for line in lines[1:]] == ["bo", "bo"]
-    assert results(folder)["tuner"] == "hybrid-SmolLM2-135M-Instruct-bo-tpe+warm_start=1+llm_share=0.0"
+    assert (
+        results(folder)["tuner"] == "hybrid-SmolLM2-135M-Instruct-bo-tpe+warm_start=1+llm_share=0.0"
+    )
 
 
 def test_a_results_write_that_fails_leaves_the_previous_results_whole(tmp_path, monkeypatch):

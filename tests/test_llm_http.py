@@ -229,7 +229,9 @@ def test_a_key_given_as_the_variables_name_is_refused_without_being_shown(tmp_pa
         llmhpo.Study({"x": {"type": "float", "low": 0, "high": 1}}, tuner="llm",
               llm={"provider": "litellm", "model": "openai/gpt-4o", "api_key_env": secret},
               folder=tmp_path / "study")  # fmt: skip
-    assert "the llm dict's 'api_key_env' must be the name" in str(error.value)  # as the API spells it
+    assert "the llm dict's 'api_key_env' must be the name" in str(
+        error.value
+    )  # as the API spells it
     assert secret not in str(error.value) and not (tmp_path / "study").exists()
 
 
@@ -299,9 +301,7 @@ def test_an_answer_beyond_the_limit_is_cut_on_arrival_rejected_and_stored_bounde
             cache=True,
             cache_dir=str(tmp_path / "cache"),
         )
-        tuner = LLMTuner(
-            objective.search_space, 0, llm, {}, budget=1, task=objective.task
-        )
+        tuner = LLMTuner(objective.search_space, 0, llm, {}, budget=1, task=objective.task)
         Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
     (record,) = TrialLog(tmp_path / "trials.jsonl").read()
     assert record.config == {"x1": -2.0, "x2": 11.0}

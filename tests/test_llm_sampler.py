@@ -35,7 +35,9 @@ def check_sources(study: optuna.Study) -> list[str]:
         if info["source"] == "llm":
             answer = json.loads(info["answer"])
             for name, value in trial.params.items():
-                assert value == pytest.approx(answer[name]) if name != "act" else value == answer[name]
+                assert (
+                    value == pytest.approx(answer[name]) if name != "act" else value == answer[name]
+                )
         if info["source"] == "fallback":
             assert "no valid proposal" in info["reason"] and info["attempts"] == 3
     return sources
@@ -72,7 +74,9 @@ def test_parallel_trials_never_ask_the_llm_at_once(tmp_path, monkeypatch):
                 active[0] -= 1
 
     monkeypatch.setattr(LLMTuner, "ask", counting_ask)
-    study = optuna.create_study(sampler=LLMSampler(llm="local", seed=1, budget=6), direction="maximize")
+    study = optuna.create_study(
+        sampler=LLMSampler(llm="local", seed=1, budget=6), direction="maximize"
+    )
     study.optimize(lambda t: -objective(t), n_trials=6, n_jobs=2)
     assert len(study.trials) == 6 and most[0] == 1
     check_sources(study)
@@ -88,17 +92,25 @@ def test_history_tells_pruned_and_failed_trials_and_a_maximised_value():
             intermediate_values={0: 0.3, 4: 0.2},
         )
     )  # fmt: skip
-    study.add_trial(create_trial(params={"x": 0.7, "n": 3}, distributions=space, state=TrialState.FAIL))
+    study.add_trial(
+        create_trial(params={"x": 0.7, "n": 3}, distributions=space, state=TrialState.FAIL)
+    )
     study.add_trial(create_trial(params={"x": 0.2}, distributions={"x": space["x"]}, value=0.1))
     records = _history(study, space)
     assert [r.round for r in records] == [0, 1, 2]  # the trial without `n` is not in this space
-    assert records[0].status == "ok" and records[0].value == -0.9 and records[0].metrics == {"metric": 0.9}
+    assert (
+        records[0].status == "ok"
+        and records[0].value == -0.9
+        and records[0].metrics == {"metric": 0.9}
+    )
     assert records[1].status == "failed" and records[1].error == "pruned at step 4 (last value 0.2)"
     assert records[2].status == "failed" and records[2].error == "the trial failed"
 
 
 def test_a_number_copied_with_fewer_digits_is_the_same_configuration():
-    assert same_config({"lr": 0.0015676677195506068, "a": "relu"}, {"lr": 0.0015676677195506, "a": "relu"})
+    assert same_config(
+        {"lr": 0.0015676677195506068, "a": "relu"}, {"lr": 0.0015676677195506, "a": "relu"}
+    )
     assert not same_config({"lr": 0.00156766}, {"lr": 0.00156767})
     assert not same_config({"flag": True}, {"flag": 1})
     assert not same_config({"a": 1}, {"b": 1})
@@ -109,9 +121,13 @@ def test_a_multi_objective_study_is_refused_before_any_evaluation(tmp_path, monk
 
     monkeypatch.chdir(tmp_path)
     evaluated = []
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=LLMSampler(llm="local"))
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=LLMSampler(llm="local")
+    )
     with pytest.raises(ConfigError, match="LLMSampler tunes one objective; this study has 2"):
-        study.optimize(lambda t: evaluated.append(t.suggest_float("x", 0, 1)) or (0.0, 0.0), n_trials=2)
+        study.optimize(
+            lambda t: evaluated.append(t.suggest_float("x", 0, 1)) or (0.0, 0.0), n_trials=2
+        )
     assert evaluated == []
 
 

@@ -63,7 +63,9 @@ def shrink(args: list[str], cifar_root: Path, llm_url: str) -> list[str]:
         tiny["seed"] = "seed=range(2)"
     if suite:  # two tasks of the suite's sweep
         tiny["objective.dataset"] = (
-            "objective.dataset=australian,car" if "hpobench" in experiment else "objective.dataset=iris"
+            "objective.dataset=australian,car"
+            if "hpobench" in experiment
+            else "objective.dataset=iris"
         )
         if "sklearn" in experiment:
             tiny["objective.model"] = "objective.model=svm,lr"
@@ -117,7 +119,9 @@ def run_block(commands: list[str], folder: Path, cifar_root: Path, llm_url: str)
         result = subprocess.run(
             args, cwd=folder, env=env, capture_output=True, text=True, timeout=600
         )
-        assert result.returncode == 0, f"{command}\n{args}\n{(result.stdout + result.stderr)[-2000:]}"
+        assert result.returncode == 0, (
+            f"{command}\n{args}\n{(result.stdout + result.stderr)[-2000:]}"
+        )
         assert "Traceback" not in result.stdout + result.stderr, command
     return skipped
 

@@ -85,9 +85,14 @@ def test_a_process_arriving_before_the_holder_wrote_its_line_still_names_the_hol
     lock_path = tmp_path / LOCK_FILE
     with lock_path.open("a+", encoding="utf-8") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        writes_late = threading.Timer(0.3, lock_path.write_text, ["process 4242 on host since now\n"])
+        writes_late = threading.Timer(
+            0.3, lock_path.write_text, ["process 4242 on host since now\n"]
+        )
         writes_late.start()
-        with pytest.raises(FolderBusyError, match="in use by process 4242 on host"), locked(tmp_path):
+        with (
+            pytest.raises(FolderBusyError, match="in use by process 4242 on host"),
+            locked(tmp_path),
+        ):
             pass
         writes_late.join()
 
@@ -138,6 +143,8 @@ def test_on_busy_must_be_stop_or_wait(tmp_path):
 def test_new_tuner_keys_at_their_neutral_value_leave_earlier_fingerprints_alone():
     plain = job_config(compose_config(["objective=toy", "tuner=random"]))
     assert set(plain["tuner"]) == {"_target_", "name"}  # as recorded before the keys existed
-    seeded = job_config(compose_config(["objective=toy", "tuner=random", "tuner.start_at_default=true"]))
+    seeded = job_config(
+        compose_config(["objective=toy", "tuner=random", "tuner.start_at_default=true"])
+    )
     assert seeded["tuner"]["start_at_default"] is True and "initial" not in seeded["tuner"]
     assert fingerprint(seeded) != fingerprint(plain)

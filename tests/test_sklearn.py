@@ -63,7 +63,9 @@ def sklearn_objective(model="svm", dataset="iris", seed=0, *extra):
 def iris_splits():
     """The split HPOBench's template makes, written with scikit-learn directly."""
     x, y = load_iris(return_X_y=True)
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=1)
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=0.2, stratify=y, random_state=1
+    )
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest, y_rest, test_size=0.33, stratify=y_rest, random_state=1
     )
@@ -111,7 +113,9 @@ def test_splits_are_disjoint_stratified_and_the_same_for_every_study_seed():
     _, first = sklearn_objective("svm", "wine", seed=0)
     _, second = sklearn_objective("svm", "wine", seed=5)
     a, b = first.splits, second.splits
-    assert all(np.array_equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    assert all(
+        np.array_equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
+    )
     rows = [tuple(r) for r in np.concatenate([a.x_train, a.x_val, a.x_test])]
     assert len(rows) == len(set(rows)) == 178
     assert set(a.y_val) == set(a.y_test) == {0, 1, 2}
@@ -119,14 +123,18 @@ def test_splits_are_disjoint_stratified_and_the_same_for_every_study_seed():
 
 def test_trials_are_seeded_by_the_study_seed():
     config = CASES["rf"][0]
-    first, again = (sklearn_objective("rf", "breast_cancer", 3)[1].evaluate(config) for _ in range(2))
+    first, again = (
+        sklearn_objective("rf", "breast_cancer", 3)[1].evaluate(config) for _ in range(2)
+    )
     assert first.value == again.value  # a random forest: the same only when seeded
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_every_dataset_has_its_description_in_the_prompt_intro(dataset):
     _, objective = sklearn_objective("svm", dataset)
-    assert objective.task.intro.startswith("You are helping tune hyperparameters for a support vector machine")
+    assert objective.task.intro.startswith(
+        "You are helping tune hyperparameters for a support vector machine"
+    )
     assert dataset in objective.task.intro
 
 
@@ -145,7 +153,9 @@ def test_a_bad_setting_is_named(override, why):
 
 
 def test_a_study_tests_its_best_configuration_at_the_end(cli, tmp_path):
-    result = cli("objective=sklearn", "objective.dataset=iris", "tuner=random", "budget=3", "seed=2")
+    result = cli(
+        "objective=sklearn", "objective.dataset=iris", "tuner=random", "budget=3", "seed=2"
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     [summary_file] = (tmp_path / "outputs").glob("sklearn-svm-iris_random_seed2_*/summary.json")
     summary = json.loads(summary_file.read_text())

@@ -189,16 +189,46 @@ def test_optuna_distributions(space):
         ({"opt": {"type": "categorical", "choices": []}}, "'choices' must be a non-empty list"),
         ({"lr": {"type": "float", "lo": 0}}, "unknown field(s) ['lo']"),
         # strict types: each of these was once coerced silently into another space
-        ({"lr": {"type": "float", "low": 1e-4, "high": 1, "log": "false"}}, "'log' must be true or false, got 'false'"),
-        ({"n": {"type": "int", "low": 0.5, "high": 3}}, "'low' of an int must be a whole number, got 0.5"),
-        ({"n": {"type": "int", "low": 0, "high": 3.7}}, "'high' of an int must be a whole number, got 3.7"),
-        ({"x": {"type": "float", "low": True, "high": 2}}, "'low' must be a finite number, got True"),
-        ({"x": {"type": "float", "low": "abc", "high": 2}}, "parameter 'x': 'low' must be a finite number, got 'abc'"),
-        ({"x": {"type": "float", "low": float("nan"), "high": 2}}, "'low' must be a finite number, got nan"),
-        ({"x": {"type": "float", "low": 0, "high": 1, "low_exclusive": "yes"}}, "'low_exclusive' must be true or false"),
-        ({"act": {"type": "categorical", "choices": ["a", "A"]}}, "choices 'a' and 'A' read as the same answer"),
-        ({"bs": {"type": "categorical", "choices": [64, "64"]}}, "choices 64 and '64' read as the same answer"),
-        ({"p": {"type": "categorical", "choices": [[1, 2], 3]}}, "each choice must be a word, a number, true/false or null, got [1, 2]"),
+        (
+            {"lr": {"type": "float", "low": 1e-4, "high": 1, "log": "false"}},
+            "'log' must be true or false, got 'false'",
+        ),
+        (
+            {"n": {"type": "int", "low": 0.5, "high": 3}},
+            "'low' of an int must be a whole number, got 0.5",
+        ),
+        (
+            {"n": {"type": "int", "low": 0, "high": 3.7}},
+            "'high' of an int must be a whole number, got 3.7",
+        ),
+        (
+            {"x": {"type": "float", "low": True, "high": 2}},
+            "'low' must be a finite number, got True",
+        ),
+        (
+            {"x": {"type": "float", "low": "abc", "high": 2}},
+            "parameter 'x': 'low' must be a finite number, got 'abc'",
+        ),
+        (
+            {"x": {"type": "float", "low": float("nan"), "high": 2}},
+            "'low' must be a finite number, got nan",
+        ),
+        (
+            {"x": {"type": "float", "low": 0, "high": 1, "low_exclusive": "yes"}},
+            "'low_exclusive' must be true or false",
+        ),
+        (
+            {"act": {"type": "categorical", "choices": ["a", "A"]}},
+            "choices 'a' and 'A' read as the same answer",
+        ),
+        (
+            {"bs": {"type": "categorical", "choices": [64, "64"]}},
+            "choices 64 and '64' read as the same answer",
+        ),
+        (
+            {"p": {"type": "categorical", "choices": [[1, 2], 3]}},
+            "each choice must be a word, a number, true/false or null, got [1, 2]",
+        ),
         ({"p": {"type": "categorical", "choices": [{"a": 1}]}}, "each choice must be a word"),
     ],
 )

@@ -286,7 +286,9 @@ def test_an_invalid_round_in_a_batch_waits_for_the_rounds_before_it(tmp_path):
 
 
 @pytest.mark.parametrize("interval,expected", [(0.0, 40), (3600.0, 2)])
-def test_cheap_trials_share_an_fsync_and_finishing_fsyncs_the_rest(tmp_path, monkeypatch, interval, expected):
+def test_cheap_trials_share_an_fsync_and_finishing_fsyncs_the_rest(
+    tmp_path, monkeypatch, interval, expected
+):
     """Group commit: at most one fsync per FSYNC_INTERVAL_SECONDS while trials are cheap (the
     first trial's, then finish's for the rest); with no interval, one per trial as before."""
     from llmhpo import trial_log
@@ -294,7 +296,11 @@ def test_cheap_trials_share_an_fsync_and_finishing_fsyncs_the_rest(tmp_path, mon
     synced = []
     real_fsync = os.fsync
     monkeypatch.setattr(trial_log, "FSYNC_INTERVAL_SECONDS", interval)
-    monkeypatch.setattr(trial_log.os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    monkeypatch.setattr(
+        trial_log.os,
+        "fsync",
+        lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd),
+    )
     study = make_study(tmp_path, budget=40)
     study.run()
     assert sum(path.endswith("trials.jsonl") for path in synced) == expected
@@ -340,7 +346,9 @@ def test_a_cheap_trial_before_a_long_one_is_fsynced_when_its_interval_ends(tmp_p
     synced = []
     real_fsync = os.fsync
     monkeypatch.setattr(trial_log, "FSYNC_INTERVAL_SECONDS", 0.2)
-    monkeypatch.setattr(trial_log.os, "fsync", lambda fd: synced.append(time.monotonic()) or real_fsync(fd))
+    monkeypatch.setattr(
+        trial_log.os, "fsync", lambda fd: synced.append(time.monotonic()) or real_fsync(fd)
+    )
     log = TrialLog(tmp_path / "trials.jsonl")
     log.append(TrialRecord(round=0, status="ok", config={"x": 1}))  # the first: fsynced at once
     log.append(TrialRecord(round=1, status="ok", config={"x": 2}))  # within the interval: waits

@@ -108,4 +108,3 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
         )
         budget = tuner.trials
     return Study(folder, space, tuner, objective, budget=budget)
-

@@ -235,8 +235,7 @@ def locked(folder: Path, on_busy: str = "stop") -> Iterator[None]:
 
 
 RUN_DIR_HINT = (
-    "drop the hydra.run.dir override to get the folder for this configuration, or pick "
-    "another one"
+    "drop the hydra.run.dir override to get the folder for this configuration, or pick another one"
 )
 
 

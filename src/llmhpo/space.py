@@ -577,8 +577,7 @@ def _choices(where: str, choices: Any) -> tuple[Value | None, ...]:
     for choice in choices:
         if choice is not None and not isinstance(choice, str | int | float | bool):
             raise SearchSpaceError(
-                f"{where}: each choice must be a word, a number, true/false or null, "
-                f"got {choice!r}"
+                f"{where}: each choice must be a word, a number, true/false or null, got {choice!r}"
             )
         if isinstance(choice, float) and not math.isfinite(choice):
             raise SearchSpaceError(f"{where}: a choice must be finite, got {choice!r}")

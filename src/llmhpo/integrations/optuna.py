@@ -169,9 +169,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
             for i, config in enumerate(configs)
         ]
 
-    def _tuner_for(
-        self, study: optuna.Study, search_space: dict[str, BaseDistribution]
-    ) -> Tuner:
+    def _tuner_for(self, study: optuna.Study, search_space: dict[str, BaseDistribution]) -> Tuner:
         """The LLM tuner for this space and direction, built again only when they change."""
         key = (tuple(sorted(search_space.items(), key=lambda kv: kv[0])), study.direction)
         if self._tuner is None or self._tuner_key != key:

@@ -200,9 +200,7 @@ class LocalLlamaClient:
     ):
         self.model_path = model_path or embedded_model_path()
         if not os.path.isfile(self.model_path):
-            raise ConfigError(
-                f"llm.model_path={self.model_path} is not a file; give a .gguf file"
-            )
+            raise ConfigError(f"llm.model_path={self.model_path} is not a file; give a .gguf file")
         self.model = model
         self.n_ctx, self.n_threads = n_ctx, n_threads
         self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens

@@ -233,6 +233,7 @@ def versus_counts(table: pd.DataFrame) -> pd.DataFrame:
     counts.insert(0, "tasks", counts.sum(axis=1))
     return counts.reset_index().set_index("tuner")
 
+
 # The paper's headline result (Zhang et al. 2023, HPOBench: 8 datasets x 4 models = 32 tasks, 10
 # evaluations): GPT-4 Turbo against random search. Its error was lower on 26 of 32 tasks, by
 # 13.70% (median) and 19.83% (mean); in this table's sign, a lower error is a negative change.
