@@ -6,6 +6,7 @@ from omegaconf import OmegaConf
 
 from llmhpo import extras
 from llmhpo.errors import ConfigError
+from llmhpo.preflight import mappings
 from tests.helpers.config import compose_config
 
 
@@ -15,7 +16,8 @@ def needed(*overrides: str) -> set[str]:
 
 
 def _parts(node):
-    return extras.parts_needed(OmegaConf.to_container(node, resolve=True))
+    container = OmegaConf.to_container(node, resolve=True)
+    return [part for mapping in mappings(container) for part in extras.parts_of(mapping)]
 
 
 @pytest.mark.parametrize(

@@ -147,28 +147,20 @@ def test_the_api_key_leaves_no_trace_in_the_run_folder(llama_server, tmp_path):
     assert any(".cache" in p.parts for p in files)  # the LLM cache was written, and is checked too
 
 
+def run_with_key(server: FaultyLLMServer, secret: str, tmp_path, *extra: str):
+    """A 2-round toy study of the CLI with `server` as its remote LLM, reached with the key
+    `secret` from the environment; stdout and stderr apart."""
+    args = ["objective=toy", "tuner=llm", "llm=openai", "llm.model=openai/fake",
+            f"llm.api_base={server.url}", "llm.api_key_env=LLMHPO_TEST_KEY", "budget=2", *extra]  # fmt: skip
+    return run_cli(args, tmp_path, timeout=300, split=True, env={"LLMHPO_TEST_KEY": secret})
+
+
 def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tmp_path):
     """A careless proxy repeats the Authorization header in a 500 (retried) and a 401 (fatal)."""
     secret = "sk-llmhpo-test-echoed-0123456789abcdef"
     answers = ['{"x1": 1.5, "x2": 2.5}']
     with FaultyLLMServer(["500-echo", "ok", "401-echo"], answers) as server:
-        result = run_cli(
-            [
-                "objective=toy",
-                "tuner=llm",
-                "llm=openai",
-                "llm.model=openai/fake",
-                f"llm.api_base={server.url}",
-                "llm.api_key_env=LLMHPO_TEST_KEY",
-                "llm.max_retries=2",
-                "llm.backoff=0.1",
-                "budget=2",
-            ],
-            tmp_path,
-            timeout=300,
-            split=True,
-            env={"LLMHPO_TEST_KEY": secret},
-        )
+        result = run_with_key(server, secret, tmp_path, "llm.max_retries=2", "llm.backoff=0.1")
     sent = {key.lower(): value for key, value in server.headers[0].items()}
     assert sent["authorization"] == f"Bearer {secret}"  # the key was sent...
     assert [behaviour for _, behaviour in server.requests] == ["500-echo", "ok", "401-echo"]
@@ -189,22 +181,7 @@ def test_a_key_echoed_in_a_200_answer_reaches_no_file_and_no_output(tmp_path):
     secret = "sk-llmhpo-test-echoed-in-answer-0123456789"
     answers = ['{"x1": 1.5, "x2": 2.5}', '{"x1": 1.5, "x2": 2.5}']
     with FaultyLLMServer(["200-echo", "200-echo", "200-echo", "200-echo"], answers) as server:
-        result = run_cli(
-            [
-                "objective=toy",
-                "tuner=llm",
-                "llm=openai",
-                "llm.model=openai/fake",
-                f"llm.api_base={server.url}",
-                "llm.api_key_env=LLMHPO_TEST_KEY",
-                "tuner.on_invalid=random",
-                "budget=2",
-            ],
-            tmp_path,
-            timeout=300,
-            split=True,
-            env={"LLMHPO_TEST_KEY": secret},
-        )
+        result = run_with_key(server, secret, tmp_path, "tuner.on_invalid=random")
     assert result.returncode == 0, result.stderr[-3000:]
     (log_path,) = tmp_path.glob("outputs/*/trials.jsonl")
     assert "Authorization: Bearer [REDACTED]" in log_path.read_text()  # the answers are logged

@@ -26,7 +26,7 @@ import functools
 import logging
 import numbers
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
@@ -40,7 +40,7 @@ from llmhpo import CONFIG_MODULE
 from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.preflight import preflight
-from llmhpo.run_folder import STUDY_FILE, claim, discard_refused, locked, without_neutral_keys
+from llmhpo.run_folder import claim, locked, undone_if_refused, without_neutral_keys
 from llmhpo.space import SearchSpace
 from llmhpo.study import Study as Loop
 from llmhpo.trial_log import TrialRecord
@@ -54,6 +54,16 @@ LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
 DOOR: ContextVar[str] = ContextVar("llmhpo_door", default="api")
 
 Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def spoken_as(door: str) -> Iterator[None]:
+    """Within the block (or the function it decorates), studies speak as `door` spells keys."""
+    token = DOOR.set(door)
+    try:
+        yield
+    finally:
+        DOOR.reset(token)
 
 
 def in_door_terms(method: Method) -> Method:
@@ -137,19 +147,17 @@ class Study:
             record["batch_size"] = batch_size
         if context:
             record["context"] = dict(context)
-        fresh = not (self.folder / STUDY_FILE).exists()
         self._lock = contextlib.ExitStack()
-        self._lock.enter_context(locked(self.folder, on_busy))
-        try:
-            claim(self.folder, record, folder_hint)
-            from llmhpo.builder import make_tuner
+        with undone_if_refused(self.folder):  # the corrected call may claim the folder
+            self._lock.enter_context(locked(self.folder, on_busy))
+            try:
+                claim(self.folder, record, folder_hint)
+                from llmhpo.builder import make_tuner
 
-            made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
-        except BaseException as error:
-            self._lock.close()
-            if fresh and isinstance(error, ConfigError):  # the corrected call may claim it
-                discard_refused(self.folder)
-            raise
+                made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
+            except BaseException:
+                self._lock.close()
+                raise
         budget = made.trials if made.trials is not None else self.budget
         self._loop = Loop(self.folder, self.space, made, None, budget, name, batch_size)
 

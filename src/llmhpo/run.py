@@ -23,7 +23,7 @@ from llmhpo.builder import build_study, check_run_keys
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.llm.clients import check_api_key_env
 from llmhpo.preflight import preflight
-from llmhpo.run_folder import STUDY_FILE, claim, discard_refused, job_config, locked
+from llmhpo.run_folder import claim, job_config, locked, undone_if_refused
 
 log = logging.getLogger("llmhpo")
 
@@ -33,13 +33,12 @@ log = logging.getLogger("llmhpo")
 def main(cfg: DictConfig) -> float | None:
     """Returns the best value, so Hydra sweepers can optimise over studies too."""
     folder = Path(HydraConfig.get().runtime.output_dir)
-    fresh = not (folder / STUDY_FILE).exists()
+    hydra_files = (".hydra", f"{HydraConfig.get().job.name}.log")
     try:
-        return run_study(cfg, folder)
+        with undone_if_refused(folder, hydra_files):  # a refused command claims no folder
+            return run_study(cfg, folder)
     except LlmhpoError as error:
         report(error)
-        if fresh and isinstance(error, ConfigError):  # a refused command claims no folder
-            discard_refused(folder, (".hydra", f"{HydraConfig.get().job.name}.log"))
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra reports the failed job when the sweep ends; other jobs still run
         sys.exit(2 if isinstance(error, ConfigError) else 1)

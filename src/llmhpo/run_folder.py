@@ -265,10 +265,23 @@ def claim(folder: Path, config: dict[str, Any], hint: str = RUN_DIR_HINT) -> Non
     write_json_atomic(path, {"fingerprint": digest, "config": config})
 
 
-def discard_refused(folder: Path, others: tuple[str, ...] = ()) -> None:
-    """Remove what a refused study left in a folder it had just made or claimed (study.json,
-    the lock, SMAC's folder, and `others`: Hydra's .hydra/ and job log), and the folder once
-    empty, so that a corrected command is not told that the folder holds another study. A
+@contextlib.contextmanager
+def undone_if_refused(folder: Path, others: tuple[str, ...] = ()) -> Iterator[None]:
+    """Run the block; when it raises a ConfigError and `folder` held no study before it, take
+    away what the refused study left there (`_discard_refused`), so that a corrected command
+    is not told that the folder holds another study."""
+    fresh = not (folder / STUDY_FILE).exists()
+    try:
+        yield
+    except ConfigError:
+        if fresh:
+            _discard_refused(folder, others)
+        raise
+
+
+def _discard_refused(folder: Path, others: tuple[str, ...]) -> None:
+    """Remove study.json, the lock, SMAC's folder and `others` (Hydra's .hydra/ and job log)
+    from `folder`, and the folder once empty (never the working directory or one above it). A
     folder with a trial log, or with anything else, is left as it is."""
     if not folder.is_dir() or (folder / TRIALS_FILE).exists():
         return

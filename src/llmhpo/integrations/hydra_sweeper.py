@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from llmhpo.api import Study, spoken_as
 from llmhpo.errors import ConfigError
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "optimization_results.yaml"
 
 
+@spoken_as("sweeper")  # the study's messages name hydra.sweeper.* keys
 def run_sweep(
     settings: DictConfig,
     config: DictConfig,
@@ -40,24 +42,6 @@ def run_sweep(
     """Run (or resume) the sweep; `settings` is hydra.sweeper's node, `config` the app's whole
     config (its hydra node says the sweep directory and the app's name), `config_loader` the
     app's (for glob(...)). Returns the study's summary."""
-    from llmhpo.api import DOOR
-
-    token = DOOR.set("sweeper")  # the study's messages name hydra.sweeper.* keys
-    try:
-        return _sweep(settings, config, launcher, arguments, config_loader)
-    finally:
-        DOOR.reset(token)
-
-
-def _sweep(
-    settings: DictConfig,
-    config: DictConfig,
-    launcher: Any,
-    arguments: list[str],
-    config_loader: Any,
-) -> dict[str, Any]:
-    from llmhpo.api import Study
-
     folder = Path(config.hydra.sweep.dir)
     space = _space(settings, arguments, config_loader)
     metric = settings.metric or "value"
