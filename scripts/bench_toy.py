@@ -4,7 +4,7 @@ Prints mean regret (best value so far minus the known minimum) after 10 and 30
 evaluations for each tuner on each toy function, averaged over seeds, the median
 best value after 10 evaluations, and per tuner the median seconds per proposal
 (and, for LLM tuners, how often the first answer was accepted and how many rounds
-fell back to random). Studies run through the same `Study` loop as
+fell back to random). Studies run through the same `StudyLoop` as
 `python -m llmhpo.run`, in a temporary folder.
 
     python scripts/bench_toy.py      # random, bo-tpe, bo-gp, bo-smac: 10 seeds, 30 evaluations
@@ -29,7 +29,7 @@ import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
 from llmhpo.results import stats
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.hybrid import HybridTuner
@@ -94,7 +94,7 @@ def _local_llm(objective: ToyObjective, seed: int, budget: int, **settings) -> T
 def run_one(folder: Path, function: str, tuner_name: str, seed: int, evals: int) -> dict:
     objective = ToyObjective(function)
     tuner = TUNERS[tuner_name](objective, seed, evals, folder)
-    study = Study(folder, objective.search_space, tuner, objective, evals)
+    study = StudyLoop(folder, objective.search_space, tuner, objective, evals)
     started = time.perf_counter()
     summary = study.run()
     records = study.trial_log.read()

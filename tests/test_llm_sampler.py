@@ -132,7 +132,7 @@ def test_a_multi_objective_study_is_refused_before_any_evaluation(tmp_path, monk
 
 
 def test_a_remote_llm_without_its_key_is_refused_at_construction(monkeypatch):
-    from llmhpo.llm.clients import MissingAPIKeyError
+    from llmhpo.llm.credentials import MissingAPIKeyError
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, read_config
+from llmhpo.llm.answers import AnswerParseError, read_config
+from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.objectives.train import training_task
 from llmhpo.space import InvalidConfigError, SearchSpace

@@ -12,7 +12,7 @@ from ConfigSpace import UniformIntegerHyperparameter as Integer
 
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.tuners.smac import SMACTuner, configspace
 from tests.helpers.objectives import FlakyObjective
 from tests.helpers.runs import trial_lines
@@ -60,7 +60,7 @@ def test_unbounded_parameter_is_refused_clearly():
 def run(folder, budget, seed=0, objective=None):
     objective = objective or ToyObjective("branin")
     tuner = SMACTuner(objective.search_space, seed, task=objective.task, folder=folder)
-    Study(folder, objective.search_space, tuner, objective, budget).run()
+    StudyLoop(folder, objective.search_space, tuner, objective, budget).run()
     return trial_lines(folder), tuner
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from llmhpo.llm.answers import answer_schema
 from llmhpo.space import (
     CategoricalParam,
     FloatParam,
@@ -12,6 +13,7 @@ from llmhpo.space import (
     SearchSpace,
     SearchSpaceError,
 )
+from llmhpo.tuners.optuna_space import distributions
 from tests.helpers.config import compose_config
 
 
@@ -152,7 +154,7 @@ def test_int_log_sampling_covers_the_ends():
 
 
 def test_json_schema(space):
-    schema = space.json_schema()
+    schema = answer_schema(space)
     assert schema["required"] == space.names
     assert schema["additionalProperties"] is False
     assert schema["properties"]["learning_rate"] == {
@@ -173,7 +175,7 @@ def test_description_lists_every_parameter(space):
 def test_optuna_distributions(space):
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-    dists = space.optuna_distributions()
+    dists = distributions(space)
     assert dists["learning_rate"] == FloatDistribution(1e-4, 1e-1, log=True)
     assert dists["optimizer"] == CategoricalDistribution(("adam", "sgd"))
 
@@ -263,7 +265,7 @@ def test_null_is_a_choice_every_tuner_can_propose(tmp_path):
                                    "x": {"type": "float", "low": 0, "high": 1}})  # fmt: skip
     assert space.validate({"act": None, "x": 0.5}) == {"act": None, "x": 0.5}
     assert "one of [null, 'relu']" in space.describe()
-    assert space.json_schema()["properties"]["act"] == {"enum": [None, "relu"]}
+    assert answer_schema(space)["properties"]["act"] == {"enum": [None, "relu"]}
     for tuner in ("random", "bo"):
         study = llmhpo.Study(space, tuner, budget=8, folder=tmp_path / tuner)
         study.optimize(lambda config: config["x"] + (0.0 if config["act"] is None else 1.0))

@@ -5,9 +5,10 @@ import threading
 
 import pytest
 
+from llmhpo.files import write_json_atomic
 from llmhpo.objectives.toy import ToyObjective
-from llmhpo.study import Study, TrialOrderError
-from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord, write_json_atomic
+from llmhpo.study import StudyLoop, TrialOrderError
+from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.random import RandomTuner
 from llmhpo.tuners.smac import SMACTuner
@@ -18,7 +19,7 @@ from tests.helpers.runs import trial_lines
 def make_study(folder, budget=6, objective=None, tuner_cls=RandomTuner, seed=0, **tuner_kwargs):
     objective = objective or ToyObjective("branin")
     tuner = tuner_cls(objective.search_space, seed=seed, **tuner_kwargs)
-    return Study(folder, objective.search_space, tuner, objective, budget)
+    return StudyLoop(folder, objective.search_space, tuner, objective, budget)
 
 
 def test_study_writes_log_and_summary(tmp_path):
@@ -233,7 +234,7 @@ def batch_study(folder, tuner_cls, budget=9, seed=3, **kwargs):
     objective = ToyObjective("branin")
     space = objective.search_space
     tuner = tuner_cls(space, seed=seed, task=objective.task, folder=folder, **kwargs)
-    return Study(folder, space, tuner, objective, budget, batch_size=3)
+    return StudyLoop(folder, space, tuner, objective, budget, batch_size=3)
 
 
 BATCH_TUNERS = [
@@ -277,7 +278,7 @@ def test_a_batch_is_proposed_before_its_results_and_logged_in_round_order(tmp_pa
 def test_an_invalid_round_in_a_batch_waits_for_the_rounds_before_it(tmp_path):
     objective = FlakyObjective()
     tuner = OutOfRangeTuner(objective.search_space, seed=0)
-    study = Study(tmp_path, objective.search_space, tuner, objective, 6, batch_size=2)
+    study = StudyLoop(tmp_path, objective.search_space, tuner, objective, 6, batch_size=2)
     drive_in_batches(study, reverse=True)
     lines = trial_lines(tmp_path)
     assert [line["round"] for line in lines] == [0, 1, 2, 3, 4, 5]

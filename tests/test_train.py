@@ -9,7 +9,7 @@ import torch
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.train import TrainObjective, build_trainer
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.tuners.random import RandomTuner
 from tests.helpers.config import shipped_config
 from tests.helpers.data import DIGITS_CFG, write_cifar_copy
@@ -148,7 +148,7 @@ def test_diverging_trial_fails_and_the_study_goes_on(tmp_path):
         ]
     )
     objective = TrainObjective(RESNET, DIGITS_CFG, TRAINER, seed=0)
-    summary = Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=2).run()
+    summary = StudyLoop(tmp_path, space, RandomTuner(space, seed=0), objective, budget=2).run()
     lines = trial_lines(tmp_path)
     assert [line["status"] for line in lines] == ["failed", "failed"]
     assert "TrialDivergedError: loss diverged at step" in lines[0]["error"]
@@ -169,7 +169,7 @@ def test_an_impossible_tuned_architecture_fails_its_trial_before_training(tmp_pa
             CategoricalParam("heads", (3,)),
         ]
     )
-    Study(tmp_path, space, RandomTuner(space, seed=0), objective, budget=1).run()
+    StudyLoop(tmp_path, space, RandomTuner(space, seed=0), objective, budget=1).run()
     (line,) = trial_lines(tmp_path)
     assert line["status"] == "failed"
     assert line["error"] == "ArchitectureError: vit: heads 3 does not divide dim 64"

@@ -40,10 +40,11 @@ from llmhpo import CONFIG_MODULE
 from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.preflight import preflight
-from llmhpo.run_folder import claim, locked, undone_if_refused, without_neutral_keys
+from llmhpo.run_folder import study_folder
 from llmhpo.space import SearchSpace
-from llmhpo.study import Study as Loop
+from llmhpo.study import StudyLoop
 from llmhpo.trial_log import TrialRecord
+from llmhpo.tuners.naming import without_neutral_keys
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,10 @@ class Trial:
 class Study:
     """A study of the caller's own objective: ask/tell, or `optimize(fn)`."""
 
+    # Set by `_for_sweep` (the Hydra sweeper's door) before __init__ runs; not arguments.
+    _context: Mapping[str, Any] | None = None
+    _folder_hint = "pass another folder"
+
     @in_door_terms
     def __init__(
         self,
@@ -110,8 +115,6 @@ class Study:
         name: str = "custom",
         on_busy: str = "stop",
         batch_size: int = 1,
-        context: Mapping[str, Any] | None = None,
-        folder_hint: str = "pass another folder",
         **tuner_options: Any,
     ):
         """`space`: a SearchSpace or the dict of its parameters. `tuner`: random, bo, bo_gp,
@@ -120,10 +123,7 @@ class Study:
         tuner="llm" or "hybrid" (`llm` defaults to "local", the embedded model). `folder`:
         where the trial log goes (a new temporary folder if None); the same arguments and
         folder resume the study. `batch_size`: how
-        many trials `ask_batch` hands out at once, for parallel evaluation. `context`: what
-        else defines the study (a dataset's version, fixed settings), recorded in study.json
-        so that another context never resumes it. `folder_hint`: what a refusal to reuse
-        `folder` for another study tells the caller to do."""
+        many trials `ask_batch` hands out at once, for parallel evaluation."""
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -145,21 +145,26 @@ class Study:
         )
         if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it
             record["batch_size"] = batch_size
-        if context:
-            record["context"] = dict(context)
-        self._lock = contextlib.ExitStack()
-        with undone_if_refused(self.folder):  # the corrected call may claim the folder
-            self._lock.enter_context(locked(self.folder, on_busy))
-            try:
-                claim(self.folder, record, folder_hint)
-                from llmhpo.builder import make_tuner
+        if self._context:
+            record["context"] = dict(self._context)
+        with contextlib.ExitStack() as opening:  # a refused study leaves the folder as it was
+            opening.enter_context(study_folder(self.folder, record, on_busy, self._folder_hint))
+            from llmhpo.builder import make_tuner
 
-                made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
-            except BaseException:
-                self._lock.close()
-                raise
+            made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
+            self._lock = opening.pop_all()  # held until finish()
         budget = made.trials if made.trials is not None else self.budget
-        self._loop = Loop(self.folder, self.space, made, None, budget, name, batch_size)
+        self._loop = StudyLoop(self.folder, self.space, made, None, budget, name, batch_size)
+
+    @classmethod
+    def _for_sweep(cls, context: Mapping[str, Any], folder_hint: str, **arguments: Any) -> Study:
+        """The Hydra sweeper's study: its study.json also records `context` (what else
+        defines a sweep: its fixed overrides, the app's config), so that another sweep never
+        resumes it, and a refusal of its folder says `folder_hint` (how to pick another)."""
+        study = cls.__new__(cls)
+        study._context, study._folder_hint = dict(context), folder_hint
+        study.__init__(**arguments)
+        return study
 
     @in_door_terms
     def ask(self) -> Trial | None:

@@ -12,10 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types, whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
-from llmhpo.run_folder import tuner_label
 from llmhpo.space import SearchSpace, SearchSpaceError
-from llmhpo.study import Study
+from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Tuner
+from llmhpo.tuners.naming import tuner_label
 from llmhpo.tuners.seeded import seeded
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def check_run_keys(cfg: DictConfig) -> int:
     return whole_number(cfg.get("budget"), "budget", "the number of trials")
 
 
-def build_study(cfg: DictConfig, folder: Path) -> Study:
+def build_study(cfg: DictConfig, folder: Path) -> StudyLoop:
     """The study a composed config describes; config mistakes raise ConfigError before any
     trial (the cheap checks first, then each part checks its own settings as it is built)."""
     budget = check_run_keys(cfg)
@@ -107,4 +107,4 @@ def build_study(cfg: DictConfig, folder: Path) -> Study:
             budget,
         )
         budget = tuner.trials
-    return Study(folder, space, tuner, objective, budget=budget)
+    return StudyLoop(folder, space, tuner, objective, budget=budget)

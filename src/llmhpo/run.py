@@ -21,9 +21,9 @@ import llmhpo.resolvers  # noqa: F401  (the config's ${llmhpo.*} resolvers)
 from llmhpo import CONFIG_MODULE, __version__
 from llmhpo.builder import build_study, check_run_keys
 from llmhpo.errors import ConfigError, LlmhpoError
-from llmhpo.llm.clients import check_api_key_env
+from llmhpo.llm.credentials import check_api_key_env
 from llmhpo.preflight import preflight
-from llmhpo.run_folder import claim, job_config, locked, undone_if_refused
+from llmhpo.run_folder import job_config, study_folder, undone_if_refused
 
 log = logging.getLogger("llmhpo")
 
@@ -35,8 +35,7 @@ def main(cfg: DictConfig) -> float | None:
     folder = Path(HydraConfig.get().runtime.output_dir)
     hydra_files = (".hydra", f"{HydraConfig.get().job.name}.log")
     try:
-        with undone_if_refused(folder, hydra_files):  # a refused command claims no folder
-            return run_study(cfg, folder)
+        return run_study(cfg, folder, hydra_files)
     except LlmhpoError as error:
         report(error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -53,13 +52,15 @@ def report(error: LlmhpoError) -> None:
     print(f"llmhpo: error: {error}", file=sys.stderr)
 
 
-def run_study(cfg: DictConfig, folder: Path) -> float | None:
-    """Claim `folder` for this config and run (or resume, or report) its study under its lock."""
-    check_run_keys(cfg)  # what the config alone shows wrong stops before any work
-    preflight(cfg.objective)
-    preflight(cfg.tuner)
-    with locked(folder, str(cfg.get("on_busy", "stop"))):
-        claim(folder, job_config(cfg))
+def run_study(cfg: DictConfig, folder: Path, others: tuple[str, ...] = ()) -> float | None:
+    """Claim `folder` for this config and run (or resume, or report) its study under its lock;
+    a refused command leaves nothing in a new folder, nor `others` (Hydra's files)."""
+    with undone_if_refused(folder, others):  # what the config alone shows wrong, before the
+        check_run_keys(cfg)  # folder is claimed: a claim would write it (a pasted key too)
+        preflight(cfg.objective)
+        preflight(cfg.tuner)
+        config = job_config(cfg)
+    with study_folder(folder, config, str(cfg.get("on_busy", "stop")), others=others):
         summary = build_study(cfg, folder).run()
     log.info(
         "Study in %s: %d/%d trials %s, best value %s with %s",

@@ -34,7 +34,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError
-from llmhpo.trial_log import write_json_atomic
+from llmhpo.files import DamagedFileError, read_json, write_json_atomic
+from llmhpo.tuners.naming import tuner_label, without_neutral_keys
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +56,6 @@ class RunFolderMismatchError(ConfigError):
 
 class FolderBusyError(LlmhpoError):
     """Another process is running the study in this folder."""
-
-
-class DamagedFileError(LlmhpoError):
-    """A run folder's JSON file cannot be read; the message names the file."""
-
-
-def read_json(path: Path) -> Any:
-    """A run folder's JSON file (study.json, summary.json). Callers decide what damage means:
-    the study ignores a damaged summary, the aggregation reports it, a claim refuses."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        why = f"{type(error).__name__}: {error}"
-        raise DamagedFileError(f"{path} cannot be read ({why})") from error
-
-
-# Tuner keys added after studies were recorded, at the value that changes nothing: left out
-# of the recorded config, so that the folders (and fingerprints) of earlier studies still
-# resume; set to anything else, they are recorded like every other key.
-NEUTRAL_TUNER_KEYS = {"initial": [], "start_at_default": False}
-# tuner=hybrid's knobs at their defaults (conf/tuner/hybrid.yaml states the same values, and a
-# test holds them equal); a hybrid with other values is named apart (_hybrid_suffix).
-HYBRID_DEFAULTS = {"warm_start": 2, "llm_share": 0.3, "advise": False}
 
 
 def job_config(root: DictConfig) -> dict[str, Any]:
@@ -104,15 +82,6 @@ def job_config(root: DictConfig) -> dict[str, Any]:
     return config
 
 
-def without_neutral_keys(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` without the tuner keys of NEUTRAL_TUNER_KEYS that hold their neutral value."""
-    tuner = config.get("tuner")
-    if not isinstance(tuner, dict):
-        return config
-    kept = {k: v for k, v in tuner.items() if NEUTRAL_TUNER_KEYS.get(k, object()) != v}
-    return {**config, "tuner": kept}
-
-
 def fingerprint(config: dict[str, Any]) -> str:
     canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -127,47 +96,6 @@ def run_name(config: dict[str, Any]) -> str:
         fingerprint(config)[:8],
     ]
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
-
-
-def _fallback_suffix(on_invalid: Any) -> str:
-    """What `tuner.on_invalid=bo` adds to an LLM tuner's name: `+bo-fallback`. Its invalid
-    rounds are a Bayesian optimiser's, so it is another method than the LLM with random
-    fallbacks and must not be averaged with it; the other fallbacks keep the plain name."""
-    return "+bo-fallback" if on_invalid == "bo" else ""
-
-
-def _hybrid_suffix(knobs: dict[str, Any]) -> str:
-    """What a hybrid tuner's knobs add to its name where they differ from HYBRID_DEFAULTS
-    (`+warm_start=3+llm_share=0.0` for experiment=llambo_warm_start): hybrids with other
-    knobs are other methods, and one folder may hold several to compare."""
-    if "llm_share" not in knobs:  # not a hybrid
-        return ""
-    return "".join(
-        f"+{key}={str(knobs[key]).lower() if isinstance(knobs[key], bool) else knobs[key]}"
-        for key, default in HYBRID_DEFAULTS.items()
-        if key in knobs and knobs[key] != default
-    )
-
-
-def _seeded_suffix(initial: Any, start_at_default: bool) -> str:
-    """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
-    `+initial`, both, or nothing; from the config alone, so that run folders and the
-    aggregation name a seeded baseline apart from the plain tuner."""
-    labels = (["default"] if start_at_default else []) + (["initial"] if initial else [])
-    return "".join(f"+{label}" for label in labels)
-
-
-def tuner_label(tuner: dict[str, Any]) -> str:
-    """The tuner's name as its run folder, its summary and the aggregation give it: its
-    config's name, with the suffixes of a BO fallback, hybrid knobs other than the defaults
-    and a seeded start. The one place a tuner's name is derived (make_tuner applies it)."""
-    initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
-    return (
-        str(tuner.get("name", "tuner"))
-        + _fallback_suffix(tuner.get("on_invalid"))
-        + _hybrid_suffix(tuner)
-        + _seeded_suffix(initial, start_at_default)
-    )
 
 
 def run_name_of_root(*, _root_: DictConfig) -> str:
@@ -263,6 +191,23 @@ def claim(folder: Path, config: dict[str, Any], hint: str = RUN_DIR_HINT) -> Non
             )
         return
     write_json_atomic(path, {"fingerprint": digest, "config": config})
+
+
+@contextlib.contextmanager
+def study_folder(
+    folder: Path,
+    config: dict[str, Any],
+    on_busy: str = "stop",
+    hint: str = RUN_DIR_HINT,
+    others: tuple[str, ...] = (),
+) -> Iterator[None]:
+    """The block (which builds and runs the study) under `folder`'s lock, the folder claimed
+    for `config`; a block refused with a ConfigError in a folder that held no study leaves
+    nothing there (`undone_if_refused`, which also takes away `others`). The CLI and the
+    Python API open every study through here."""
+    with undone_if_refused(folder, others), locked(folder, on_busy):
+        claim(folder, config, hint)
+        yield
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from llmhpo.llm.clients import LLMRequest, LocalLlamaClient
+from llmhpo.llm.base import LLMRequest
+from llmhpo.llm.local import LocalLlamaClient
 
 
 def main() -> int:

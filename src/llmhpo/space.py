@@ -1,11 +1,12 @@
 """The search space: what a tuner may propose and how a proposal is checked.
 
 Every tuner proposes through the same `SearchSpace`, so random search, Bayesian
-optimisation and an LLM are judged against identical bounds. The space also
-speaks for itself to each consumer: a seeded sampler for random search, Optuna
-distributions for BO, a JSON schema for constrained LLM decoding, and a text
-description plus precise validation messages that can be shown to a person or
-sent back to an LLM.
+optimisation and an LLM are judged against identical bounds. This module holds the
+parameter types, their seeded sampling and the validation whose messages can be shown to a
+person or sent back to an LLM; each consumer translates the space into its own terms beside
+its own code (Optuna's distributions in tuners/optuna_space.py, ConfigSpace in
+tuners/smac.py, the JSON schema of an answer in llm/answers.py, the prompt's wording in
+llm/prompts.py).
 """
 
 from __future__ import annotations
@@ -89,27 +90,14 @@ class FloatParam:
         return number
 
     def sample(self, rng: np.random.Generator) -> float:
-        low, high = _finite_bounds(self)
+        low, high = finite_bounds(self)
         if self.log:
             return float(math.exp(rng.uniform(math.log(low), math.log(high))))
         return float(rng.uniform(low, high))
 
     def describe(self) -> str:
         scale = ", log scale" if self.log else ""
-        return f"{self.name}: float {_range_text(self.low, self.high, self.low_exclusive)}{scale}"
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"type": "number", **_schema_bounds(self.low, self.high, self.low_exclusive)}
-
-    def constraint(self) -> str:
-        """The reference prompt's wording: 'between 0.0001 and 0.1', 'positive float'."""
-        return _numeric_constraint("float", self.low, self.high, self.low_exclusive)
-
-    def optuna_distribution(self) -> Any:
-        from optuna.distributions import FloatDistribution
-
-        low, high = _finite_bounds(self)
-        return FloatDistribution(low, high, log=self.log)
+        return f"{self.name}: float {range_text(self.low, self.high, self.low_exclusive)}{scale}"
 
 
 @dataclass(frozen=True)
@@ -134,7 +122,7 @@ class IntParam:
         return integer
 
     def sample(self, rng: np.random.Generator) -> int:
-        low, high = _finite_bounds(self)
+        low, high = finite_bounds(self)
         if self.log:
             # Log-uniform over [low - 0.5, high + 0.5) then rounded, as Optuna does,
             # so the end points are as likely as their log-width says.
@@ -144,19 +132,7 @@ class IntParam:
 
     def describe(self) -> str:
         scale = ", log scale" if self.log else ""
-        return f"{self.name}: integer {_range_text(self.low, self.high, False)}{scale}"
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"type": "integer", **_schema_bounds(self.low, self.high, False)}
-
-    def constraint(self) -> str:
-        return _numeric_constraint("integer", self.low, self.high, False)
-
-    def optuna_distribution(self) -> Any:
-        from optuna.distributions import IntDistribution
-
-        low, high = _finite_bounds(self)
-        return IntDistribution(int(low), int(high), log=self.log)
+        return f"{self.name}: integer {range_text(self.low, self.high, False)}{scale}"
 
 
 @dataclass(frozen=True)
@@ -173,36 +149,21 @@ class CategoricalParam:
     def coerce(self, value: Any) -> Value | None:
         if isinstance(value, dict | list):
             raise ValueError(
-                f"'{self.name}' must be one of {self._choices_text()}, got {_short(value)}"
+                f"'{self.name}' must be one of {self.options_text()}, got {_short(value)}"
             )
         for choice in self.choices:
             if _same_choice(choice, value):
                 return choice
-        raise ValueError(
-            f"'{self.name}' must be one of {self._choices_text()}, got {_short(value)}"
-        )
+        raise ValueError(f"'{self.name}' must be one of {self.options_text()}, got {_short(value)}")
 
     def sample(self, rng: np.random.Generator) -> Value:
         return self.choices[int(rng.integers(len(self.choices)))]
 
     def describe(self) -> str:
-        return f"{self.name}: one of {self._choices_text()}"
+        return f"{self.name}: one of {self.options_text()}"
 
-    def json_schema(self) -> dict[str, Any]:
-        return {"enum": list(self.choices)}
-
-    def constraint(self) -> str:
-        """'must be ["adam", "sgd"]' for words, '32, 64, 128' for numbers, as the reference."""
-        if all(isinstance(c, str) for c in self.choices):
-            return "must be " + json.dumps(list(self.choices))
-        return ", ".join(json.dumps(c) for c in self.choices)
-
-    def optuna_distribution(self) -> Any:
-        from optuna.distributions import CategoricalDistribution
-
-        return CategoricalDistribution(self.choices)
-
-    def _choices_text(self) -> str:
+    def options_text(self) -> str:
+        """The choices as messages and prompts show them: ['adam', 'sgd'], [32, 64, null]."""
         shown = (json.dumps(c) if c is None else repr(c) if isinstance(c, str) else str(c)
                  for c in self.choices)  # fmt: skip
         return "[" + ", ".join(shown) + "]"
@@ -246,29 +207,14 @@ class GridParam:
 
     def describe(self) -> str:
         spacing = "log-spaced" if self.log else "evenly spaced"
-        return f"{self.name}: one of {self._values_text()} ({spacing} grid)"
+        return f"{self.name}: one of {self.options_text()} ({spacing} grid)"
 
-    def json_schema(self) -> dict[str, Any]:
-        return {"enum": list(self.values)}
-
-    def constraint(self) -> str:
-        return "one of " + self._values_text()
-
-    def optuna_distribution(self) -> Any:
-        """The position on the grid: Optuna has no ordinal distribution, and its categorical
-        one forgets the order that TPE and the GP can use; positions are evenly spaced in the
-        grid's own scale (log where log), so the index is the natural coordinate."""
-        from optuna.distributions import IntDistribution
-
-        return IntDistribution(0, len(self.values) - 1)
-
-    def to_optuna(self, value: Any) -> int:
+    def index_of(self, value: Any) -> int:
+        """The position of `value` on the grid (of the nearest grid value, for one between)."""
         return self.values.index(value) if value in self.values else self.nearest_index(value)
 
-    def from_optuna(self, index: Any) -> float | int:
-        return self.values[int(index)]
-
-    def _values_text(self) -> str:
+    def options_text(self) -> str:
+        """The grid's values as messages and prompts show them: [0.001, 0.01, 0.1]."""
         shown = (_fmt(v) if isinstance(v, float) else str(v) for v in self.values)
         return "[" + ", ".join(shown) + "]"
 
@@ -299,18 +245,19 @@ def _check_bounds(
         raise ValueError(f"'{name}' is {_fmt(number)}, above the maximum {_fmt(high)}")
 
 
-def _finite_bounds(param: FloatParam | IntParam) -> tuple[float, float]:
-    """Bounds for sampling; an unbounded parameter cannot be sampled uniformly."""
+def finite_bounds(param: FloatParam | IntParam) -> tuple[float, float]:
+    """Bounds for sampling (here and in a tuner's own terms); an unbounded parameter cannot
+    be sampled uniformly."""
     if param.low is None or param.high is None:
         raise SearchSpaceError(
-            f"'{param.name}' has no finite range ({_range_text(param.low, param.high, False)}), "
+            f"'{param.name}' has no finite range ({range_text(param.low, param.high, False)}), "
             "so it cannot be sampled: random search and BO need bounds. "
             "Use a bounded space such as search_space=constrained."
         )
     return param.low, param.high
 
 
-def _range_text(low: float | None, high: float | None, low_exclusive: bool) -> str:
+def range_text(low: float | None, high: float | None, low_exclusive: bool) -> str:
     if low is not None and high is not None:
         return (
             f"in [{_fmt(low)}, {_fmt(high)}]"
@@ -322,27 +269,6 @@ def _range_text(low: float | None, high: float | None, low_exclusive: bool) -> s
     if high is not None:
         return f"<= {_fmt(high)}"
     return "(any value)"
-
-
-def _numeric_constraint(
-    kind: str, low: float | None, high: float | None, low_exclusive: bool
-) -> str:
-    if low is not None and high is not None:
-        return f"between {_fmt(low)} and {_fmt(high)}"
-    if low == 0 and high is None:
-        return f"positive {kind}" if low_exclusive else f"nonnegative {kind}"
-    if kind == "integer" and low == 1 and high is None:
-        return "positive integer"
-    return f"{kind} {_range_text(low, high, low_exclusive)}"
-
-
-def _schema_bounds(low: float | None, high: float | None, low_exclusive: bool) -> dict[str, float]:
-    bounds: dict[str, float] = {}
-    if low is not None:
-        bounds["exclusiveMinimum" if low_exclusive else "minimum"] = low
-    if high is not None:
-        bounds["maximum"] = high
-    return bounds
 
 
 class SearchSpace:
@@ -462,31 +388,6 @@ class SearchSpace:
     def describe(self) -> str:
         """One line per parameter, for messages and logs."""
         return "\n".join(f"- {param.describe()}" for param in self.params.values())
-
-    def json_schema(self) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {name: p.json_schema() for name, p in self.params.items()},
-            "required": self.names,
-            "additionalProperties": False,
-        }
-
-    def optuna_distributions(self) -> dict[str, Any]:
-        return {name: p.optuna_distribution() for name, p in self.params.items()}
-
-    def to_optuna(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """A configuration in Optuna's coordinates (a grid value becomes its position)."""
-        return {
-            name: p.to_optuna(config[name]) if isinstance(p, GridParam) else config[name]
-            for name, p in self.params.items()
-        }
-
-    def from_optuna(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Optuna's parameters as a configuration (a grid position becomes its value)."""
-        return {
-            name: p.from_optuna(params[name]) if isinstance(p, GridParam) else params[name]
-            for name, p in self.params.items()
-        }
 
     def _unknown_key_message(self, key: Any) -> str:
         normalised = str(key).strip().lower().replace(" ", "_").replace("-", "_")

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.files import DamagedFileError, read_json, write_json_atomic
 from llmhpo.objectives.base import METRIC_KEY, Objective
-from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE, DamagedFileError, read_json
+from llmhpo.rounds import Rounds
+from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE
 from llmhpo.space import InvalidConfigError, SearchSpace
-from llmhpo.trial_log import STATUSES, TrialLog, TrialRecord, write_json_atomic
+from llmhpo.summary import summarise
+from llmhpo.trial_log import TrialLog, TrialRecord
 from llmhpo.tuners.base import Tuner
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,10 @@ class TrialOrderError(LlmhpoError):
     trial this study is not waiting for."""
 
 
-class Study:
+class StudyLoop:
     """One study in one folder: `budget` rounds of ask -> validate -> evaluate -> log -> tell.
 
-    The trial log is its only state, so the same Study over the same folder resumes exactly
+    The trial log is its only state, so the same loop over the same folder resumes exactly
     where a killed one stopped. It knows nothing of what a trial computes (the objective) or
     how proposals are made (the tuner). `run` evaluates with the objective; a caller that
     evaluates by itself (the Python API) drives the same loop with `ask` and `tell`.
@@ -68,18 +70,15 @@ class Study:
         self.budget = budget
         self.batch_size = batch_size
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
-        self.records: list[TrialRecord] | None = None  # settled rounds; read at the first ask
-        self._queue: list[TrialRecord] = []  # held rounds not settled yet, in round order
-        self._known: set[int] = set()  # rounds of the queue whose result is known
-        self._logged: set[int] = set()  # rounds of the queue already in the log (replayed)
-        self._batch_configs = 0  # configurations handed out in the open batch
-        self._started: dict[int, float] = {}
-        self._gave_up: TrialRecord | None = None
+        self.rounds = Rounds(batch_size, budget)
+        self._resumed = False  # the log is read (and replayed) at the first ask
+        self._started: dict[int, float] = {}  # round -> when it was handed out
+        self._gave_up: TrialRecord | None = None  # an invalid round that stops the study
 
     def run(self) -> dict[str, Any]:
         """Run (or resume, or just summarise) the study with its objective; returns the summary."""
         if self.objective is None:
-            raise ConfigError("Study.run needs an objective; without one, use ask and tell")
+            raise ConfigError("StudyLoop.run needs an objective; without one, use ask and tell")
         try:
             while (record := self.ask()) is not None:
                 self._evaluate(record)
@@ -90,12 +89,12 @@ class Study:
     def resume(self) -> list[TrialRecord]:
         """The settled trials, read from the log and replayed through the tuner (once) in the
         order a live study held and told them."""
-        if self.records is not None:
-            return self.records
-        self.records = []
+        if self._resumed:
+            return self.rounds.settled
+        self._resumed = True
         logged = self.trial_log.read()
         for record in logged:
-            self._hold(record, logged=True)
+            self._hold(record, replayed=True)
         done = len(logged)
         if done >= self.budget:
             log.info(
@@ -109,7 +108,7 @@ class Study:
                 "Study in %s, search space %s:\n%s",
                 self.folder, self.space.name, self.space.describe(),
             )  # fmt: skip
-        return self.records
+        return self.rounds.settled
 
     def ask(self) -> TrialRecord | None:
         """The next trial to evaluate (its `config` validated), or None when the budget is
@@ -128,7 +127,7 @@ class Study:
         budget ends, or a resumed batch was partly done); empty when the budget is spent.
         Each round of a batch is proposed knowing every result before the batch."""
         self.resume()
-        waiting = [r for r in self._queue if r.round not in self._known]
+        waiting = self.rounds.waiting()
         if waiting:
             raise TrialOrderError(
                 f"trial {waiting[0].round} was asked and not told yet: tell its result "
@@ -137,9 +136,9 @@ class Study:
         if self._gave_up is not None:
             raise self._gave_up_error(self._gave_up)
         asked: list[TrialRecord] = []
-        while self._round < self.budget:
-            record, fatal = self._propose(self._round)
-            batch_closed = self._hold(record, logged=False)
+        while self.rounds.next < self.budget:
+            record, fatal = self._propose(self.rounds.next)
+            batch_closed = self._hold(record, replayed=False)
             if record.config is not None:
                 self._started[record.round] = time.perf_counter()
                 asked.append(record)
@@ -149,7 +148,7 @@ class Study:
             if batch_closed:
                 break
         if self._gave_up is not None and not asked:
-            self._settle_known()
+            self._settle()
             raise self._gave_up_error(self._gave_up)
         return asked
 
@@ -164,8 +163,8 @@ class Study:
         `error` for a failed trial. Logged (written; fsynced within the log's group-commit
         interval) before the tuner hears of it, in round
         order: a trial told before an earlier one of its batch waits for it."""
-        if not any(held is record for held in self._queue) or record.round in self._known:
-            waiting = [str(r.round) for r in self._queue if r.round not in self._known]
+        if not self.rounds.holds(record):
+            waiting = [str(r.round) for r in self.rounds.waiting()]
             named = "trials " if len(waiting) > 1 else "trial "
             named = named + ", ".join(waiting) if waiting else "no trial"
             raise TrialOrderError(
@@ -179,15 +178,15 @@ class Study:
             record.status, record.error = "failed", error
         else:
             record.value, record.metrics = float(value), dict(metrics or {})
-        self._known.add(record.round)
-        self._settle_known()
+        self.rounds.know(record)
+        self._settle()
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write summary.json (testing the best configuration where the objective can), with
         the caller's `extra` keys."""
         records = self.resume()
         self.trial_log.close()  # every told trial fsynced before the summary says it exists
-        summary = summarise(records[: self.budget], self.budget, self.tuner.name, self.name)
+        summary = summarise(records[: self.budget], self.budget, self.tuner, self.name)
         summary.update(extra or {})
         if summary["finished"] and summary["best_config"] is not None:
             summary["test"] = self._test_best(summary, records[summary["best_round"]])
@@ -203,41 +202,25 @@ class Study:
             return
         self.tell(record, evaluation.value, evaluation.metrics)
 
-    @property
-    def _round(self) -> int:
-        return len(self.records) + len(self._queue)
-
-    def _hold(self, record: TrialRecord, logged: bool) -> bool:
+    def _hold(self, record: TrialRecord, replayed: bool) -> bool:
         """Hand a round to the tuner as out for evaluation (a new proposal, or a logged round
-        replayed); returns whether it closed the open batch. A round with a known result
-        (replayed, or invalid) settles as soon as every earlier round has."""
+        replayed); returns whether it closed the open batch. The held rounds settle when the
+        batch closes (replayed ones too, so the tuner hears them as it did live), and an
+        invalid round that is the only one held settles at once (its tuner hears of it before
+        proposing again)."""
         self.tuner.hold(record)
-        self._queue.append(record)
-        if logged or record.config is None:
-            self._known.add(record.round)
-        if logged:
-            self._logged.add(record.round)
-        if record.config is not None:
-            self._batch_configs += 1
-        closed = self._batch_configs >= self.batch_size or self._round >= self.budget
-        if closed:
-            self._batch_configs = 0
-        if closed or (record.config is None and len(self._queue) == 1):
-            self._settle_known()
+        closed = self.rounds.hold(record, replayed)
+        if closed or (record.config is None and self.rounds.alone(record)):
+            self._settle()
         return closed
 
-    def _settle_known(self) -> None:
-        """Log (unless replayed) and tell every known result at the head of the queue."""
-        while self._queue and self._queue[0].round in self._known:
-            record = self._queue.pop(0)
-            self._known.discard(record.round)
-            if record.round in self._logged:
-                self._logged.discard(record.round)
-            else:
+    def _settle(self) -> None:
+        """Log (unless replayed) and tell every round whose turn has come."""
+        for record, replayed in self.rounds.settle():
+            if not replayed:
                 self.trial_log.append(record)
                 log.info("%s", _describe(record))
             self.tuner.tell(record)
-            self.records.append(record)
 
     def _gave_up_error(self, record: TrialRecord) -> TunerGaveUpError:
         self._gave_up = None
@@ -293,52 +276,6 @@ class Study:
         except InvalidConfigError as error:
             record.status, record.error = "invalid", str(error)
         return record, False
-
-
-def summarise(
-    records: list[TrialRecord], budget: int, tuner: str, objective: str
-) -> dict[str, Any]:
-    counts = Counter(record.status for record in records)
-    ok = [r for r in records if r.status == "ok" and r.value is not None]
-    best = min(ok, key=lambda r: r.value) if ok else None
-    objective_seconds = sum(r.seconds for r in records)
-    tuner_seconds = sum(r.ask_seconds for r in records)
-    summary = {
-        "objective": objective,
-        "tuner": tuner,
-        "budget": budget,
-        "trials": len(records),
-        "finished": len(records) >= budget,
-        "status_counts": {status: counts.get(status, 0) for status in STATUSES},
-        "best_round": best.round if best else None,
-        "best_config": best.config if best else None,
-        "best_value": best.value if best else None,
-        "best_metrics": best.metrics if best else None,
-        "seconds": {
-            "objective": objective_seconds,
-            "tuner": tuner_seconds,
-            "total": objective_seconds + tuner_seconds,
-        },
-    }
-    llm = [r.tuner for r in records if "prompt_tokens" in r.tuner]
-    if llm:
-        costs = [info.get("cost_usd") for info in llm]
-        summary["llm"] = {
-            "calls": sum(info.get("attempts", 0) for info in llm),
-            "cached_calls": sum(info.get("cached_calls", 0) for info in llm),
-            "prompt_tokens": sum(info["prompt_tokens"] for info in llm),
-            "completion_tokens": sum(info.get("completion_tokens", 0) for info in llm),
-            "cost_usd": None if any(c is None for c in costs) else sum(costs),
-            "first_try_valid": sum(
-                info.get("attempts") == 1 and info.get("answer") is not None for info in llm
-            ),
-            "random_fallbacks": sum(info.get("fallback") == "random" for info in llm),
-            "bo_fallbacks": sum(info.get("fallback") == "bo" for info in llm),
-        }
-    proposers = Counter(r.tuner["proposer"] for r in records if "proposer" in r.tuner)
-    if proposers:  # whose configuration each round evaluated (llm, bo, random, initial)
-        summary["proposers"] = dict(sorted(proposers.items()))
-    return summary
 
 
 def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

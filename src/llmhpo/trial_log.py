@@ -13,20 +13,18 @@ appends start on a clean line.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
-import stat
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from llmhpo.errors import LlmhpoError
+from llmhpo.files import json_safe, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +35,46 @@ Status = Literal["ok", "failed", "invalid"]
 STATUSES: tuple[Status, ...] = ("ok", "failed", "invalid")
 
 
+class TunerInfo(TypedDict, total=False):
+    """What a tuner logs about a round in `TrialRecord.tuner`: every key any tuner writes,
+    named once here for its readers (the prompts, the summary, the Optuna sampler, the
+    aggregation). A tuner writes the keys that concern it and no others."""
+
+    # who proposed the evaluated configuration: llm, random or bo (an LLM round's fallback or
+    # a hybrid's BO share), initial (a seeded start); and why (the hybrid's routing)
+    proposer: str
+    why: str
+    sampler: str  # tuner=bo: Optuna's sampler
+    backend: str  # tuner=smac
+    source: str  # tuner=fixed: where its configuration came from
+    bo: dict[str, Any]  # the BO tuner's own info, for a round whose configuration it proposed
+    # tuner=llm (and hybrid's LLM rounds): the request, every answer, and their cost
+    model: str
+    prompt_format: str
+    cot: bool
+    attempts: int  # LLM calls this round (1 + retries after rejected answers)
+    answer: str | None  # the accepted answer's text; None when every attempt was rejected
+    answers: list[str]
+    rejections: list[str]  # why each rejected answer was rejected, as told to the LLM
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None where the provider's price is unknown
+    llm_seconds: float
+    cached_calls: int  # calls answered from the replay cache
+    transport_retries: list[str]  # why earlier tries of a call failed (HTTP 429, timeouts)
+    fallback: str  # on_invalid's proposer when no answer was valid: random or bo
+    invalid_reason: str
+    advice: dict[str, Any]  # hybrid advise=true: what BO proposed for this round
+    took_advice: bool
+
+
 @dataclass
 class TrialRecord:
     """One evaluated (or rejected) proposal.
 
     `proposed` is what the tuner produced, `config` what was evaluated after
-    validation (None when the proposal was invalid). `tuner` holds whatever
-    the tuner wants to remember (sampler, LLM answers, tokens, cost).
+    validation (None when the proposal was invalid). `tuner` holds what the
+    tuner logs about the round (`TunerInfo`: sampler, LLM answers, tokens, cost).
     """
 
     round: int
@@ -55,13 +86,13 @@ class TrialRecord:
     error: str | None = None
     seconds: float = 0.0
     ask_seconds: float = 0.0
-    tuner: dict[str, Any] = field(default_factory=dict)
+    tuner: TunerInfo = field(default_factory=TunerInfo)
 
     def to_json(self) -> str:
-        # _finite copies every dict and list it passes, so the deep copy of dataclasses.asdict
+        # json_safe copies every dict and list it passes, so the deep copy of dataclasses.asdict
         # would be a second one (it was most of a cheap trial's cost).
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return json.dumps(_finite(fields), allow_nan=False, default=str)
+        return json.dumps(json_safe(fields), allow_nan=False, default=str)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
@@ -204,45 +235,3 @@ class TrialLog:
         """Atomically replace the file with exactly these records."""
         self.close()  # an open handle would go on appending to the replaced file
         write_atomic(self.path, "".join(record.to_json() + "\n" for record in records))
-
-
-def _finite(data: Any) -> Any:
-    """Replace NaN and infinities by None: strict JSON has no such numbers."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    if isinstance(data, dict):
-        return {key: _finite(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_finite(value) for value in data]
-    return data
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a reader never sees half a file, and a crash or power
-    loss leaves the old file or the new one: a temporary file of a unique name (two processes
-    never share one) is written and fsynced, renamed over `path`, and the folder fsynced so
-    the rename itself is durable."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain write would have.
-        os.fchmod(handle, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON atomically and durably (summary.json, study.json, cache entries)."""
-    write_atomic(path, json.dumps(_finite(data), indent=2, default=str) + "\n")

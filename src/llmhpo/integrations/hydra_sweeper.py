@@ -22,9 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.api import Study, spoken_as
 from llmhpo.errors import ConfigError
+from llmhpo.files import write_atomic
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
-from llmhpo.trial_log import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,11 @@ def run_sweep(
     space = _space(settings, arguments, config_loader)
     metric = settings.metric or "value"
     options = OmegaConf.to_container(settings.options, resolve=True) or {}
-    study = Study(
-        space.space,
-        str(settings.tuner),
+    study = Study._for_sweep(
+        context={"fixed_overrides": space.fixed, "app_config": _app_config(config, space)},
+        folder_hint=f"set another hydra.sweep.dir than {folder}",
+        space=space.space,
+        tuner=str(settings.tuner),
         budget=settings.budget,
         seed=settings.seed,
         folder=folder,
@@ -59,8 +61,6 @@ def run_sweep(
         metric=metric,
         name=str(config.hydra.job.name),
         batch_size=settings.n_jobs,
-        context={"fixed_overrides": space.fixed, "app_config": _app_config(config, space)},
-        folder_hint=f"set another hydra.sweep.dir than {folder}",
         **options,
     )
     try:

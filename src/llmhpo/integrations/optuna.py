@@ -37,7 +37,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from llmhpo.api import in_door_terms
 from llmhpo.errors import ConfigError, spell_keys
-from llmhpo.llm.clients import api_key
+from llmhpo.llm.credentials import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
 from llmhpo.trial_log import TrialRecord

@@ -67,7 +67,7 @@ def grid_space(name: str = "hpobench-mlp") -> SearchSpace:
 def table_seed(seed: int, space: SearchSpace, config: dict[str, Any]) -> list[int]:
     """The seed of the generator that picks one of a configuration's 5 table seeds: the study
     seed and the configuration's grid positions."""
-    positions = [space.params[name].to_optuna(config[name]) for name in space.names]
+    positions = [space.params[name].index_of(config[name]) for name in space.names]
     return [int(seed), *positions]
 
 

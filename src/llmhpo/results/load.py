@@ -15,15 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from llmhpo.run_folder import (
-    STUDY_FILE,
-    SUMMARY_FILE,
-    TRIALS_FILE,
-    DamagedFileError,
-    read_json,
-    tuner_label,
-)
+from llmhpo.files import DamagedFileError, read_json
+from llmhpo.run_folder import STUDY_FILE, SUMMARY_FILE, TRIALS_FILE
 from llmhpo.trial_log import TrialLog
+from llmhpo.tuners.naming import tuner_label
 
 
 @dataclass

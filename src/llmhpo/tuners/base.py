@@ -11,6 +11,7 @@ called them, so a tuner must rebuild all of its state from records alone.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
-from llmhpo.trial_log import TrialRecord
+from llmhpo.trial_log import TrialRecord, TunerInfo
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Proposal:
     """
 
     config: dict[str, Any] | None
-    info: dict[str, Any] = field(default_factory=dict)
+    info: TunerInfo = field(default_factory=TunerInfo)
     error: str | None = None
     fatal: bool = False
 
@@ -88,6 +89,11 @@ class Tuner(ABC):
         self.pending = [held for held in self.pending if held.round != record.round]
         self.history.append(record)
 
+    def summary(self, records: list[TrialRecord]) -> dict[str, Any]:
+        """This tuner's own sections of summary.json, counted over `records` (an LLM's calls
+        and tokens, who proposed each round); none by default."""
+        return {}
+
     def round_rng(self) -> np.random.Generator:
         """A generator that depends only on (seed, round).
 
@@ -122,3 +128,14 @@ class FrontTuner(Tuner):
     def tell(self, record: TrialRecord) -> None:
         super().tell(record)
         self.inner.tell(record)
+
+    def summary(self, records: list[TrialRecord]) -> dict[str, Any]:
+        """The inner tuner's sections, and who proposed each round (this tuner or it)."""
+        return {**self.inner.summary(records), **proposer_counts(records)}
+
+
+def proposer_counts(records: list[TrialRecord]) -> dict[str, Any]:
+    """`{"proposers": {"llm": 7, "random": 3}}`: whose configuration each round evaluated
+    (llm, bo, random, initial), for tuners whose rounds say so; empty where none does."""
+    proposers = Counter(r.tuner["proposer"] for r in records if "proposer" in r.tuner)
+    return {"proposers": dict(sorted(proposers.items()))} if proposers else {}

@@ -17,6 +17,7 @@ from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.trial_log import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
+from llmhpo.tuners.optuna_space import distributions, from_optuna, to_optuna
 
 SAMPLERS = ("tpe", "gp")
 BACKENDS = ("optuna", "smac")
@@ -75,7 +76,7 @@ class OptunaTuner(Tuner):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler
         self.n_startup_trials = n_startup_trials
-        self.distributions = space.optuna_distributions()
+        self.distributions = distributions(space)
         self._tpe: Any = None  # TPE's sampler, reseeded each round (see _make_sampler)
         self.study = optuna.create_study(direction="minimize", sampler=self._make_sampler())
         self._asked: Any = None  # the Optuna trial of the last ask, until it is held
@@ -87,7 +88,7 @@ class OptunaTuner(Tuner):
             warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for GPSampler
             trial = self.study.ask(self.distributions)
         self._asked = trial
-        return Proposal(self.space.from_optuna(trial.params), {"sampler": self.sampler})
+        return Proposal(from_optuna(self.space, trial.params), {"sampler": self.sampler})
 
     def hold(self, record: TrialRecord) -> None:
         """A held round keeps its Optuna trial RUNNING until told (TPE's constant liar counts
@@ -95,7 +96,7 @@ class OptunaTuner(Tuner):
         super().hold(record)
         trial, self._asked = self._asked, None
         if trial is None and record.config is not None:
-            self.study.enqueue_trial(self.space.to_optuna(record.config))
+            self.study.enqueue_trial(to_optuna(self.space, record.config))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 trial = self.study.ask(self.distributions)
@@ -108,7 +109,7 @@ class OptunaTuner(Tuner):
         FAIL, which the samplers ignore, so a resumed study, which never asked it, sees the
         same history."""
         asked = self._asked
-        params = None if record.config is None else self.space.to_optuna(record.config)
+        params = None if record.config is None else to_optuna(self.space, record.config)
         if asked is not None and asked.params != params:
             from optuna.trial import TrialState
 
@@ -128,7 +129,7 @@ class OptunaTuner(Tuner):
             return
         ok = record.status == "ok" and record.value is not None
         state, value = (TrialState.COMPLETE, record.value) if ok else (TrialState.FAIL, None)
-        params = self.space.to_optuna(record.config)
+        params = to_optuna(self.space, record.config)
         if trial is not None and trial.params == params:
             self.study.tell(trial, value, state=state)
             return

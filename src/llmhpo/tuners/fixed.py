@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.errors import ConfigError
+from llmhpo.files import DamagedFileError, read_json
 from llmhpo.objectives.base import TaskInfo
-from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE, DamagedFileError, read_json
+from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.base import Proposal, Tuner

@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.errors import ConfigError
+from llmhpo.llm.answers import AnswerParseError, answer_schema, read_config
+from llmhpo.llm.base import LLMClient, LLMRequest, LLMResponse, Sampling
 from llmhpo.llm.cache import CachedClient
-from llmhpo.llm.clients import LLMClient, LLMRequest, LLMResponse, Sampling, make_client
-from llmhpo.llm.prompts import AnswerParseError, PromptBuilder, PromptSettings, read_config
+from llmhpo.llm.clients import make_client
+from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
 from llmhpo.trial_log import TrialRecord
-from llmhpo.tuners.base import Proposal, Tuner
+from llmhpo.tuners.base import Proposal, Tuner, proposer_counts
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class LLMTuner(Tuner):
         self.client = _client_from_config(llm, seed)
         self.settings = PromptSettings(**prompt)
         self.prompts = PromptBuilder(self.settings, space, task or GENERIC_TASK, budget)
-        self.schema = space.json_schema()
+        self.schema = answer_schema(space)
         self.max_attempts = max_attempts
         self.on_invalid = on_invalid
         self.allow_repeats = allow_repeats
@@ -143,6 +145,27 @@ class LLMTuner(Tuner):
         super().tell(record)
         if self.bo is not None:
             self.bo.tell(record)
+
+    def summary(self, records: list[TrialRecord]) -> dict[str, Any]:
+        """`llm`: the calls, tokens, cost and fallbacks of the rounds it asked the LLM for;
+        `proposers`: whose configuration each round evaluated."""
+        asked = [r.tuner for r in records if "prompt_tokens" in r.tuner]
+        if not asked:
+            return proposer_counts(records)
+        costs = [info.get("cost_usd") for info in asked]
+        llm = {
+            "calls": sum(info.get("attempts", 0) for info in asked),
+            "cached_calls": sum(info.get("cached_calls", 0) for info in asked),
+            "prompt_tokens": sum(info["prompt_tokens"] for info in asked),
+            "completion_tokens": sum(info.get("completion_tokens", 0) for info in asked),
+            "cost_usd": None if any(c is None for c in costs) else sum(costs),
+            "first_try_valid": sum(
+                info.get("attempts") == 1 and info.get("answer") is not None for info in asked
+            ),
+            "random_fallbacks": sum(info.get("fallback") == "random" for info in asked),
+            "bo_fallbacks": sum(info.get("fallback") == "bo" for info in asked),
+        }
+        return {"llm": llm, **proposer_counts(records)}
 
     def _advice_text(self, advice: Proposal) -> str:
         """What the prompt says of the BO tuner's proposal and of the best result so far."""

@@ -1,0 +1,75 @@
+"""Which rounds of a study are out for evaluation, and when each may settle.
+
+A round settles (is logged and told to the tuner) once its result is known and every
+earlier round has settled, so the trial log and the tuner see rounds in order whatever
+order parallel workers finish them in. A batch's rounds are held together: replayed from
+the log, they settle when the batch closes, as they did live, so a resumed tuner hears
+them in the order an uninterrupted one did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from llmhpo.trial_log import TrialRecord
+
+
+class Rounds:
+    """The settled rounds of a study and the held ones after them, in round order."""
+
+    def __init__(self, batch_size: int, budget: int):
+        self.batch_size = batch_size
+        self.budget = budget
+        self.settled: list[TrialRecord] = []
+        self._held: list[TrialRecord] = []  # not settled yet, in round order
+        self._known: set[int] = set()  # held rounds whose result is known
+        self._replayed: set[int] = set()  # held rounds read from the log (already logged)
+        self._batch_configs = 0  # configurations handed out in the open batch
+
+    @property
+    def next(self) -> int:
+        """The round the next proposal is for."""
+        return len(self.settled) + len(self._held)
+
+    def hold(self, record: TrialRecord, replayed: bool) -> bool:
+        """Hold a new proposal (or a logged round replayed); returns whether it closed the
+        batch (the batch's last configuration, or the budget's last round). A replayed or
+        invalid round's result is known at once."""
+        self._held.append(record)
+        if replayed or record.config is None:
+            self._known.add(record.round)
+        if replayed:
+            self._replayed.add(record.round)
+        if record.config is not None:
+            self._batch_configs += 1
+        closed = self._batch_configs >= self.batch_size or self.next >= self.budget
+        if closed:
+            self._batch_configs = 0
+        return closed
+
+    def alone(self, record: TrialRecord) -> bool:
+        """Whether `record` is the only round held (no earlier one waits for its result)."""
+        return len(self._held) == 1 and self._held[0] is record
+
+    def holds(self, record: TrialRecord) -> bool:
+        """Whether `record` is held (this very record) and waits for its result."""
+        return any(held is record for held in self._held) and record.round not in self._known
+
+    def know(self, record: TrialRecord) -> None:
+        """The result of a held round is in `record`: it settles in its turn."""
+        self._known.add(record.round)
+
+    def waiting(self) -> list[TrialRecord]:
+        """The held rounds whose result is not known yet."""
+        return [record for record in self._held if record.round not in self._known]
+
+    def settle(self) -> Iterator[tuple[TrialRecord, bool]]:
+        """Each round at the head whose result is known, with whether it was replayed (so
+        already in the log), moved to `settled` after the caller has logged and told it."""
+        while self._held and self._held[0].round in self._known:
+            record = self._held.pop(0)
+            self._known.discard(record.round)
+            replayed = record.round in self._replayed
+            self._replayed.discard(record.round)
+            yield record, replayed
+            self.settled.append(record)

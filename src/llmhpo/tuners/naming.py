@@ -1,0 +1,70 @@
+"""A tuner's name, as its run folder, its summary and the aggregation give it.
+
+The name says which method a study ran, so that studies of different methods are never
+averaged together: the tuner config's `name`, plus a suffix for each knob that makes it
+another method (a BO fallback, hybrid knobs other than the defaults, a seeded start). Knobs
+added after studies were recorded are left out of the recorded config at their neutral
+value, so that earlier studies keep their folders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Tuner keys added after studies were recorded, at the value that changes nothing: left out
+# of the recorded config, so that the folders (and fingerprints) of earlier studies still
+# resume; set to anything else, they are recorded like every other key.
+NEUTRAL_TUNER_KEYS = {"initial": [], "start_at_default": False}
+# tuner=hybrid's knobs at their defaults (conf/tuner/hybrid.yaml states the same values, and a
+# test holds them equal); a hybrid with other values is named apart (_hybrid_suffix).
+HYBRID_DEFAULTS = {"warm_start": 2, "llm_share": 0.3, "advise": False}
+
+
+def without_neutral_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without the tuner keys of NEUTRAL_TUNER_KEYS that hold their neutral value."""
+    tuner = config.get("tuner")
+    if not isinstance(tuner, dict):
+        return config
+    kept = {k: v for k, v in tuner.items() if NEUTRAL_TUNER_KEYS.get(k, object()) != v}
+    return {**config, "tuner": kept}
+
+
+def tuner_label(tuner: dict[str, Any]) -> str:
+    """The tuner's name as its run folder, its summary and the aggregation give it: its
+    config's name, with the suffixes of a BO fallback, hybrid knobs other than the defaults
+    and a seeded start. The one place a tuner's name is derived (make_tuner applies it)."""
+    initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
+    return (
+        str(tuner.get("name", "tuner"))
+        + _fallback_suffix(tuner.get("on_invalid"))
+        + _hybrid_suffix(tuner)
+        + _seeded_suffix(initial, start_at_default)
+    )
+
+
+def _fallback_suffix(on_invalid: Any) -> str:
+    """What `tuner.on_invalid=bo` adds to an LLM tuner's name: `+bo-fallback`. Its invalid
+    rounds are a Bayesian optimiser's, so it is another method than the LLM with random
+    fallbacks and must not be averaged with it; the other fallbacks keep the plain name."""
+    return "+bo-fallback" if on_invalid == "bo" else ""
+
+
+def _hybrid_suffix(knobs: dict[str, Any]) -> str:
+    """What a hybrid tuner's knobs add to its name where they differ from HYBRID_DEFAULTS
+    (`+warm_start=3+llm_share=0.0` for experiment=llambo_warm_start): hybrids with other
+    knobs are other methods, and one folder may hold several to compare."""
+    if "llm_share" not in knobs:  # not a hybrid
+        return ""
+    return "".join(
+        f"+{key}={str(knobs[key]).lower() if isinstance(knobs[key], bool) else knobs[key]}"
+        for key, default in HYBRID_DEFAULTS.items()
+        if key in knobs and knobs[key] != default
+    )
+
+
+def _seeded_suffix(initial: Any, start_at_default: bool) -> str:
+    """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
+    `+initial`, both, or nothing; from the config alone, so that run folders and the
+    aggregation name a seeded baseline apart from the plain tuner."""
+    labels = (["default"] if start_at_default else []) + (["initial"] if initial else [])
+    return "".join(f"+{label}" for label in labels)
