@@ -144,9 +144,11 @@ def test_the_prompt_never_announces_a_budget_below_the_trials_already_run(tmp_pa
     sampler = LLMSampler(llm="local", budget=2, seed=0)
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda t: (t.suggest_float("x", -5.0, 5.0) - 1) ** 2, n_trials=4)
-    tuner = sampler._tuner
-    prompt = json.dumps(tuner.prompts.messages(tuner.history))
-    assert "budget to try 4 configurations" in prompt and "try 2 configurations" not in prompt
+    # Every request sent is in the replay cache; the fourth trial's prompt lists three results.
+    requests = [json.loads(p.read_text())["request"] for p in tmp_path.glob(".cache/**/*.json")]
+    prompts = [json.dumps(r["messages"]) for r in requests]
+    last = next(p for p in prompts if "Config 3:" in p)
+    assert "budget to try 4 configurations" in last and "try 2 configurations" not in last
 
 
 def test_a_remote_llm_without_valid_answers_falls_back_as_the_readme_says():

@@ -11,7 +11,6 @@ from llmhpo.study import StudyLoop, TrialOrderError
 from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.random import RandomTuner
-from llmhpo.tuners.smac import SMACTuner
 from tests.helpers.objectives import FlakyObjective
 from tests.helpers.runs import trial_lines
 
@@ -235,28 +234,6 @@ def batch_study(folder, tuner_cls, budget=9, seed=3, **kwargs):
     space = objective.search_space
     tuner = tuner_cls(space, seed=seed, task=objective.task, folder=folder, **kwargs)
     return StudyLoop(folder, space, tuner, objective, budget, batch_size=3)
-
-
-BATCH_TUNERS = [
-    (RandomTuner, {}),
-    (OptunaTuner, {"sampler": "tpe", "n_startup_trials": 2}),
-    (OptunaTuner, {"sampler": "gp", "n_startup_trials": 2}),
-    (SMACTuner, {"n_initial": 2}),
-]
-
-
-@pytest.mark.parametrize("stop_after", [4, 6])  # in the middle of a batch; at its end
-@pytest.mark.parametrize("tuner_cls,kwargs", BATCH_TUNERS)
-def test_batches_resumed_match_uninterrupted_ones(tmp_path, tuner_cls, kwargs, stop_after):
-    whole, part = tmp_path / "whole", tmp_path / "part"
-    drive_in_batches(batch_study(whole, tuner_cls, **kwargs))
-    drive_in_batches(batch_study(part, tuner_cls, **kwargs), stop_after=stop_after)
-    assert len(trial_lines(part)) == stop_after
-    drive_in_batches(batch_study(part, tuner_cls, **kwargs))
-    configs = lambda folder: [line["config"] for line in trial_lines(folder)]  # noqa: E731
-    assert [line["round"] for line in trial_lines(part)] == list(range(9))
-    assert configs(part) == configs(whole)
-    assert len({json.dumps(c, sort_keys=True) for c in configs(whole)}) == 9
 
 
 def test_a_batch_is_proposed_before_its_results_and_logged_in_round_order(tmp_path):

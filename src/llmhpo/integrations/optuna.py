@@ -82,8 +82,6 @@ class LLMSampler(optuna.samplers.BaseSampler):
         self._independent = independent_sampler or optuna.samplers.RandomSampler(seed=seed)
         self._intersection = IntersectionSearchSpace()
         self._lock = threading.Lock()  # one proposal at a time, also with n_jobs > 1
-        self._tuner: Tuner | None = None
-        self._tuner_key: tuple[Any, ...] | None = None
         self._proposed: dict[int, dict[str, Any]] = {}  # trial number -> the LLM's config
 
     def reseed_rng(self) -> None:
@@ -108,13 +106,17 @@ class LLMSampler(optuna.samplers.BaseSampler):
             return {}
         with self._lock:
             tuner = self._tuner_for(study, search_space)
-            tuner.history = _history(study, search_space)
+            history = _history(study, search_space)
+            for record in history:  # as a resumed study replays its log
+                tuner.hold(record)
+                tuner.tell(record)
             # Trials running beside this one (n_jobs > 1, other workers): never proposed again.
-            tuner.pending = self._running(study, trial, search_space, len(tuner.history))
+            for record in self._running(study, trial, search_space, len(history)):
+                tuner.hold(record)
             llm_tuner = getattr(tuner, "inner", tuner)  # the LLM tuner a seeded start fronts
             # Optuna's n_trials is unknown here: a study that outgrows `budget` is never told
             # it has a budget of fewer trials than it has already run.
-            llm_tuner.prompts.budget = max(self._budget, len(tuner.history) + 1)
+            llm_tuner.prompts.budget = max(self._budget, len(history) + 1)
             # Where trials have parameters beyond the shared ones (define-by-run, conditional),
             # those come from the independent sampler: the shared ones again are no repeat.
             llm_tuner.allow_repeats = self._allow_repeats or _has_other_params(study, search_space)
@@ -170,17 +172,15 @@ class LLMSampler(optuna.samplers.BaseSampler):
         ]
 
     def _tuner_for(self, study: optuna.Study, search_space: dict[str, BaseDistribution]) -> Tuner:
-        """The LLM tuner for this space and direction, built again only when they change."""
-        key = (tuple(sorted(search_space.items(), key=lambda kv: kv[0])), study.direction)
-        if self._tuner is None or self._tuner_key != key:
-            from llmhpo.builder import make_tuner
+        """A new LLM tuner for this space and direction, which has heard nothing yet: the
+        study's history is told to it afresh for each proposal, since trials finishing out of
+        order (n_jobs > 1) change the history's order, not only its end."""
+        from llmhpo.builder import make_tuner
 
-            space = SearchSpace([_param(n, d) for n, d in search_space.items()], name="optuna")
-            direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
-            task = metric_task(self._task_description, self._metric, direction)
-            self._tuner = make_tuner(self._cfg.tuner, space, self._seed, task, None)
-            self._tuner_key = key
-        return self._tuner
+        space = SearchSpace([_param(n, d) for n, d in search_space.items()], name="optuna")
+        direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+        task = metric_task(self._task_description, self._metric, direction)
+        return make_tuner(self._cfg.tuner, space, self._seed, task, None)
 
 
 def _has_other_params(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> bool:

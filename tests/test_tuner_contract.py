@@ -1,0 +1,77 @@
+"""The contract every tuner in conf/tuner/ keeps, checked on each file found there (as Optuna
+checks every sampler with `parametrize_sampler_with_seed`): a new tuner file is under test
+the day it is added.
+
+A study of batches of 2 whose results come back out of order, with failed trials, killed
+in the middle of a batch (the asked and untold trial lost) and resumed, logs exactly the
+rounds, statuses and configurations of the same study run without a break. That holds only
+if the tuner hears rounds through `hold` and `tell` alone and rebuilds all of its state
+from them: the loop replays the trial log through both on resume. The LLM tuners must also
+send, after the resume, the very prompts an uninterrupted study sent (every call of theirs
+is then answered by the replay cache).
+"""
+
+import pytest
+
+import llmhpo
+from tests.helpers.config import CONF
+from tests.helpers.runs import trial_lines
+
+TUNERS = sorted(path.stem for path in (CONF / "tuner").glob("*.yaml"))
+SPACE = {
+    "x1": {"type": "float", "low": -5.0, "high": 5.0},
+    "x2": {"type": "float", "low": -5.0, "high": 5.0},
+}
+OPTIONS = {
+    "fixed": {"config": {"x1": 1.0, "x2": -2.0}},  # the one configuration it evaluates
+    "smac": {"crash_cost": 100.0},  # what a failed trial costs (an API objective has no worst)
+}
+FAILED_ROUNDS = {1, 4}
+BUDGET = 6
+
+
+def evaluate(config: dict) -> float:
+    return (config["x1"] - 1.0) ** 2 + (config["x2"] + 2.0) ** 2
+
+
+def drive(tuner: str, folder, stop_after: int | None = None) -> None:
+    """Run the study in batches of 2, telling each batch's results last round first; with
+    `stop_after`, stop as a kill would once that many results are told."""
+    study = llmhpo.Study(
+        SPACE, tuner, budget=BUDGET, seed=0, folder=folder, batch_size=2, **OPTIONS.get(tuner, {})
+    )
+    told = 0
+    while batch := study.ask_batch():
+        for trial in reversed(batch):
+            if told == stop_after:
+                study.finish()  # releases the folder; the trials not told are lost
+                return
+            if trial.number in FAILED_ROUNDS:
+                study.tell(trial, failed="diverged")
+            else:
+                study.tell(trial, evaluate(trial.config))
+            told += 1
+    study.finish()
+
+
+def logged(folder) -> list[tuple]:
+    return [(line["round"], line["status"], line["config"]) for line in trial_lines(folder)]
+
+
+@pytest.mark.parametrize("tuner", TUNERS)
+def test_a_killed_study_resumes_as_if_never_stopped(tuner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the LLM tuners' replay cache, shared by the three runs
+    drive(tuner, tmp_path / "whole")
+    drive(tuner, tmp_path / "part", stop_after=3)  # round 3 told, round 2 not: 3 is lost
+    drive(tuner, tmp_path / "part")
+
+    whole = logged(tmp_path / "whole")
+    assert [r for r, _, _ in whole] == list(range(len(whole)))
+    assert len(whole) == (1 if tuner == "fixed" else BUDGET)
+    assert [s for r, s, _ in whole] == [
+        "failed" if r in FAILED_ROUNDS else "ok" for r, _, _ in whole
+    ]
+    assert logged(tmp_path / "part") == whole
+    for line in trial_lines(tmp_path / "part")[2:]:  # the rounds asked again after the kill
+        if "attempts" in line["tuner"]:
+            assert line["tuner"]["cached_calls"] == line["tuner"]["attempts"]
