@@ -117,13 +117,34 @@ class Study:
         batch_size: int = 1,
         **tuner_options: Any,
     ):
-        """`space`: a SearchSpace or the dict of its parameters. `tuner`: random, bo, bo_gp,
-        smac, llm, hybrid or fixed, with `tuner_options` as in its `conf/tuner/` file
-        (sampler=..., max_attempts=..., config=..., warm_start=...). `llm`, `prompt`: for
-        tuner="llm" or "hybrid" (`llm` defaults to "local", the embedded model). `folder`:
-        where the trial log goes (a new temporary folder if None); the same arguments and
-        folder resume the study. `batch_size`: how
-        many trials `ask_batch` hands out at once, for parallel evaluation."""
+        """Open (or resume) a study in `folder`; the same arguments and folder resume it.
+
+        Args:
+            space: a SearchSpace, or the dict of its parameters (as under `parameters:` of a
+                search-space file).
+            tuner: random, bo, bo_gp, smac, llm, hybrid or fixed: a file of conf/tuner/.
+            budget: the number of trials.
+            seed: the study's seed; the same seed proposes the same configurations.
+            folder: where the trial log goes (a new temporary folder if None).
+            llm: for tuner="llm" or "hybrid": a file of conf/llm/ ("local", the embedded
+                model, by default; "openai", ...) or a dict of its keys (with "provider",
+                or "preset" to change some of a preset's keys).
+            prompt: for tuner="llm" or "hybrid": keys of conf/prompt/ (format, cot, ...).
+            task_description: what is tuned, in the LLM's prompt ("a small MLP on my data").
+            direction: "minimize" or "maximize" the value `tell` is given.
+            metric: the value's name, in the prompt and the summary.
+            name: the study's name in its summary and the aggregation.
+            on_busy: "stop" (raise) or "wait" when another process runs a study in `folder`.
+            batch_size: how many trials `ask_batch` hands out at once, for parallel
+                evaluation (a study keeps its batch size across resumes).
+            **tuner_options: keys of the tuner's conf/tuner/ file (sampler=...,
+                max_attempts=..., config=..., warm_start=...).
+
+        Raises:
+            ConfigError: a mistake in the arguments, a missing extra, or a folder that holds
+                another study; nothing is left in a new folder.
+            FolderBusyError: another process runs a study in `folder` (on_busy="stop").
+        """
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -181,7 +202,13 @@ class Study:
 
     @in_door_terms
     def tell(self, trial: Trial, value: float | None = None, *, failed: str | None = None) -> None:
-        """The result of `trial`: its metric `value`, or `failed="why"` when it failed."""
+        """Log the result of a trial and let the tuner learn from it.
+
+        Args:
+            trial: the Trial that `ask` or `ask_batch` returned.
+            value: its metric (as `direction` says: larger is better where "maximize").
+            failed: why the trial failed, instead of a value; the study goes on.
+        """
         if not isinstance(trial, Trial):
             raise TypeError(f"tell takes the Trial that ask returned, got {type(trial).__name__}")
         if failed is not None:
@@ -200,8 +227,15 @@ class Study:
 
     @in_door_terms
     def optimize(self, fn: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
-        """Evaluate `fn(config)` until the budget is spent (an exception is a failed trial,
-        logged, and the study goes on); returns the summary, also in summary.json."""
+        """Evaluate `fn(config)` until the budget is spent, then finish.
+
+        Args:
+            fn: takes a configuration (a dict) and returns its metric; an exception is a
+                failed trial, logged, and the study goes on.
+
+        Returns:
+            The summary, as written to summary.json.
+        """
         while (trial := self.ask()) is not None:
             try:
                 value = fn(dict(trial.config))

@@ -323,14 +323,30 @@ class SearchSpace:
         name: str = "custom",
         default: Mapping[str, Any] | None = None,
     ) -> SearchSpace:
-        """From the entries under `parameters:` of a search-space config, as a plain dict:
-        `{"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}, ...}`."""
+        """A space from a plain dict of parameters.
+
+        Args:
+            parameters: the entries under `parameters:` of a search-space config:
+                `{"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}, ...}`.
+            name: the space's name, in messages and the run folder's record.
+            default: a whole configuration, evaluated first with start_at_default.
+
+        Raises:
+            SearchSpaceError: a malformed parameter, named with its field.
+        """
         return cls.from_config({"name": name, "parameters": parameters, "default": default})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SearchSpace:
-        """From a YAML file: a whole search-space config (`name`, `parameters`, as in
-        conf/search_space/) or just its `parameters` mapping."""
+        """A space from a YAML file.
+
+        Args:
+            path: a whole search-space config (`name`, `parameters`, as in
+                conf/search_space/) or just its `parameters` mapping.
+
+        Raises:
+            SearchSpaceError: the file cannot be read, or a parameter is malformed.
+        """
         import yaml
         from omegaconf import OmegaConf
 
@@ -356,10 +372,19 @@ class SearchSpace:
         return {name: param.sample(rng) for name, param in self.params.items()}
 
     def validate(self, proposal: Any) -> dict[str, Value]:
-        """Coerce a proposal into a valid configuration or raise `InvalidConfigError`.
+        """Coerce a proposal into a valid configuration.
 
         All defects are reported together (every missing, unknown and bad key),
         so one round trip to an LLM can fix them all.
+
+        Args:
+            proposal: what a tuner proposed (a mapping; values may be strings of numbers).
+
+        Returns:
+            The configuration, each value of its parameter's type (a grid value snapped).
+
+        Raises:
+            InvalidConfigError: with one sentence per defect in `problems`.
         """
         if not isinstance(proposal, Mapping):
             raise InvalidConfigError(

@@ -61,9 +61,22 @@ class LLMSampler(optuna.samplers.BaseSampler):
         independent_sampler: optuna.samplers.BaseSampler | None = None,
         **tuner_options: Any,
     ):
-        """`budget`: the number of trials the prompt announces (Optuna's n_trials is not
-        known to a sampler). `tuner_options`: keys of conf/tuner/llm.yaml (max_attempts,
-        on_invalid, allow_repeats, retry_temperature)."""
+        """A sampler whose proposals the LLM makes, through llmhpo's LLM tuner.
+
+        Args:
+            llm: a file of conf/llm/ ("local": the embedded model) or a dict of its keys.
+            seed: seeds the LLM's retries and the independent sampler.
+            budget: the number of trials the prompt announces (Optuna's n_trials is not
+                known to a sampler; a study that runs more announces more).
+            prompt: keys of conf/prompt/ (format, cot, ...).
+            task_description: what is tuned, in the prompt.
+            metric: the objective value's name, in the prompt.
+            independent_sampler: proposes what the LLM cannot (the first trial, conditional
+                parameters, a round without a valid answer); Optuna's RandomSampler by
+                default.
+            **tuner_options: keys of conf/tuner/llm.yaml (max_attempts, on_invalid,
+                allow_repeats, retry_temperature).
+        """
         from llmhpo.api import tuner_config
 
         # A round without a valid answer falls back to the independent sampler, whatever the

@@ -1,6 +1,6 @@
-"""Every command in the README runs, so that an example cannot rot.
+"""Every command in the README and the docs pages runs, so that an example cannot rot.
 
-Each ```bash block of the README is run in order in its own folder, each command as written
+Each ```bash block of a page is run in order in its own folder, each command as written
 plus the overrides that make it tiny (`SHRINK`): 2 trials, 1 epoch, 2 seeds of a sweep, the
 real CIFAR-10 format from a fixture copy, and, for commands that call a paid LLM, the
 embedded model served over HTTP by llama.cpp's OpenAI-compatible server on 127.0.0.1 with a
@@ -20,7 +20,7 @@ import pytest
 from tests.helpers.data import write_cifar_copy
 
 REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 # Commands that cannot run on a machine without a GPU, a cluster or the make targets' side
 # effects; each says where its content is tested instead.
@@ -34,18 +34,20 @@ NOT_COMMANDS = ("#", ". .venv/bin/activate", "export ")
 SHELL = ("mkdir ",)  # run as written, by the shell
 
 
-def readme_blocks() -> list[tuple[int, list[str]]]:
-    """(line number, commands) of every ```bash block that holds a command."""
-    blocks, current, start = [], None, 0
-    for number, line in enumerate(README.read_text().splitlines(), start=1):
-        if line.strip() == "```bash":
-            current, start = [], number
-        elif line.strip() == "```" and current is not None:
-            if any(command.startswith(("python", "make", "llmhpo")) for command in current):
-                blocks.append((start, current))
-            current = None
-        elif current is not None and line.strip():
-            current.append(line.strip())
+def page_blocks() -> list[tuple[str, list[str]]]:
+    """(page:line, commands) of every ```bash block that holds a command, on every page."""
+    blocks = []
+    for page in PAGES:
+        current, start = None, 0
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            if line.strip() == "```bash":
+                current, start = [], number
+            elif line.strip() == "```" and current is not None:
+                if any(command.startswith(("python", "make", "llmhpo")) for command in current):
+                    blocks.append((f"{page.relative_to(REPO)}:{start}", current))
+                current = None
+            elif current is not None and line.strip():
+                current.append(line.strip())
     return blocks
 
 
@@ -133,8 +135,8 @@ def cifar_root(tmp_path_factory):
     return root
 
 
-def test_the_readme_has_its_commands_and_every_skip_is_used():
-    commands = [c for _, block in readme_blocks() for c in block]
+def test_the_pages_have_their_commands_and_every_skip_is_used():
+    commands = [c for _, block in page_blocks() for c in block]
     assert sum(c.startswith("python -m llmhpo.run") for c in commands) >= 25
     for key in SKIPPED:
         assert any(key in c for c in commands), f"SKIPPED[{key!r}] matches no README command"
@@ -142,11 +144,11 @@ def test_the_readme_has_its_commands_and_every_skip_is_used():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "start,commands",
-    readme_blocks(),
-    ids=[f"line{start}: {commands[0][:50]}" for start, commands in readme_blocks()],
+    "where,commands",
+    page_blocks(),
+    ids=[f"{where}: {commands[0][:50]}" for where, commands in page_blocks()],
 )
-def test_every_readme_command_runs(start, commands, tmp_path, cifar_root, llama_server):
+def test_every_command_of_the_pages_runs(where, commands, tmp_path, cifar_root, llama_server):
     if "<study>" in " ".join(commands):  # tuner.from_run needs a finished study first
         commands = [
             "python -m llmhpo.run dataset=digits tuner=random budget=4 trainer.max_epochs=1",
