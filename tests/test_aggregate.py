@@ -253,7 +253,7 @@ def test_a_missing_path_is_reported(tmp_path):
 
 
 def test_single_trial_random_seeds_give_a_pooled_baseline_at_every_k(tmp_path):
-    """The README's workflow: random search as single-trial studies, a tuner with 5 rounds."""
+    """The workflow of docs/aggregation.md: random search as single-trial studies, a tuner with 5 rounds."""
     for args in (
         ["tuner=random", "budget=1", "seed=range(6)"],
         ["tuner=bo", "budget=5", "seed=range(2)"],

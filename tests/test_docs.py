@@ -139,7 +139,7 @@ def test_the_pages_have_their_commands_and_every_skip_is_used():
     commands = [c for _, block in page_blocks() for c in block]
     assert sum(c.startswith("python -m llmhpo.run") for c in commands) >= 25
     for key in SKIPPED:
-        assert any(key in c for c in commands), f"SKIPPED[{key!r}] matches no README command"
+        assert any(key in c for c in commands), f"SKIPPED[{key!r}] matches no command of the pages"
 
 
 @pytest.mark.slow

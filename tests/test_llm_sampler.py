@@ -151,9 +151,9 @@ def test_the_prompt_never_announces_a_budget_below_the_trials_already_run(tmp_pa
     assert "budget to try 4 configurations" in last and "try 2 configurations" not in last
 
 
-def test_a_remote_llm_without_valid_answers_falls_back_as_the_readme_says():
-    """README: a round without a valid new answer comes from the independent sampler, for a
-    remote LLM too (the CLI's remote default would stop the study)."""
+def test_a_remote_llm_without_valid_answers_falls_back_as_the_docs_say():
+    """docs/optuna-sampler.md: a round without a valid new answer comes from the independent
+    sampler, for a remote LLM too (the CLI's remote default would stop the study)."""
     from tests.helpers.servers import FaultyLLMServer
 
     answers = ["I would try a small step."] * 6
