@@ -184,6 +184,7 @@ def test_versus_reads_the_interval_of_a_constructed_case():
     assert (alone.set_index("task")[["low", "high"]].to_numpy() == far).all()  # own streams
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_aggregate_compares_every_tuner_with_the_one_named_by_versus(multirun, tmp_path):
     result = aggregate(multirun, "--out", tmp_path / "out", "--versus", "bo-tpe", "--ks", "3")
     assert result.returncode == 0, result.stderr
@@ -252,6 +253,7 @@ def test_a_missing_path_is_reported(tmp_path):
     assert "no such file or folder" in result.stderr and "no trials found" in result.stderr
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_single_trial_random_seeds_give_a_pooled_baseline_at_every_k(tmp_path):
     """The workflow of docs/aggregation.md: random search as single-trial studies, a tuner with 5 rounds."""
     for args in (

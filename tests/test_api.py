@@ -207,6 +207,7 @@ def test_aggregate_reads_an_api_folder(tmp_path):
     assert "| branin-mine | random |" in (out / "best_at_k.md").read_text()
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_an_llm_given_as_a_dict_is_reached_over_http(llama_server, tmp_path, monkeypatch):
     """A litellm provider by its keys (here llama.cpp's OpenAI-compatible server on 127.0.0.1);
     the key comes from the environment and never reaches the folder."""

@@ -38,6 +38,7 @@ def expected_proposer(seed, round_index, warm_start, share):
     return "llm" if draw < share else "bo"
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_warm_start_and_share_choose_who_proposes_and_both_tuners_hear_every_round(tmp_path):
     study = toy_study(tmp_path, "tuner=hybrid", "tuner.warm_start=2", "tuner.llm_share=0.3")
     study.run()
@@ -64,6 +65,7 @@ def test_warm_start_and_share_choose_who_proposes_and_both_tuners_hear_every_rou
     assert sum(summary["proposers"].values()) == 8
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 @pytest.mark.parametrize(
     "knobs",
     [
@@ -85,6 +87,7 @@ def test_a_killed_hybrid_study_resumes_with_the_same_proposers_and_proposals(tmp
     assert [line["tuner"]["why"] for line in resumed] == [line["tuner"]["why"] for line in expected]
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_advice_reaches_the_prompt(tmp_path):
     study = toy_study(
         tmp_path,
@@ -105,6 +108,7 @@ def test_advice_reaches_the_prompt(tmp_path):
     assert "The best so far is Config 1" in requests
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_an_llm_round_without_a_valid_proposal_goes_to_bo(tmp_path):
     # A range the model never writes inside, and one attempt per round: its rounds fail.
     space = SearchSpace.from_dict(

@@ -246,6 +246,7 @@ def test_a_return_value_that_is_no_metric_stops_the_sweep_naming_the_fix(tmp_pat
     assert not (folder / "trials.jsonl").exists()  # not logged: a rerun asks the round again
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_killed_sweep_resumes_with_exactly_its_budget_and_the_same_proposals(tmp_path):
     args = [
         "x=interval(-1, 1)",
@@ -347,6 +348,7 @@ def test_a_results_write_that_fails_leaves_the_previous_results_whole(tmp_path, 
     assert yaml.safe_load(before)["best_value"] == 0.25
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_two_sweeps_with_smac_propose_the_same_whatever_the_hash_seed(tmp_path):
     """Two identical sweeps with tuner=smac diverged at round 3, each process hashing strings
     its own way; now they propose the same under different PYTHONHASHSEEDs."""
@@ -396,6 +398,7 @@ def test_a_hint_names_the_key_as_the_sweeper_spells_it(tmp_path):
     assert "tuner.crash_cost" not in result.stdout
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_preset_with_keys_of_ones_own_reaches_the_llm(tmp_path):
     """`hydra.sweeper.llm=openai +hydra.sweeper.llm.api_base=URL` lost the preset (Hydra made
     llm {api_base: URL}); `preset` names it in the dict, and the LLM at URL is asked."""

@@ -124,6 +124,7 @@ def test_missing_key_fails_before_training_and_names_the_variable(tmp_path):
     assert not list(tmp_path.glob("outputs/*/trials.jsonl"))
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_the_api_key_leaves_no_trace_in_the_run_folder(llama_server, tmp_path):
     secret = "sk-llmhpo-test-0123456789abcdef-SECRET"
     result = run_cli(
@@ -176,6 +177,7 @@ def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tm
     assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_key_echoed_in_a_200_answer_reaches_no_file_and_no_output(tmp_path):
     """The answer itself repeats the Authorization header: it is provider text like an error's,
     and is redacted before the trial log, the cache, run.log or the terminal see it."""

@@ -58,6 +58,7 @@ def test_the_real_models_answers_read_in_every_format(tmp_path, fmt, cot):
     assert summary["best_value"] is not None
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_the_local_model_with_its_defaults_finishes_every_round(cli, tmp_path):
     """The embedded model repeats itself; with llm=local's defaults (on_invalid: random) a
     round without a valid new answer falls back, marked and counted, and never ends the study."""
@@ -73,6 +74,7 @@ def test_the_local_model_with_its_defaults_finishes_every_round(cli, tmp_path):
     assert summary["llm"]["calls"] >= 4 and summary["llm"]["prompt_tokens"] > 0
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_repeats_are_sent_back_and_fallbacks_are_marked(tmp_path):
     """The 135M model at temperature 0 proposes one point again and again: each repeat goes back
     to it with the earlier result; when every attempt repeats, a random configuration is

@@ -43,6 +43,7 @@ def check_sources(study: optuna.Study) -> list[str]:
     return sources
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_five_trial_study_over_every_kind_of_parameter(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the replay cache is relative to the working directory
     study = optuna.create_study(sampler=LLMSampler(llm="local", seed=0, budget=5))
@@ -139,6 +140,7 @@ def test_a_remote_llm_without_its_key_is_refused_at_construction(monkeypatch):
         LLMSampler(llm="openai")
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_the_prompt_never_announces_a_budget_below_the_trials_already_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     sampler = LLMSampler(llm="local", budget=2, seed=0)
@@ -167,6 +169,7 @@ def test_a_remote_llm_without_valid_answers_falls_back_as_the_docs_say():
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_parallel_trials_never_evaluate_a_running_trials_configuration(tmp_path, monkeypatch):
     """With n_jobs=2 the LLM once proposed what the other worker was evaluating (3 of 10
     trials, marked source llm): running trials are in the repeat check."""
