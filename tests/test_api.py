@@ -80,7 +80,7 @@ def test_a_failed_trial_is_logged_and_the_study_goes_on(tmp_path):
     summary = study.optimize(flaky)
     assert [line["status"] for line in trial_lines(tmp_path)] == ["ok", "failed", "ok"]
     assert trial_lines(tmp_path)[1]["error"] == "RuntimeError: out of memory"
-    assert summary["status_counts"] == {"ok": 2, "failed": 1, "invalid": 0}
+    assert summary["status_counts"] == {"ok": 2, "failed": 1, "invalid": 0, "pruned": 0}
 
 
 def test_two_asks_then_tells_and_a_stranger_trial_are_clear_errors(tmp_path):

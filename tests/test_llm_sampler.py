@@ -104,7 +104,10 @@ def test_history_tells_pruned_and_failed_trials_and_a_maximised_value():
         and records[0].value == -0.9
         and records[0].metrics == {"metric": 0.9}
     )
-    assert records[1].status == "failed" and records[1].error == "pruned at step 4 (last value 0.2)"
+    # a pruned trial is told as pruned, its curve in what the tuner minimises (negated here)
+    assert records[1].status == "pruned" and records[1].error == "pruned at step 4"
+    assert records[1].curve == [[0, -0.3], [4, -0.2]] and records[1].value == -0.2
+    assert records[1].metrics == {"metric": 0.2}
     assert records[2].status == "failed" and records[2].error == "the trial failed"
 
 

@@ -31,7 +31,7 @@ def test_study_writes_log_and_summary(tmp_path):
     assert on_disk == summary
     assert summary["best_value"] == best["value"]
     assert summary["best_config"] == best["config"]
-    assert summary["status_counts"] == {"ok": 5, "failed": 0, "invalid": 0}
+    assert summary["status_counts"] == {"ok": 5, "failed": 0, "invalid": 0, "pruned": 0}
     assert summary["finished"] is True
     assert summary["seconds"]["objective"] == pytest.approx(sum(x["seconds"] for x in lines))
     assert summary["seconds"]["tuner"] == pytest.approx(sum(x["ask_seconds"] for x in lines))
@@ -47,7 +47,7 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
     assert lines[1]["error"] == "RuntimeError: simulated crash in the trial"
     assert lines[1]["value"] is None and lines[1]["config"] is not None
     assert "non-finite value" in lines[3]["error"]
-    assert summary["status_counts"] == {"ok": 3, "failed": 2, "invalid": 0}
+    assert summary["status_counts"] == {"ok": 3, "failed": 2, "invalid": 0, "pruned": 0}
 
 
 def test_failed_trials_are_told_to_bo_as_failures(tmp_path):
@@ -172,7 +172,7 @@ def test_invalid_proposal_is_recorded_with_the_message_and_not_evaluated(tmp_pat
     assert lines[1]["config"] is None and lines[1]["proposed"]["x1"] == 99.0
     assert "'x1' is 99, above the maximum 10" in lines[1]["error"]
     assert objective.calls == 2
-    assert summary["status_counts"] == {"ok": 2, "failed": 0, "invalid": 2}
+    assert summary["status_counts"] == {"ok": 2, "failed": 0, "invalid": 2, "pruned": 0}
 
 
 def test_json_files_are_replaced_atomically_durably_and_without_a_shared_temporary(

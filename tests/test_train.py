@@ -8,6 +8,7 @@ import torch
 
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.train import TrainObjective, build_trainer
+from llmhpo.pruning import make_pruner
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
 from llmhpo.study import StudyLoop
 from llmhpo.tuners.random import RandomTuner
@@ -222,3 +223,46 @@ def test_cifar10_missing_offline_fails_before_training(cli, tmp_path):
     assert result.returncode != 0
     assert f"CIFAR-10 is not in {tmp_path / 'none' / 'cifar-10-batches-py'}" in result.stdout
     assert not list(tmp_path.glob("outputs/*/trials.jsonl"))
+
+
+def test_each_epochs_validation_error_is_the_curve_a_pruner_judges(tmp_path):
+    space = SearchSpace(
+        [
+            CategoricalParam("optimizer", ("sgd", "adam")),
+            FloatParam("learning_rate", 1e-4, 1e-1, log=True),
+            CategoricalParam("train_batch_size", (512,)),
+        ]
+    )
+    objective = TrainObjective(RESNET, DIGITS_CFG, {**TRAINER, "max_epochs": 2}, seed=0)
+    objective.test = None  # testing the best (a retraining) is another test's
+    pruner = make_pruner({"name": "asha", "_target_": "optuna.pruners.SuccessiveHalvingPruner",
+                          "min_resource": 1, "reduction_factor": 2})  # fmt: skip
+    tuner = RandomTuner(space, seed=0)
+    StudyLoop(tmp_path, space, tuner, objective, budget=2, pruner=pruner).run()
+    for line in trial_lines(tmp_path):
+        steps = [step for step, _ in line["curve"]]
+        assert steps == ([1, 2] if line["status"] == "ok" else [1])
+        assert line["value"] == line["curve"][-1][1]  # the last epoch's error is the value
+        if line["status"] == "ok":
+            assert line["metrics"]["val_error"] == line["value"]
+        else:
+            assert line["status"] == "pruned" and line["error"] == "pruned at step 1"
+            assert line["metrics"] == {"val_error": line["value"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pruner", ["median", "asha", "hyperband"])
+@pytest.mark.parametrize("tuner", ["random", "bo", "smac", "llm", "hybrid"])
+def test_every_pruner_with_every_tuner_trains(cli, tmp_path, tuner, pruner):
+    llm = ["llm=local"] if tuner in ("llm", "hybrid") else []
+    result = cli(
+        "objective=train", "dataset=digits", f"tuner={tuner}", *llm, f"pruner={pruner}",
+        "pruner.n_startup_trials=1" if pruner == "median" else "pruner.min_resource=1",
+        "budget=4", "trainer.max_epochs=2", timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    summary, folder = summary_of(tmp_path)
+    assert summary["trials"] == 4 and summary["status_counts"]["failed"] == 0
+    for line in trial_lines(folder):
+        assert line["value"] == line["curve"][-1][1]
+        assert len(line["curve"]) == 2 or line["status"] == "pruned"

@@ -1,6 +1,7 @@
 """llmhpo: hyperparameter optimisation with an LLM in the loop (Zhang et al., arXiv 2312.04528).
 
-The Python API (see llmhpo.api): `llmhpo.Study`, `llmhpo.Trial`, `llmhpo.SearchSpace`.
+The Python API (see llmhpo.api): `llmhpo.Study`, `llmhpo.Trial`, `llmhpo.SearchSpace`, and
+`llmhpo.report(step, value)` for an objective's learning curve (llmhpo.progress).
 """
 
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 __version__ = "0.1.0"
 # The Hydra config tree, as a package: the top-level conf/ of a checkout, carried by the wheel.
 CONFIG_MODULE = "llmhpo.conf"
-__all__ = ["SearchSpace", "Study", "Trial"]
+__all__ = ["SearchSpace", "Study", "Trial", "TrialPruned", "report"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,6 +19,10 @@ def __getattr__(name: str) -> Any:
         from llmhpo import api
 
         return getattr(api, name)
+    if name in ("report", "TrialPruned"):
+        from llmhpo import progress
+
+        return getattr(progress, name)
     if name == "SearchSpace":
         from llmhpo.space import SearchSpace
 

@@ -28,7 +28,7 @@ import numbers
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +40,8 @@ from llmhpo import CONFIG_MODULE
 from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.preflight import preflight
+from llmhpo.progress import TrialPruned, reporting_to
+from llmhpo.pruning import PRUNERS, make_pruner
 from llmhpo.run_folder import study_folder
 from llmhpo.space import SearchSpace
 from llmhpo.study import StudyLoop
@@ -84,11 +86,30 @@ def in_door_terms(method: Method) -> Method:
 
 @dataclass
 class Trial:
-    """One configuration to evaluate: `config` (a dict) and its round `number`."""
+    """One configuration to evaluate: `config` (a dict) and its round `number`; while it runs,
+    `report` its value after each step, and stop it when `should_prune()` says so."""
 
     number: int
     config: dict[str, Any]
     record: TrialRecord
+    study: Study = field(repr=False)
+    _stop: bool = field(default=False, repr=False)
+
+    @in_door_terms
+    def report(self, step: int, value: float) -> None:
+        """The trial's metric after `step` steps (1, 2, ...: epochs done, say): kept as its
+        curve in the trial log, and judged by the study's pruner.
+
+        Args:
+            step: how far the trial has got, increasing with each report.
+            value: the metric there, as `tell` takes it.
+        """
+        self._stop = self.study._report(self, step, value)
+
+    def should_prune(self) -> bool:
+        """Whether the pruner stops the trial at its last reported step: then
+        `study.tell(trial, pruned=True)` and go on with the next one."""
+        return self._stop
 
 
 class Study:
@@ -109,6 +130,7 @@ class Study:
         folder: str | Path | None = None,
         llm: str | Mapping[str, Any] | None = None,
         prompt: Mapping[str, Any] | None = None,
+        pruner: str | Mapping[str, Any] | None = None,
         task_description: str | None = None,
         direction: str = "minimize",
         metric: str = "loss",
@@ -130,6 +152,9 @@ class Study:
                 model, by default; "openai", ...) or a dict of its keys (with "provider",
                 or "preset" to change some of a preset's keys).
             prompt: for tuner="llm" or "hybrid": keys of conf/prompt/ (format, cot, ...).
+            pruner: stops trials whose reported curve is hopeless: a file of conf/pruner/
+                ("median", "asha", "hyperband") or a dict of its keys with its "name";
+                None (every trial runs to its end) by default.
             task_description: what is tuned, in the LLM's prompt ("a small MLP on my data").
             direction: "minimize" or "maximize" the value `tell` is given.
             metric: the value's name, in the prompt and the summary.
@@ -157,11 +182,13 @@ class Study:
         if task_description is not None and "prompt" in cfg:
             cfg.prompt.task_description = task_description
         task = metric_task(task_description, metric, direction)
+        pruner_node = pruner_config(pruner)
         record = without_neutral_keys(
             {
                 "objective": {"name": name, "metric": metric, "direction": direction},
                 "search_space": self.space.to_config(),
                 **OmegaConf.to_container(cfg, resolve=True),
+                "pruner": pruner_node,
             }
         )
         if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it
@@ -175,7 +202,9 @@ class Study:
             made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
             self._lock = opening.pop_all()  # held until finish()
         budget = made.trials if made.trials is not None else self.budget
-        self._loop = StudyLoop(self.folder, self.space, made, None, budget, name, batch_size)
+        self._loop = StudyLoop(
+            self.folder, self.space, made, None, budget, name, batch_size, make_pruner(pruner_node)
+        )
 
     @classmethod
     def _for_sweep(cls, context: Mapping[str, Any], folder_hint: str, **arguments: Any) -> Study:
@@ -192,27 +221,40 @@ class Study:
         """The next configuration to evaluate, or None when the budget is spent (a study of
         batch size 1)."""
         record = self._loop.ask()
-        return None if record is None else Trial(record.round, dict(record.config), record)
+        return None if record is None else Trial(record.round, dict(record.config), record, self)
 
     @in_door_terms
     def ask_batch(self) -> list[Trial]:
         """Up to `batch_size` configurations to evaluate at once (each proposed knowing every
         result before the batch); empty when the budget is spent. Tell each one's result."""
-        return [Trial(r.round, dict(r.config), r) for r in self._loop.ask_batch()]
+        return [Trial(r.round, dict(r.config), r, self) for r in self._loop.ask_batch()]
 
     @in_door_terms
-    def tell(self, trial: Trial, value: float | None = None, *, failed: str | None = None) -> None:
+    def tell(
+        self,
+        trial: Trial,
+        value: float | None = None,
+        *,
+        failed: str | None = None,
+        pruned: bool = False,
+    ) -> None:
         """Log the result of a trial and let the tuner learn from it.
 
         Args:
             trial: the Trial that `ask` or `ask_batch` returned.
             value: its metric (as `direction` says: larger is better where "maximize").
             failed: why the trial failed, instead of a value; the study goes on.
+            pruned: the trial was stopped after its last `report` (its metric is that
+                step's), as `trial.should_prune()` asked.
         """
         if not isinstance(trial, Trial):
             raise TypeError(f"tell takes the Trial that ask returned, got {type(trial).__name__}")
         if failed is not None:
             self._loop.tell(trial.record, error=str(failed))
+            return
+        if pruned:
+            reported = trial.record.curve[-1][1] * self._sign if trial.record.curve else None
+            self._loop.tell(trial.record, pruned=True, metrics={METRIC_KEY: reported})
             return
         if value is None:
             raise ConfigError("tell needs the trial's value, or failed='why' for a failed trial")
@@ -222,8 +264,21 @@ class Study:
                 f"({type(value).__name__}); or failed='why' for a failed trial"
             )
         value = float(value)
-        minimised = -value if self.direction == "maximize" else value
-        self._loop.tell(trial.record, minimised, {METRIC_KEY: value})
+        self._loop.tell(trial.record, self._sign * value, {METRIC_KEY: value})
+
+    @property
+    def _sign(self) -> float:
+        """What turns the caller's metric into the value the tuners minimise, and back."""
+        return -1.0 if self.direction == "maximize" else 1.0
+
+    def _report(self, trial: Trial, step: int, value: float) -> bool:
+        """A step of a running trial, for `Trial.report` and `llmhpo.report`; returns whether
+        the pruner stops the trial there."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(f"report takes the trial's metric as a number, got {value!r}")
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise ConfigError(f"report takes the step as a whole number, got {step!r}")
+        return self._loop.report(trial.record, int(step), self._sign * float(value))
 
     @in_door_terms
     def optimize(self, fn: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
@@ -238,7 +293,11 @@ class Study:
         """
         while (trial := self.ask()) is not None:
             try:
-                value = fn(dict(trial.config))
+                with reporting_to(functools.partial(self._report, trial)):
+                    value = fn(dict(trial.config))
+            except TrialPruned:
+                self.tell(trial, pruned=True)
+                continue
             except Exception as error:  # a failing trial is data, not a reason to stop
                 log.exception("Trial %d failed", trial.number)
                 self.tell(trial, failed=f"{type(error).__name__}: {error}")
@@ -331,6 +390,23 @@ def tuner_config(
         if outer is not None:
             GlobalHydra.instance().initialize(outer)
     preflight(node.tuner)  # a missing extra, a pasted key: refused before any work
+    return node
+
+
+def pruner_config(pruner: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `pruner` node a study's `pruner` names: a file of conf/pruner/, or a dict with the
+    file's `name` and the keys that differ; checked here, before any work."""
+    options = dict(pruner) if isinstance(pruner, Mapping) else {"name": pruner or "none"}
+    name = options.pop("name", None)
+    if name not in PRUNERS:
+        raise ConfigError(f"pruner={name!r} is not known; choose one of {list(PRUNERS)}")
+    path = resources.files(CONFIG_MODULE).joinpath("pruner", f"{name}.yaml")
+    node = OmegaConf.to_container(OmegaConf.load(str(path)))
+    unknown = sorted(set(options) - set(node))
+    if unknown:
+        raise ConfigError(f"pruner={name!r} has no key(s) {unknown}; its keys are {sorted(node)}")
+    node.update(options)
+    make_pruner(node)  # a value the pruner refuses is refused now
     return node
 
 

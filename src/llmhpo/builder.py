@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types, whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
+from llmhpo.pruning import make_pruner
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Tuner
@@ -107,4 +108,7 @@ def build_study(cfg: DictConfig, folder: Path) -> StudyLoop:
             budget,
         )
         budget = tuner.trials
-    return StudyLoop(folder, space, tuner, objective, budget=budget)
+    pruner = make_pruner(
+        OmegaConf.to_container(cfg.pruner, resolve=True) if "pruner" in cfg else None
+    )
+    return StudyLoop(folder, space, tuner, objective, budget=budget, pruner=pruner)

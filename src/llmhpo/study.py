@@ -16,6 +16,8 @@ from typing import Any
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.files import DamagedFileError, read_json, write_json_atomic
 from llmhpo.objectives.base import METRIC_KEY, Objective
+from llmhpo.progress import TrialPruned, reporting_to
+from llmhpo.pruning import Pruner
 from llmhpo.rounds import Rounds
 from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE
 from llmhpo.space import InvalidConfigError, SearchSpace
@@ -53,11 +55,13 @@ class StudyLoop:
         budget: int,
         name: str | None = None,
         batch_size: int = 1,
+        pruner: Pruner | None = None,
     ):
         """`objective`: what `run` evaluates, and its test split; None when the caller
         evaluates (then `name` names the study). `batch_size`: how many configurations
         `ask_batch` hands out at once, for parallel workers (resume replays the same batches,
-        so a study keeps one batch size)."""
+        so a study keeps one batch size). `pruner`: stops trials whose reported curve is
+        hopeless (None: every trial runs to its end)."""
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 trial, got {budget}")
         if batch_size < 1:
@@ -69,6 +73,7 @@ class StudyLoop:
         self.name = name or (objective.name if objective is not None else "custom")
         self.budget = budget
         self.batch_size = batch_size
+        self.pruner = pruner
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
         self.rounds = Rounds(batch_size, budget)
         self._resumed = False  # the log is read (and replayed) at the first ask
@@ -152,15 +157,39 @@ class StudyLoop:
             raise self._gave_up_error(self._gave_up)
         return asked
 
+    def report(self, record: TrialRecord, step: int, value: float) -> bool:
+        """A point of the curve of a trial out for evaluation: its value after `step` steps
+        (steps increasing); returns whether the pruner stops the trial there (then tell it
+        with `pruned=True`). Kept in the trial's record, so the log holds the curve."""
+        if not self.rounds.holds(record):
+            raise TrialOrderError(
+                f"report for trial {getattr(record, 'round', record)!r}, which is not out "
+                "for evaluation: report the steps of a trial that ask returned, before its tell"
+            )
+        if record.curve and step <= record.curve[-1][0]:
+            raise TrialOrderError(
+                f"trial {record.round}: step {step} reported after step {record.curve[-1][0]}; "
+                "report each step once, in increasing order"
+            )
+        if not math.isfinite(value):
+            raise TrialOrderError(
+                f"trial {record.round}: step {step} reported a non-finite value ({value}); "
+                "tell the trial as failed instead"
+            )
+        record.curve.append([step, value])
+        return self.pruner is not None and self.pruner.report(record, step, value)
+
     def tell(
         self,
         record: TrialRecord,
         value: float | None = None,
         metrics: dict[str, Any] | None = None,
         error: str | None = None,
+        pruned: bool = False,
     ) -> None:
         """The result of a trial `ask` returned: its value (what the tuner minimises), or
-        `error` for a failed trial. Logged (written; fsynced within the log's group-commit
+        `error` for a failed trial, `pruned` for one stopped after its last reported step
+        (its value is that step's). Logged (written; fsynced within the log's group-commit
         interval) before the tuner hears of it, in round
         order: a trial told before an earlier one of its batch waits for it."""
         if not self.rounds.holds(record):
@@ -171,11 +200,20 @@ class StudyLoop:
                 f"tell for trial {getattr(record, 'round', record)!r}, but this study is "
                 f"waiting for {named}: tell each trial that ask returned, once"
             )
+        if pruned and error is None and not record.curve:  # checked before anything changes
+            raise TrialOrderError(
+                f"trial {record.round} told as pruned without a reported step: report its "
+                "steps first (a trial stopped before any step is a failed one)"
+            )
         record.seconds = time.perf_counter() - self._started.pop(record.round)
-        if error is None and (value is None or not math.isfinite(value)):
+        if error is None and not pruned and (value is None or not math.isfinite(value)):
             error = f"the objective returned a non-finite value ({value})"
         if error is not None:
             record.status, record.error = "failed", error
+        elif pruned:
+            step, last = record.curve[-1]
+            record.status, record.value, record.metrics = "pruned", float(last), dict(metrics or {})
+            record.error = f"pruned at step {int(step)}"
         else:
             record.value, record.metrics = float(value), dict(metrics or {})
         self.rounds.know(record)
@@ -195,7 +233,12 @@ class StudyLoop:
 
     def _evaluate(self, record: TrialRecord) -> None:
         try:
-            evaluation = self.objective.evaluate(record.config)
+            with reporting_to(lambda step, value: self.report(record, step, value)):
+                evaluation = self.objective.evaluate(record.config)
+        except TrialPruned:  # its metrics: the last point of its curve, as the prompt names it
+            shown = self.objective.task.feedback[0][1]
+            self.tell(record, pruned=True, metrics={shown: record.curve[-1][1]})
+            return
         except Exception as error:  # a failing trial is data, not a reason to stop the study
             log.exception("Trial %d failed", record.round)
             self.tell(record, error=f"{type(error).__name__}: {error}")
@@ -209,6 +252,8 @@ class StudyLoop:
         invalid round that is the only one held settles at once (its tuner hears of it before
         proposing again)."""
         self.tuner.hold(record)
+        if self.pruner is not None:
+            self.pruner.hold(record)
         closed = self.rounds.hold(record, replayed)
         if closed or (record.config is None and self.rounds.alone(record)):
             self._settle()
@@ -220,6 +265,8 @@ class StudyLoop:
             if not replayed:
                 self.trial_log.append(record)
                 log.info("%s", _describe(record))
+            if self.pruner is not None:
+                self.pruner.tell(record)
             self.tuner.tell(record)
 
     def _gave_up_error(self, record: TrialRecord) -> TunerGaveUpError:

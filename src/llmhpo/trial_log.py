@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 # The longest a told trial waits for its fsync while trials are cheap (see the module's text).
 FSYNC_INTERVAL_SECONDS = 0.5
 
-Status = Literal["ok", "failed", "invalid"]
-STATUSES: tuple[Status, ...] = ("ok", "failed", "invalid")
+Status = Literal["ok", "failed", "invalid", "pruned"]
+STATUSES: tuple[Status, ...] = ("ok", "failed", "invalid", "pruned")
 
 
 class TunerInfo(TypedDict, total=False):
@@ -75,6 +75,9 @@ class TrialRecord:
     `proposed` is what the tuner produced, `config` what was evaluated after
     validation (None when the proposal was invalid). `tuner` holds what the
     tuner logs about the round (`TunerInfo`: sampler, LLM answers, tokens, cost).
+    `curve` holds the [step, value] pairs the objective reported while the trial ran
+    (a training trial's validation error after each epoch); a pruned trial's `value` is
+    its last one, and its `error` says at which step it was stopped.
     """
 
     round: int
@@ -87,11 +90,14 @@ class TrialRecord:
     seconds: float = 0.0
     ask_seconds: float = 0.0
     tuner: TunerInfo = field(default_factory=TunerInfo)
+    curve: list[list[float]] = field(default_factory=list)
 
     def to_json(self) -> str:
         # json_safe copies every dict and list it passes, so the deep copy of dataclasses.asdict
         # would be a second one (it was most of a cheap trial's cost).
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if not self.curve:  # the objectives that report no curve keep the lines they had
+            del fields["curve"]
         return json.dumps(json_safe(fields), allow_nan=False, default=str)
 
     @classmethod

@@ -231,8 +231,8 @@ def _to_optuna(distribution: BaseDistribution, value: Any) -> Any:
 
 def _history(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> list[TrialRecord]:
     """The study's finished trials as llmhpo's trial records, in order: the value the tuner
-    minimises (negated for a maximised study), the metric as reported, pruned and failed
-    trials as failed with the reason."""
+    minimises (negated for a maximised study), the metric as reported, pruned trials with
+    their curves, failed trials (and trials pruned before any step) as failed."""
     sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
     records: list[TrialRecord] = []
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -245,10 +245,13 @@ def _history(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> 
         if complete and math.isfinite(trial.value):
             record.value = sign * trial.value
             record.metrics = {METRIC_KEY: trial.value}
-        elif trial.state == TrialState.PRUNED:
-            step = trial.last_step
-            last = trial.intermediate_values.get(step) if step is not None else None
-            record.status, record.error = "failed", f"pruned at step {step} (last value {last})"
+        elif trial.state == TrialState.PRUNED and trial.intermediate_values:
+            # Shown to the LLM as stopped early, with what its curve had reached.
+            steps = sorted(trial.intermediate_values.items())
+            record.curve = [[step, sign * value] for step, value in steps]
+            record.status, record.value = "pruned", sign * steps[-1][1]
+            record.metrics = {METRIC_KEY: steps[-1][1]}
+            record.error = f"pruned at step {steps[-1][0]}"
         else:
             record.status, record.error = "failed", "the trial failed"
         records.append(record)

@@ -46,6 +46,7 @@ class PromptSettings:
     system: str = "You are a machine learning expert."
     task_description: str | None = None
     digits: int = 4  # digits after the point in feedback numbers (the reference's .4e)
+    curves: bool = False  # each past trial's learning curve too, in a few points
 
     def __post_init__(self) -> None:
         if self.format not in ("compressed", "chat"):
@@ -109,15 +110,34 @@ class PromptBuilder:
     # --- feedback ---------------------------------------------------------------------------
 
     def result_text(self, record: TrialRecord) -> str:
-        """'Error Rate: 1.2345e-01, Loss: 4.5678e-01', or why there is no result."""
+        """'Error Rate: 1.2345e-01, Loss: 4.5678e-01', or why there is no result; a pruned
+        trial says where it was stopped and what it had reached; with `curves`, each trial
+        adds its curve."""
         if record.status == "failed":
             return f"Training failed: {record.error}"
         d = self.settings.digits
         parts = []
         for label, key in self.task.feedback:
             value = record.metrics.get(key, record.value if key == "value" else None)
-            parts.append(f"{label}: {value:.{d}e}" if value is not None else f"{label}: n/a")
-        return ", ".join(parts)
+            if value is not None:
+                parts.append(f"{label}: {value:.{d}e}")
+            elif record.status != "pruned":  # a pruned trial shows what its curve measured
+                parts.append(f"{label}: n/a")
+        text = ", ".join(parts)
+        if record.status == "pruned":
+            step = int(record.curve[-1][0])
+            text = f"Stopped early after {self.task.step_name} {step} as unpromising ({text})"
+        if self.settings.curves and record.curve:
+            text += f", Curve: {self.curve_text(record.curve)}"
+        return text
+
+    def curve_text(self, curve: list[list[float]], points: int = 5) -> str:
+        """A curve in a few points, its first and last among them: '1: 5.2e-01, 3: 4.1e-01'."""
+        if len(curve) > points:
+            last = len(curve) - 1
+            curve = [curve[round(i * last / (points - 1))] for i in range(points)]
+        d = self.settings.digits
+        return ", ".join(f"{int(step)}: {value:.{d}e}" for step, value in curve)
 
     def messages(self, history: list[TrialRecord]) -> list[Message]:
         """The request for the next round, before any retry."""
@@ -230,6 +250,6 @@ def _answer_of(record: TrialRecord) -> str:
 
 def _last_round_error(history: list[TrialRecord]) -> str | None:
     """The reference shows the previous round's error (a failed training or a bad answer)."""
-    if not history or history[-1].status == "ok":
+    if not history or history[-1].status in ("ok", "pruned"):  # a pruned trial is no error
         return None
     return history[-1].error

@@ -42,6 +42,7 @@ class TaskInfo:
     goal_phrase: str
     worst_value: float | None = None  # the largest value a trial can report (a failed trial's cost)
     direction: str = "minimize"  # of the metric shown: "maximize" for an accuracy (the API)
+    step_name: str = "step"  # what a step of a reported curve is: an epoch, an iteration
 
 
 def error_rate_task(model: str, dataset: str) -> TaskInfo:

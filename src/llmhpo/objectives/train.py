@@ -14,13 +14,16 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
+import lightning as L
 import torch
 from hydra.utils import get_class
 
 from llmhpo.errors import ConfigError, whole_number
 from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
+from llmhpo.progress import report
 from llmhpo.space import SearchSpace
 from llmhpo.training.augment import Augmenter
 from llmhpo.training.batches import DeviceBatches
@@ -128,8 +131,6 @@ class TrainObjective:
         )
 
     def _train(self, config: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
-        import lightning as L
-
         data = self.data
         optim = OptimSettings.from_config(config, self.sgd_momentum)
         L.seed_everything(self.seed, verbose=False)
@@ -167,8 +168,15 @@ class TrainObjective:
             divergence_check_every(self.device),
             self.batches_per_call,
         )
+        validation = self._device_split("val")
+        reporter = EpochReporter(
+            lambda: evaluate_split(
+                model, validation.images, validation.labels, augmenter.eval,
+                self.eval_batch_size, _autocast(self.precision),
+            )["error"]
+        )  # fmt: skip
         trainer = build_trainer(
-            self.trainer_cfg, self.device, self.precision, self.epochs, self.callbacks
+            self.trainer_cfg, self.device, self.precision, self.epochs, [*self.callbacks, reporter]
         )
         started = time.perf_counter()
         trainer.fit(module)
@@ -185,7 +193,7 @@ class TrainObjective:
             "params": sum(p.numel() for p in model.parameters()),
             "model_settings": model_settings(self.model_cfg, config),
         }
-        autocast = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(self.precision)
+        autocast = _autocast(self.precision)
         for split in splits:
             part = self._device_split(split)
             result = evaluate_split(
@@ -200,6 +208,23 @@ class TrainObjective:
             part: Split = getattr(self.data, split)
             self._on_device[split] = Split(part.images.to(self.device), part.labels.to(self.device))
         return self._on_device[split]
+
+
+def _autocast(precision: str) -> torch.dtype | None:
+    return {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+
+
+class EpochReporter(L.Callback):
+    """Reports the validation error after each epoch (`progress.report`, step = epochs done):
+    the trial's curve in the trial log, and what a pruner judges it by."""
+
+    def __init__(self, validation_error: Callable[[], float]):
+        self.validation_error = validation_error
+
+    def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        error = self.validation_error()
+        module.train()  # evaluate_split leaves the model in eval mode
+        report(trainer.current_epoch + 1, error)
 
 
 def divergence_check_every(device: torch.device) -> int:
@@ -269,6 +294,7 @@ def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> Tas
         feedback_phrase="validation error rate and loss",
         goal_phrase="error rate",
         worst_value=1.0,  # an error rate
+        step_name="epoch",
     )
 
 

@@ -129,15 +129,24 @@ class OptunaTuner(Tuner):
             return
         ok = record.status == "ok" and record.value is not None
         state, value = (TrialState.COMPLETE, record.value) if ok else (TrialState.FAIL, None)
+        if record.status == "pruned":  # TPE ranks pruned trials by how far their curve got
+            state = TrialState.PRUNED
+        curve = {int(step): v for step, v in record.curve} if state == TrialState.PRUNED else {}
         params = to_optuna(self.space, record.config)
         if trial is not None and trial.params == params:
+            for step, intermediate in curve.items():
+                trial.report(intermediate, step)
             self.study.tell(trial, value, state=state)
             return
         if trial is not None:  # evaluated something else than Optuna proposed
             self.study.tell(trial, state=TrialState.FAIL)
         self.study.add_trial(
             optuna.trial.create_trial(
-                params=params, distributions=self.distributions, value=value, state=state
+                params=params,
+                distributions=self.distributions,
+                value=value,
+                state=state,
+                intermediate_values=curve,
             )
         )
 

@@ -15,18 +15,33 @@ from typing import Any
 # of the recorded config, so that the folders (and fingerprints) of earlier studies still
 # resume; set to anything else, they are recorded like every other key.
 NEUTRAL_TUNER_KEYS = {"initial": [], "start_at_default": False}
+# The same for keys of the prompt (at the top and in an LLM tuner's node) and for the pruner.
+NEUTRAL_PROMPT_KEYS = {"curves": False}
+NEUTRAL_PRUNER = {"name": "none"}
 # tuner=hybrid's knobs at their defaults (conf/tuner/hybrid.yaml states the same values, and a
 # test holds them equal); a hybrid with other values is named apart (_hybrid_suffix).
 HYBRID_DEFAULTS = {"warm_start": 2, "llm_share": 0.3, "advise": False}
 
 
 def without_neutral_keys(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` without the tuner keys of NEUTRAL_TUNER_KEYS that hold their neutral value."""
+    """`config` without the keys that hold their neutral value: the tuner keys of
+    NEUTRAL_TUNER_KEYS, the prompt keys of NEUTRAL_PROMPT_KEYS and the pruner `none`."""
+    config = dict(config)
+    if config.get("pruner") == NEUTRAL_PRUNER:
+        del config["pruner"]
+    if isinstance(config.get("prompt"), dict):
+        config["prompt"] = _without(config["prompt"], NEUTRAL_PROMPT_KEYS)
     tuner = config.get("tuner")
-    if not isinstance(tuner, dict):
-        return config
-    kept = {k: v for k, v in tuner.items() if NEUTRAL_TUNER_KEYS.get(k, object()) != v}
-    return {**config, "tuner": kept}
+    if isinstance(tuner, dict):
+        tuner = _without(tuner, NEUTRAL_TUNER_KEYS)
+        if isinstance(tuner.get("prompt"), dict):
+            tuner["prompt"] = _without(tuner["prompt"], NEUTRAL_PROMPT_KEYS)
+        config["tuner"] = tuner
+    return config
+
+
+def _without(node: dict[str, Any], neutral: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if neutral.get(k, object()) != v}
 
 
 def tuner_label(tuner: dict[str, Any]) -> str:

@@ -160,7 +160,9 @@ class SMACTuner(Tuner):
         from smac.runhistory.dataclasses import TrialValue
         from smac.runhistory.enumerations import StatusType
 
-        if record.status == "ok" and record.value is not None:
+        if record.status in ("ok", "pruned") and record.value is not None:
+            # A pruned trial costs its value where it was stopped (SMAC's HPO facade has no
+            # budgets): worse than its end would likely have been, as a stopped trial is.
             return TrialValue(cost=float(record.value))
         return TrialValue(cost=self.crash_cost, status=StatusType.CRASHED)
 
