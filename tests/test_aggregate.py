@@ -295,3 +295,35 @@ def test_runs_without_random_search_are_aggregated_and_plotted(tmp_path):
     result = aggregate(tmp_path / "outputs", "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((tmp_path / "out" / "curves").glob("*.png"))) == 1
+
+
+def test_pruned_studies_are_named_apart_and_compared_at_equal_cost(tmp_path):
+    import llmhpo
+    from llmhpo.results.aggregate import main
+
+    space = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
+
+    def learn(config):
+        for step in range(1, 7):
+            llmhpo.report(step, (config["x"] - 1) ** 2 + 10 / step)
+        return (config["x"] - 1) ** 2 + 10 / 6
+
+    for pruner in (None, "asha"):
+        for seed in (0, 1):
+            folder = tmp_path / "runs" / f"{pruner}{seed}"
+            llmhpo.Study(
+                space, "random", budget=12, seed=seed, folder=folder, pruner=pruner
+            ).optimize(learn)
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--bootstrap", "50"]) == 0
+    table = pd.read_csv(tmp_path / "out" / "best_at_cost.csv")
+    assert set(table["tuner"]) == {"random", "random+asha"}
+    trials = pd.read_csv(tmp_path / "out" / "trials.csv")
+    spent = trials.groupby("tuner")["steps"].sum()
+    assert spent["random+asha"] < spent["random"] == 2 * 12 * 6  # every full trial: 6 epochs
+    largest = table["cost"].max()
+    assert largest == 12 * 6
+    at_quarter = table[table["cost"] == largest / 4].set_index("tuner")["mean"]
+    # Random search proposes the same configurations with or without a pruner: within a
+    # quarter of the spending the pruned studies have seen more of them, never fewer.
+    assert at_quarter["random+asha"] <= at_quarter["random"]
+    assert (tmp_path / "out" / "cost" / "custom.png").stat().st_size > 0

@@ -16,8 +16,12 @@ versus.{md,csv} (per task, each tuner's mean best minus TUNER's with a 95%
 bootstrap interval over seeds, and whether it is worse or better beyond the
 noise) and versus_counts.{md,csv} (those verdicts counted across tasks),
 totals.{md,csv} (tokens, cost, seconds per tuner), curves/*.png and, for toy
-functions, paths/*.png. Problems with runs are printed and saved to problems.txt;
-they never stop the aggregation.
+functions, paths/*.png. Where trials reported curves (or with --cost seconds),
+best_at_cost.{md,csv} (the best value reached within a quarter, half and all of the
+largest study's spending, in epochs or seconds, with a 95% bootstrap interval: a
+pruned study beside a full one at equal cost) and cost/*.png. A pruned study is
+named with its pruner (random+asha), apart from the full one. Problems with runs
+are printed and saved to problems.txt; they never stop the aggregation.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import contextlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS
 from llmhpo.results import stats
 from llmhpo.results.load import load_runs
-from llmhpo.results.plots import plot_curves, plot_path, safe_name
+from llmhpo.results.plots import plot_cost, plot_curves, plot_path, safe_name
 
 # Objectives whose suites reproduce the paper's HPOBench experiment: vs_random shows its figures.
 TABULAR = ("HPOBenchObjective", "SklearnObjective")
@@ -65,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         "with a bootstrap interval over seeds: e.g. bo-tpe for the hybrid",
     )
     parser.add_argument("--max-paths", type=int, default=20, help="toy search-path plots at most")
+    parser.add_argument(
+        "--cost",
+        choices=stats.COSTS,
+        default="steps",
+        help="what best_at_cost measures a study's spending in: the steps its trials reported "
+        "(epochs; a trial without a curve counts 1) or its objective's seconds",
+    )
     args = parser.parse_args(argv)
 
     loaded = load_runs(args.paths)
@@ -102,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.versus:
         write_versus(curves, args.versus, ks, args)
     write_table(stats.totals(trials), args.out / "totals")
+    if trials["steps"].notna().any() or args.cost == "seconds":
+        write_costs(trials, args)
 
     (args.out / "curves").mkdir(exist_ok=True)
     for task in sorted(summary["task"].unique()):
@@ -112,6 +126,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(loaded.problems)} problem(s)"
     )
     return 0
+
+
+def write_costs(trials: pd.DataFrame, args: argparse.Namespace) -> None:
+    """best_at_cost (at a quarter, half and all of the largest study's spending) and a plot
+    per task of the best value against the cost spent: pruned studies beside full ones."""
+    curves = stats.cost_curves(trials, args.cost)
+    largest = float(curves.groupby("run")["cost"].max().max())
+    grid = sorted({*np.linspace(largest / 20, largest, 20), largest / 4, largest / 2})
+    table = stats.best_at_cost(curves, grid, seed=args.seed, n_boot=args.bootstrap)
+    shown = table[table["cost"].isin([largest / 4, largest / 2, largest])].reset_index(drop=True)
+    write_table(shown, args.out / "best_at_cost")
+    print(f"best_at_cost ({args.cost} spent):\n{to_markdown(shown)}")
+    (args.out / "cost").mkdir(exist_ok=True)
+    for task in sorted(table["task"].unique()):
+        plot_cost(table, task, args.cost, args.out / "cost" / f"{safe_name(task)}.png")
 
 
 def write_versus(

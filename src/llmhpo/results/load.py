@@ -18,7 +18,7 @@ import pandas as pd
 from llmhpo.files import DamagedFileError, read_json
 from llmhpo.run_folder import STUDY_FILE, SUMMARY_FILE, TRIALS_FILE
 from llmhpo.trial_log import TrialLog
-from llmhpo.tuners.naming import tuner_label
+from llmhpo.tuners.naming import pruner_suffix, tuner_label
 
 
 @dataclass
@@ -105,7 +105,9 @@ def _run_context(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
         "task": objective.get("name", "?"),
         "objective": str(objective.get("_target_", "")).rsplit(".", 1)[-1],
         "function": objective.get("function"),
-        "tuner": tuner_label(tuner) if "name" in tuner else "?",
+        "tuner": tuner_label(tuner) + pruner_suffix(config.get("pruner"))
+        if "name" in tuner
+        else "?",
         "tuner_kind": target.rsplit(".", 1)[-1].replace("Tuner", "").lower() or "?",
         "sampler": tuner.get("sampler"),
         "llm_model": llm.get("model"),
@@ -131,6 +133,7 @@ def _trial_columns(record: dict[str, Any]) -> dict[str, Any]:
         "x2": (record.get("config") or {}).get("x2"),
         "config": json.dumps(record.get("config")),
         "seconds": record.get("seconds"),
+        "steps": len(record.get("curve") or []) or None,  # steps reported: epochs trained
         "ask_seconds": record.get("ask_seconds"),
         "prompt_tokens": tuner.get("prompt_tokens"),
         "completion_tokens": tuner.get("completion_tokens"),

@@ -43,6 +43,27 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     return path
 
 
+def plot_cost(table: pd.DataFrame, task: str, cost: str, path: Path) -> Path:
+    """Best value reached within each cost budget (epochs or seconds spent), one line and 95%
+    band per tuner: a pruned study beside a full one at equal cost."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for tuner, group in table[table["task"] == task].groupby("tuner", sort=True):
+        group = group.sort_values("cost")
+        line = ax.plot(group["cost"], group["mean"], marker="o", markersize=3, label=tuner)[0]
+        ax.fill_between(
+            group["cost"], group["low"], group["high"], color=line.get_color(), alpha=0.2
+        )
+    ax.set_xlabel("epochs spent (steps reported)" if cost == "steps" else "seconds spent")
+    ax.set_ylabel("best value within the cost (mean, 95% bootstrap)")
+    ax.set_title(task)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_path(
     function: ToyFunction, points: list[tuple[float, float]], title: str, path: Path
 ) -> Path:

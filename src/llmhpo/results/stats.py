@@ -284,3 +284,48 @@ def totals(trials: pd.DataFrame) -> pd.DataFrame:
             "tuner_seconds": grouped["ask_seconds"].sum(),
         }
     )
+
+
+# --- best value against cost: pruned studies beside full ones ------------------------------------
+
+COSTS = ("steps", "seconds")  # what a trial spends: the steps it reported (epochs), its seconds
+
+
+def cost_curves(trials: pd.DataFrame, cost: str = "steps") -> pd.DataFrame:
+    """One row per run and trial: the run's cost spent so far (`steps`: the steps each trial
+    reported, one for a trial that reported none; `seconds`: its objective's seconds) and the
+    best finished value by then. A pruned trial costs what it ran and is never the best."""
+    if cost not in COSTS:
+        raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
+    rows = []
+    for (task, tuner, run), group in trials.groupby(["task", "tuner", "run"], sort=True):
+        group = group.sort_values("round")
+        spent = group[cost].fillna(1.0 if cost == "steps" else 0.0).cumsum()
+        values = [
+            v if s == "ok" else None for v, s in zip(group["value"], group["status"], strict=True)
+        ]
+        for total, best in zip(spent, best_so_far(values), strict=True):
+            rows.append({"task": task, "tuner": tuner, "run": run, "cost": total, "best": best})
+    return pd.DataFrame(rows, columns=["task", "tuner", "run", "cost", "best"])
+
+
+def best_at_cost(
+    curves: pd.DataFrame, budgets: Sequence[float], seed: int = 0, n_boot: int = 1000
+) -> pd.DataFrame:
+    """Per task, tuner and cost budget: the mean over runs of the best value reached within
+    that budget, with a 95% bootstrap interval; runs that found nothing by then are left out
+    (and counted apart). Studies are compared at equal cost, however many trials each ran."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (task, tuner), group in curves.groupby(["task", "tuner"], sort=True):
+        for budget in budgets:
+            within = group[group["cost"] <= budget].groupby("run")["best"].min()
+            runs = group["run"].nunique()
+            found = within.dropna().to_numpy(dtype=float)
+            mean = float(found.mean()) if len(found) else np.nan
+            low, high = bootstrap_mean(found, rng, n_boot)
+            rows.append(
+                {"task": task, "tuner": tuner, "cost": budget, "mean": mean, "low": low,
+                 "high": high, "runs": runs, "runs_with_a_result": len(found)}
+            )  # fmt: skip
+    return pd.DataFrame(rows)

@@ -57,6 +57,14 @@ def tuner_label(tuner: dict[str, Any]) -> str:
     )
 
 
+def pruner_suffix(pruner: Any) -> str:
+    """What a pruner adds to a study's name in the aggregation (`random+asha`): a pruned study
+    spends less per trial than a full one, so it is another method and is never averaged with
+    it; nothing for `none` (and for studies recorded before pruners)."""
+    name = pruner.get("name", "none") if isinstance(pruner, dict) else "none"
+    return "" if name == "none" else f"+{name}"
+
+
 def _fallback_suffix(on_invalid: Any) -> str:
     """What `tuner.on_invalid=bo` adds to an LLM tuner's name: `+bo-fallback`. Its invalid
     rounds are a Bayesian optimiser's, so it is another method than the LLM with random
