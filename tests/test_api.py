@@ -349,3 +349,9 @@ def test_the_message_of_a_study_stopped_by_its_tuner_names_api_keywords(tmp_path
         error.value
     )
     assert "tuner." not in str(error.value)
+
+
+def test_the_fixed_tuner_runs_a_configuration_of_the_callers_own_space(tmp_path):
+    space = {"lr": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}}
+    study = llmhpo.Study(space, "fixed", folder=tmp_path, config={"lr": 0.01})
+    assert study.optimize(lambda config: config["lr"])["best_config"] == {"lr": 0.01}

@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
 from llmhpo import CONFIG_MODULE
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 DIRECTIONS = ("minimize", "maximize")
 LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
+# Tuner options that are a whole configuration (tuner=fixed's `config`): the caller's replaces
+# the preset's, whose keys (the paper's space) a study of the caller's own space does not have.
+WHOLE_OPTIONS = {"config"}
 # Which door a study was opened through: its messages name keys as that door spells them
 # (the Hydra sweeper, which drives this API, sets "sweeper").
 DOOR: ContextVar[str] = ContextVar("llmhpo_door", default="api")
@@ -379,7 +382,11 @@ def tuner_config(
             node.llm = OmegaConf.merge(node.llm, {k: v for k, v in llm.items() if k != "preset"})
         if prompt:
             node.prompt = OmegaConf.merge(node.prompt, dict(prompt))
-        node.tuner = OmegaConf.merge(node.tuner, dict(options))
+        merged = {k: v for k, v in options.items() if k not in WHOLE_OPTIONS}
+        node.tuner = OmegaConf.merge(node.tuner, merged)
+        with open_dict(node.tuner):  # a whole configuration replaces the preset's own
+            for key in WHOLE_OPTIONS & set(options):
+                node.tuner[key] = options[key]
         if tuner in LLM_TUNERS:  # the tuner's own copies follow the merged llm and prompt
             node.tuner.llm, node.tuner.prompt = node.llm, node.prompt
         OmegaConf.resolve(node)
