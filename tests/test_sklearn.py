@@ -161,3 +161,21 @@ def test_a_study_tests_its_best_configuration_at_the_end(cli, tmp_path):
     summary = json.loads(summary_file.read_text())
     assert summary["finished"] and 0 <= summary["test"]["test_error"] <= 1
     assert "test_error" not in summary["best_metrics"]  # measured once, never shown to the tuner
+
+
+@pytest.mark.parametrize(("model", "reports"), [("nn", True), ("histgb", True), ("svm", False)])
+def test_iterative_models_report_their_curve_and_its_last_point_is_the_value(model, reports):
+    from llmhpo.progress import reporting_to
+
+    config, _ = CASES[model]
+    _, objective = sklearn_objective(model, "iris", seed=7)
+    curve = []
+    with reporting_to(lambda step, value: curve.append([step, value]) and False):
+        evaluation = objective.evaluate(config)
+    if not reports:  # a model trained in one call reports nothing
+        assert curve == []
+        return
+    steps = [step for step, _ in curve]
+    assert steps == sorted(set(steps)) and len(steps) >= 2
+    assert curve[-1][1] == pytest.approx(evaluation.value, abs=1e-12)
+    assert objective.task.step_name in ("epoch", "boosting iteration")

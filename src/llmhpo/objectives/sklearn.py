@@ -8,6 +8,14 @@ out for validation (stratified, with a fixed seed, the same for every study), an
 tuned value is the validation error. The test split is measured only for the study's best
 configuration at its end, refitted on training + validation data as HPOBench's
 `objective_function_test` does.
+
+Two models report a learning curve as they train (`llmhpo.report`, what a pruner judges):
+`nn` its validation error after each epoch, `histgb` after each `HISTGB_STEP` boosting
+iterations. Both train exactly as without it (a test holds each equal to a plain fit): the
+MLP reports from the hook scikit-learn calls at each epoch's end, and the boosted trees grow
+in stages with `warm_start`, which adds the same trees one fit would. `lr` (SGDClassifier)
+reports none: its epochs run inside one compiled call, and fitting it epoch by epoch
+(`partial_fit`) would train another model.
 """
 
 from __future__ import annotations
@@ -15,16 +23,19 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import Evaluation, TaskInfo, error_rate_task
+from llmhpo.progress import report
 from llmhpo.space import SearchSpace
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris")
+HISTGB_STEP = 10  # boosting iterations between two points of histgb's curve
+STEP_NAMES = {"nn": "epoch", "histgb": "boosting iteration"}  # the models that report a curve
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,8 @@ class SklearnObjective:
 
     @property
     def task(self) -> TaskInfo:
-        return error_rate_task(self.model_description, self.dataset_description)
+        task = error_rate_task(self.model_description, self.dataset_description)
+        return replace(task, step_name=STEP_NAMES.get(self.model, task.step_name))
 
     def make_model(self, config: dict[str, Any]) -> Any:
         """A fresh pipeline: standardisation, then the estimator with the configuration, its
@@ -175,7 +187,7 @@ class SklearnObjective:
     def evaluate(self, config: dict[str, Any]) -> Evaluation:
         s = self.splits
         started = time.perf_counter()
-        model = self._fit(config, s.x_train, s.y_train)
+        model = self._fit(config, s.x_train, s.y_train, report=True)
         fit_seconds = time.perf_counter() - started
         error = 1.0 - float(model.score(s.x_val, s.y_val))
         return Evaluation(error, {"val_error": error, "fit_seconds": fit_seconds})
@@ -188,10 +200,48 @@ class SklearnObjective:
         )
         return {"test_error": 1.0 - float(model.score(s.x_test, s.y_test))}
 
-    def _fit(self, config: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Any:
-        """Fit quietly: with capped iterations (see the config) not converging is expected."""
+    def _fit(
+        self, config: dict[str, Any], x: np.ndarray, y: np.ndarray, report: bool = False
+    ) -> Any:
+        """Fit quietly: with capped iterations (see the config) not converging is expected.
+        With `report`, the models that can report their validation error as they train."""
         from sklearn.exceptions import ConvergenceWarning
 
+        model = self.make_model(config)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return self.make_model(config).fit(x, y)
+            if report and self.model == "nn":
+                _report_each_epoch(model, self.splits.x_val, self.splits.y_val)
+            if report and self.model == "histgb":
+                return _fit_in_stages(model, x, y, self.splits.x_val, self.splits.y_val)
+            return model.fit(x, y)
+
+
+def _report_each_epoch(model: Any, x_val: np.ndarray, y_val: np.ndarray) -> None:
+    """Make the pipeline's MLP report its validation error after each epoch, from the hook its
+    training loop calls at every epoch's end (a private method of scikit-learn's MLP, whose
+    presence a test checks): training is the same as without it."""
+    scaler, mlp = model[0], model[-1]
+    hook = mlp._update_no_improvement_count
+
+    def after_epoch(*args: Any) -> None:
+        hook(*args)
+        report(mlp.n_iter_, 1.0 - float(mlp.score(scaler.transform(x_val), y_val)))
+
+    mlp._update_no_improvement_count = after_epoch
+
+
+def _fit_in_stages(
+    model: Any, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
+) -> Any:
+    """Fit the pipeline's boosted trees HISTGB_STEP iterations at a time (`warm_start` adds
+    the trees one fit of all of them would), reporting the validation error after each
+    stage; the fitted pipeline."""
+    scaler, trees = model[0], model[-1]
+    features, x_val = scaler.fit_transform(x), scaler.transform(x_val)
+    total = trees.max_iter
+    trees.set_params(warm_start=True)
+    for done in [*range(HISTGB_STEP, total, HISTGB_STEP), total]:
+        trees.set_params(max_iter=done).fit(features, y)
+        report(done, 1.0 - float(trees.score(x_val, y_val)))
+    return model
