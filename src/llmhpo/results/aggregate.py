@@ -135,7 +135,8 @@ def write_costs(trials: pd.DataFrame, args: argparse.Namespace) -> None:
     largest = float(curves.groupby("run")["cost"].max().max())
     grid = sorted({*np.linspace(largest / 20, largest, 20), largest / 4, largest / 2})
     table = stats.best_at_cost(curves, grid, seed=args.seed, n_boot=args.bootstrap)
-    shown = table[table["cost"].isin([largest / 4, largest / 2, largest])].reset_index(drop=True)
+    shown = table[table["cost"].isin([largest / 4, largest / 2, largest])]
+    shown = shown.set_index(["task", "tuner"])  # the rows' names, not a row number
     write_table(shown, args.out / "best_at_cost")
     print(f"best_at_cost ({args.cost} spent):\n{to_markdown(shown)}")
     (args.out / "cost").mkdir(exist_ok=True)
