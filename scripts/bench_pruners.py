@@ -65,9 +65,10 @@ def twins(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary(table: pd.DataFrame) -> pd.DataFrame:
+def summary(table: pd.DataFrame, by: tuple[str, ...] = ("tuner", "pruner")) -> pd.DataFrame:
+    """The comparison per group of pruned studies (per tuner and pruner, by default)."""
     rows = []
-    for (tuner, pruner), group in table.groupby(["tuner", "pruner"], sort=True):
+    for keys, group in table.groupby(list(by), sort=True):
         reached = group["epochs_to_best"].notna() & (group["epochs_to_best"] <= group["epochs"])
         saved = [
             1 - row.epochs_to_best / row.epochs if ok else 0.0
@@ -75,7 +76,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         ]
         gap = (group["best_within_epochs"] - group["best"]).dropna()
         rows.append(
-            {"tuner": tuner, "pruner": pruner, "studies": len(group),
+            {**dict(zip(by, keys, strict=True)), "studies": len(group),
              "reached_full_best_within_its_epochs": f"{int(reached.sum())}/{len(group)}",
              "median_epochs_saved": round(statistics.median(saved), 3),
              "mean_best_within_epochs_minus_full_best": round(float(gap.mean()), 4)}
@@ -86,6 +87,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="run or multirun folders, or globs")
+    parser.add_argument("--by-task", action="store_true", help="also per task and pruner")
     args = parser.parse_args(argv)
     loaded = load_runs(args.paths)
     for problem in loaded.problems:
@@ -98,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no pruned study has a full twin (same task, tuner and seed)", file=sys.stderr)
         return 1
     print(to_markdown(summary(table).set_index(["tuner", "pruner"])))
+    if args.by_task:
+        print()
+        print(to_markdown(summary(table, ("task", "pruner")).set_index(["task", "pruner"])))
     return 0
 
 

@@ -33,8 +33,9 @@ class TunerGaveUpError(LlmhpoError):
 
 
 class TrialOrderError(LlmhpoError):
-    """ask/tell out of order: a second ask before the first trial was told, or a tell for a
-    trial this study is not waiting for."""
+    """ask, report and tell out of order: a second ask before the first trial was told, a tell
+    or report for a trial this study is not waiting for, a step reported twice or a curve
+    point that is not a number."""
 
 
 class StudyLoop:
