@@ -398,6 +398,11 @@ def test_a_hint_names_the_key_as_the_sweeper_spells_it(tmp_path):
     assert "tuner.crash_cost" not in result.stdout
 
 
+def test_a_sweep_refuses_a_pruner_its_jobs_could_not_feed(tmp_path):
+    _, result = sweep(tmp_path, "x=interval(-1, 1)", "+hydra.sweeper.options.pruner=asha", ok=False)
+    assert "a sweep has no pruner" in result.stdout
+
+
 @pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_preset_with_keys_of_ones_own_reaches_the_llm(tmp_path):
     """`hydra.sweeper.llm=openai +hydra.sweeper.llm.api_base=URL` lost the preset (Hydra made

@@ -46,6 +46,12 @@ def run_sweep(
     space = _space(settings, arguments, config_loader)
     metric = settings.metric or "value"
     options = OmegaConf.to_container(settings.options, resolve=True) or {}
+    if "pruner" in options:
+        raise ConfigError(
+            "a sweep has no pruner: each trial is a job that returns one value, so it cannot "
+            "report the steps a pruner judges; drop hydra.sweeper.options.pruner, or tune "
+            "through the Python API (llmhpo.Study(..., pruner=...)) or the llmhpo command"
+        )
     study = Study._for_sweep(
         context={"fixed_overrides": space.fixed, "app_config": _app_config(config, space)},
         folder_hint=f"set another hydra.sweep.dir than {folder}",
