@@ -77,7 +77,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
             **tuner_options: keys of conf/tuner/llm.yaml (max_attempts, on_invalid,
                 allow_repeats, retry_temperature).
         """
-        from llmhpo.api import tuner_config
+        from llmhpo.compose import tuner_config
 
         # A round without a valid answer falls back to the independent sampler, whatever the
         # LLM (the CLI's default for a remote one is to fail); on_invalid="fail" stops instead.
