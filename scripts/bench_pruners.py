@@ -27,6 +27,7 @@ import sys
 
 import pandas as pd
 
+from llmhpo.pruning import PRUNERS
 from llmhpo.results.aggregate import to_markdown
 from llmhpo.results.load import load_runs
 from llmhpo.results.stats import cost_curves
@@ -36,11 +37,10 @@ def twins(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per pruned study: its task, base tuner, pruner and seed, the full twin's
     epochs E and best B, the epochs the pruned study took to reach B (None if it never did)
     and its best within E epochs."""
+    suffix = rf"\+({'|'.join(p for p in PRUNERS if p != 'none')})$"  # as pruner_suffix names it
     trials = trials.assign(
-        pruner=trials["tuner"]
-        .str.extract(r"\+(median|asha|hyperband)$", expand=False)
-        .fillna("none"),
-        base=trials["tuner"].str.replace(r"\+(median|asha|hyperband)$", "", regex=True),
+        pruner=trials["tuner"].str.extract(suffix, expand=False).fillna("none"),
+        base=trials["tuner"].str.replace(suffix, "", regex=True),
     )
     seeds = trials.groupby("run")[["base", "pruner", "seed"]].first()
     curves = cost_curves(trials, "steps").merge(seeds, left_on="run", right_index=True)

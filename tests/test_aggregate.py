@@ -11,6 +11,7 @@ import pytest
 
 from llmhpo.results import stats
 from llmhpo.results.load import load_runs
+from tests.helpers.objectives import curve_studies
 from tests.helpers.runs import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -298,22 +299,9 @@ def test_runs_without_random_search_are_aggregated_and_plotted(tmp_path):
 
 
 def test_pruned_studies_are_named_apart_and_compared_at_equal_cost(tmp_path):
-    import llmhpo
     from llmhpo.results.aggregate import main
 
-    space = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
-
-    def learn(config):
-        for step in range(1, 7):
-            llmhpo.report(step, (config["x"] - 1) ** 2 + 10 / step)
-        return (config["x"] - 1) ** 2 + 10 / 6
-
-    for pruner in (None, "asha"):
-        for seed in (0, 1):
-            folder = tmp_path / "runs" / f"{pruner}{seed}"
-            llmhpo.Study(
-                space, "random", budget=12, seed=seed, folder=folder, pruner=pruner
-            ).optimize(learn)
+    curve_studies(tmp_path / "runs", [(None, 12), ("asha", 12)])
     assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--bootstrap", "50"]) == 0
     table = pd.read_csv(tmp_path / "out" / "best_at_cost.csv")
     assert set(table["tuner"]) == {"random", "random+asha"}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.objectives import curve_studies
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -82,20 +84,7 @@ def test_bench_loop_prints_the_ratio_to_optunas_own_loop():
 
 
 def test_bench_pruners_compares_each_pruned_study_with_its_full_twin(tmp_path):
-    import llmhpo
-
-    space = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
-
-    def learn(config):
-        for step in range(1, 7):
-            llmhpo.report(step, (config["x"] - 1) ** 2 + 10 / step)
-        return (config["x"] - 1) ** 2 + 10 / 6
-
-    for pruner, budget in ((None, 6), ("asha", 12), ("hyperband", 12)):
-        for seed in (0, 1):
-            folder = tmp_path / f"{pruner}{seed}"
-            llmhpo.Study(space, "random", budget=budget, seed=seed, folder=folder,
-                         pruner=pruner).optimize(learn)  # fmt: skip
+    curve_studies(tmp_path, [(None, 6), ("asha", 12), ("hyperband", 12)])
     out = run_script("bench_pruners.py", str(tmp_path))
     rows = re.findall(r"^\| random \| (asha|hyperband) \| 2 \| (\d)/2 \| ([\d.]+) \|", out, re.M)
     assert [pruner for pruner, _, _ in rows] == ["asha", "hyperband"], out

@@ -21,6 +21,7 @@ from llmhpo.objectives.train import training_task
 from llmhpo.pruning import PRUNERS
 from llmhpo.study import TrialOrderError
 from llmhpo.trial_log import TrialRecord
+from tests.helpers.objectives import learning_curve
 from tests.helpers.runs import trial_lines
 
 SPACE = {
@@ -37,9 +38,7 @@ def final(config: dict) -> float:
 
 def learn(config: dict) -> float:
     """A learning curve that falls towards the configuration's final value."""
-    for step in range(1, STEPS + 1):
-        llmhpo.report(step, final(config) + 10.0 / step)
-    return final(config) + 10.0 / STEPS
+    return learning_curve(final(config), STEPS)
 
 
 @pytest.mark.parametrize("pruner", [p for p in PRUNERS if p != "none"])

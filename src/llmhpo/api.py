@@ -179,6 +179,7 @@ class Study:
             cfg.prompt.task_description = task_description
         task = metric_task(task_description, metric, direction)
         pruner_node = pruner_config(pruner)
+        made_pruner = make_pruner(pruner_node)  # a value the pruner refuses: before any work
         record = without_neutral_keys(
             {
                 "objective": {"name": name, "metric": metric, "direction": direction},
@@ -199,7 +200,7 @@ class Study:
             self._lock = opening.pop_all()  # held until finish()
         budget = made.trials if made.trials is not None else self.budget
         self._loop = StudyLoop(
-            self.folder, self.space, made, None, budget, name, batch_size, make_pruner(pruner_node)
+            self.folder, self.space, made, None, budget, name, batch_size, made_pruner
         )
 
     @classmethod

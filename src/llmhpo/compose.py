@@ -16,7 +16,7 @@ import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers
 from llmhpo import CONFIG_MODULE
 from llmhpo.errors import ConfigError
 from llmhpo.preflight import preflight
-from llmhpo.pruning import PRUNERS, make_pruner
+from llmhpo.pruning import PRUNERS
 
 LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
 # Tuner options that are a whole configuration (tuner=fixed's `config`): the caller's replaces
@@ -84,7 +84,8 @@ def tuner_config(
 
 def pruner_config(pruner: str | Mapping[str, Any] | None) -> dict[str, Any]:
     """The `pruner` node a study's `pruner` names: a file of conf/pruner/, or a dict with the
-    file's `name` and the keys that differ; checked here, before any work."""
+    file's `name` and the keys that differ; its name and keys checked here (its values are
+    when `pruning.make_pruner` builds it)."""
     options = dict(pruner) if isinstance(pruner, Mapping) else {"name": pruner or "none"}
     name = options.pop("name", None)
     if name not in PRUNERS:
@@ -95,7 +96,6 @@ def pruner_config(pruner: str | Mapping[str, Any] | None) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"pruner={name!r} has no key(s) {unknown}; its keys are {sorted(node)}")
     node.update(options)
-    make_pruner(node)  # a value the pruner refuses is refused now
     return node
 
 

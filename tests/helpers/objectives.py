@@ -30,3 +30,31 @@ class FlakyObjective:
         if self.calls - 1 in self.nan_on:
             return Evaluation(float("nan"))
         return self.inner.evaluate(config)
+
+
+CURVE_STEPS = 6
+
+
+def learning_curve(final: float, steps: int = CURVE_STEPS) -> float:
+    """A toy learning curve for the Python API's pruners: reports `final + 10 / step` after
+    each step through `llmhpo.report` and returns the last point."""
+    import llmhpo
+
+    for step in range(1, steps + 1):
+        llmhpo.report(step, final + 10.0 / step)
+    return final + 10.0 / steps
+
+
+def curve_studies(root, plan, seeds=(0, 1)) -> None:
+    """Random-search studies of a 1-D quadratic's learning curve under `root`, one folder per
+    (pruner, budget) of `plan` and seed, named `{pruner}{seed}`."""
+    import llmhpo
+
+    space = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
+    for pruner, budget in plan:
+        for seed in seeds:
+            study = llmhpo.Study(
+                space, "random", budget=budget, seed=seed, folder=root / f"{pruner}{seed}",
+                pruner=pruner,
+            )  # fmt: skip
+            study.optimize(lambda config: learning_curve((config["x"] - 1) ** 2))

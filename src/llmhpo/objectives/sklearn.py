@@ -20,6 +20,7 @@ reports none: its epochs run inside one compiled call, and fitting it epoch by e
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -223,10 +224,12 @@ def _report_each_epoch(model: Any, x_val: np.ndarray, y_val: np.ndarray) -> None
     presence a test checks): training is the same as without it."""
     scaler, mlp = model[0], model[-1]
     hook = mlp._update_no_improvement_count
+    # The validation features, scaled once: the pipeline fits the scaler before the MLP.
+    scaled = functools.cache(lambda: scaler.transform(x_val))
 
     def after_epoch(*args: Any) -> None:
         hook(*args)
-        report(mlp.n_iter_, 1.0 - float(mlp.score(scaler.transform(x_val), y_val)))
+        report(mlp.n_iter_, 1.0 - float(mlp.score(scaled(), y_val)))
 
     mlp._update_no_improvement_count = after_epoch
 

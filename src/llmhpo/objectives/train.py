@@ -168,15 +168,20 @@ class TrainObjective:
             divergence_check_every(self.device),
             self.batches_per_call,
         )
-        validation = self._device_split("val")
-        reporter = EpochReporter(
-            lambda: evaluate_split(
-                model, validation.images, validation.labels, augmenter.eval,
-                self.eval_batch_size, _autocast(self.precision),
-            )["error"]
-        )  # fmt: skip
+        autocast = _autocast(self.precision)
+
+        def measure(split: str) -> dict[str, float]:
+            part = self._device_split(split)
+            return evaluate_split(
+                model, part.images, part.labels, augmenter.eval, self.eval_batch_size, autocast
+            )
+
+        # The validation curve, where the validation error is measured at all (not when the
+        # best configuration is retrained for its test error).
+        reporter = EpochReporter(lambda: measure("val")) if "val" in splits else None
+        callbacks = [*self.callbacks, *([reporter] if reporter is not None else [])]
         trainer = build_trainer(
-            self.trainer_cfg, self.device, self.precision, self.epochs, [*self.callbacks, reporter]
+            self.trainer_cfg, self.device, self.precision, self.epochs, callbacks
         )
         started = time.perf_counter()
         trainer.fit(module)
@@ -193,12 +198,9 @@ class TrainObjective:
             "params": sum(p.numel() for p in model.parameters()),
             "model_settings": model_settings(self.model_cfg, config),
         }
-        autocast = _autocast(self.precision)
         for split in splits:
-            part = self._device_split(split)
-            result = evaluate_split(
-                model, part.images, part.labels, augmenter.eval, self.eval_batch_size, autocast
-            )
+            # The last epoch's validation is the trained model's: measured once, not again.
+            result = reporter.last if split == "val" and reporter is not None else measure(split)
             metrics.update({f"{split}_{key}": value for key, value in result.items()})
         return metrics
 
@@ -216,15 +218,17 @@ def _autocast(precision: str) -> torch.dtype | None:
 
 class EpochReporter(L.Callback):
     """Reports the validation error after each epoch (`progress.report`, step = epochs done):
-    the trial's curve in the trial log, and what a pruner judges it by."""
+    the trial's curve in the trial log, and what a pruner judges it by. `last` keeps the last
+    epoch's whole measurement (error, loss, accuracy): the trained model's validation."""
 
-    def __init__(self, validation_error: Callable[[], float]):
-        self.validation_error = validation_error
+    def __init__(self, validation: Callable[[], dict[str, float]]):
+        self.validation = validation
+        self.last: dict[str, float] = {}
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
-        error = self.validation_error()
+        self.last = self.validation()
         module.train()  # evaluate_split leaves the model in eval mode
-        report(trainer.current_epoch + 1, error)
+        report(trainer.current_epoch + 1, self.last["error"])
 
 
 def divergence_check_every(device: torch.device) -> int:

@@ -23,39 +23,36 @@ def safe_name(text: str) -> str:
 
 def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     """Best value so far against evaluations, one line and 95% band per tuner."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for tuner, group in summary[summary["task"] == task].groupby("tuner", sort=True):
-        group = group.sort_values("k")
-        line = ax.plot(group["k"], group["mean"], marker="o", markersize=3, label=tuner)[0]
-        ax.fill_between(group["k"], group["low"], group["high"], color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel("best value so far (mean, 95% bootstrap)")
-    ax.set_title(task)
-    if (summary.loc[summary["task"] == task, "mean"] > 0).all():
-        ax.set_yscale("log")
-    # Beside the axes, not over them: a suite compares up to a dozen tuners, whose legend would
-    # hide the curves (and matplotlib's search for a free "best" spot is slow with many points).
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    rows = summary[summary["task"] == task]
+    ylabel = "best value so far (mean, 95% bootstrap)"
+    return _plot_bands(rows, "k", "evaluations", ylabel, task, bool((rows["mean"] > 0).all()), path)
 
 
 def plot_cost(table: pd.DataFrame, task: str, cost: str, path: Path) -> Path:
     """Best value reached within each cost budget (epochs or seconds spent), one line and 95%
     band per tuner: a pruned study beside a full one at equal cost."""
+    rows = table[table["task"] == task]
+    xlabel = "epochs spent (steps reported)" if cost == "steps" else "seconds spent"
+    ylabel = "best value within the cost (mean, 95% bootstrap)"
+    return _plot_bands(rows, "cost", xlabel, ylabel, task, False, path)
+
+
+def _plot_bands(
+    rows: pd.DataFrame, x: str, xlabel: str, ylabel: str, title: str, log_y: bool, path: Path
+) -> Path:
+    """One line (`mean` against `x`) and its 95% band (`low`, `high`) per tuner of `rows`."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    for tuner, group in table[table["task"] == task].groupby("tuner", sort=True):
-        group = group.sort_values("cost")
-        line = ax.plot(group["cost"], group["mean"], marker="o", markersize=3, label=tuner)[0]
-        ax.fill_between(
-            group["cost"], group["low"], group["high"], color=line.get_color(), alpha=0.2
-        )
-    ax.set_xlabel("epochs spent (steps reported)" if cost == "steps" else "seconds spent")
-    ax.set_ylabel("best value within the cost (mean, 95% bootstrap)")
-    ax.set_title(task)
+    for tuner, group in rows.groupby("tuner", sort=True):
+        group = group.sort_values(x)
+        line = ax.plot(group[x], group["mean"], marker="o", markersize=3, label=tuner)[0]
+        ax.fill_between(group[x], group["low"], group["high"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if log_y:
+        ax.set_yscale("log")
+    # Beside the axes, not over them: a suite compares up to a dozen tuners, whose legend would
+    # hide the curves (and matplotlib's search for a free "best" spot is slow with many points).
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
