@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from sklearn.svm import SVC
 
 from llmhpo.builder import build_objective, build_search_space
 from llmhpo.errors import ConfigError
-from llmhpo.objectives.sklearn import DATASETS
+from llmhpo.objectives.sklearn import DATASETS, lr_stages
 from tests.helpers.config import compose_config
 
 # One configuration per model, and the estimator scikit-learn builds for it by itself: HPOBench's
@@ -163,7 +164,9 @@ def test_a_study_tests_its_best_configuration_at_the_end(cli, tmp_path):
     assert "test_error" not in summary["best_metrics"]  # measured once, never shown to the tuner
 
 
-@pytest.mark.parametrize(("model", "reports"), [("nn", True), ("histgb", True), ("svm", False)])
+@pytest.mark.parametrize(
+    ("model", "reports"), [("nn", True), ("histgb", True), ("lr", True), ("svm", False)]
+)
 def test_iterative_models_report_their_curve_and_its_last_point_is_the_value(model, reports):
     from llmhpo.progress import reporting_to
 
@@ -179,3 +182,48 @@ def test_iterative_models_report_their_curve_and_its_last_point_is_the_value(mod
     assert steps == sorted(set(steps)) and len(steps) >= 2
     assert curve[-1][1] == pytest.approx(evaluation.value, abs=1e-12)
     assert objective.task.step_name in ("epoch", "boosting iteration")
+
+
+@pytest.mark.parametrize("model", ["histgb", "lr"])
+def test_a_model_fitted_in_stages_is_the_model_one_fit_trains(model):
+    """Not only the same score: the same model (the score of 40 flowers could hide a change)."""
+    config, estimator = CASES[model]
+    _, objective = sklearn_objective(model, "iris", seed=7)
+    x_train, y_train, x_val, _ = iris_splits()
+    staged = objective._fit(config, x_train, y_train, report=True)
+    own = make_pipeline(StandardScaler(), estimator(config).set_params(random_state=7))
+    own.fit(x_train, y_train)
+    np.testing.assert_array_equal(staged.predict_proba(x_val), own.predict_proba(x_val))
+
+
+def test_lr_stages_grow_geometrically_to_the_full_fit():
+    assert lr_stages(1000) == [1, 3, 10, 32, 100, 316, 1000]
+    assert lr_stages(1) == [1] and lr_stages(5) == [1, 3, 5]
+
+
+def sgd_epoch_logs(text: str) -> list[list[str]]:
+    """scikit-learn's verbose SGD log, split per one-vs-rest class: each epoch's weight norm,
+    bias, sample count and average loss."""
+    per_class: list[list[str]] = []
+    for match in re.finditer(r"-- Epoch (\d+)\n(Norm: [^\n]*?), Objective", text):
+        if match.group(1) == "1":
+            per_class.append([])
+        per_class[-1].append(match.group(2))
+    return per_class
+
+
+def test_a_fit_of_k_sgd_epochs_is_the_first_k_epochs_of_the_full_fit(capsys):
+    """What makes lr's staged curve exact: each stage is a fresh fit of k epochs, which must
+    train the very weights the full fit had after its k-th epoch."""
+    config, estimator = CASES["lr"]
+    x_train, y_train, _, _ = iris_splits()
+    features = StandardScaler().fit_transform(x_train)
+    logs = {}
+    for epochs in (10, 40):
+        estimator(config).set_params(max_iter=epochs, random_state=7, verbose=1).fit(
+            features, y_train
+        )
+        logs[epochs] = sgd_epoch_logs(capsys.readouterr().out)
+    assert len(logs[40]) == 3 and [len(epochs) for epochs in logs[40]] == [40] * 3
+    assert [epochs[:10] for epochs in logs[40]] == logs[10]
+    assert logs[40][0][10] != logs[40][0][9]  # the log does move from epoch to epoch

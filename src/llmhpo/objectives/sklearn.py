@@ -9,13 +9,18 @@ tuned value is the validation error. The test split is measured only for the stu
 configuration at its end, refitted on training + validation data as HPOBench's
 `objective_function_test` does.
 
-Two models report a learning curve as they train (`llmhpo.report`, what a pruner judges):
-`nn` its validation error after each epoch, `histgb` after each `HISTGB_STEP` boosting
-iterations. Both train exactly as without it (a test holds each equal to a plain fit): the
-MLP reports from the hook scikit-learn calls at each epoch's end, and the boosted trees grow
-in stages with `warm_start`, which adds the same trees one fit would. `lr` (SGDClassifier)
-reports none: its epochs run inside one compiled call, and fitting it epoch by epoch
-(`partial_fit`) would train another model.
+Three models report a learning curve as they train (`llmhpo.report`, what a pruner judges),
+each trained exactly as without it (a test holds each equal to a plain fit):
+- `nn`: its validation error after each epoch, from the hook scikit-learn's MLP calls at
+  each epoch's end;
+- `histgb`: after each `HISTGB_STEP` boosting iterations, grown in stages with
+  `warm_start`, which adds the same trees one fit would;
+- `lr` (SGDClassifier): after 1, 3, 10, 32, 100, 316 and 1,000 epochs (`lr_stages`). Its
+  epochs run inside one compiled call, so each point is a fresh fit of that many epochs:
+  scikit-learn's SGD decides each epoch from the seed and the epochs before it only, so a
+  fit of k epochs is the first k epochs of the full fit (a test compares their per-epoch
+  logs), and the last stage is the full fit. The curve costs about 1.46 fits (1,462
+  epochs for 1,000); a pruned trial stops after a fraction of that.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from llmhpo.space import SearchSpace
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris")
 HISTGB_STEP = 10  # boosting iterations between two points of histgb's curve
-STEP_NAMES = {"nn": "epoch", "histgb": "boosting iteration"}  # the models that report a curve
+# The models that report a curve, and what their steps count.
+STEP_NAMES = {"nn": "epoch", "histgb": "boosting iteration", "lr": "epoch"}
 
 
 @dataclass(frozen=True)
@@ -213,8 +219,11 @@ class SklearnObjective:
             warnings.simplefilter("ignore", ConvergenceWarning)
             if report and self.model == "nn":
                 _report_each_epoch(model, self.splits.x_val, self.splits.y_val)
-            if report and self.model == "histgb":
-                return _fit_in_stages(model, x, y, self.splits.x_val, self.splits.y_val)
+            if report and self.model in STAGES:
+                stages, warm_start = STAGES[self.model]
+                return _fit_in_stages(
+                    model, x, y, self.splits.x_val, self.splits.y_val, stages, warm_start
+                )
             return model.fit(x, y)
 
 
@@ -234,17 +243,47 @@ def _report_each_epoch(model: Any, x_val: np.ndarray, y_val: np.ndarray) -> None
     mlp._update_no_improvement_count = after_epoch
 
 
+def histgb_stages(total: int) -> list[int]:
+    """Boosting iterations at which histgb's curve has a point: every HISTGB_STEP, and the last."""
+    return [*range(HISTGB_STEP, total, HISTGB_STEP), total]
+
+
+def lr_stages(total: int) -> list[int]:
+    """Epochs at which lr's curve has a point: about 3.16x apart (1, 3, 10, 32, ...), and the
+    last. Each is a fresh fit, so the curve costs the sum; a geometric series keeps it to
+    about 1.46 fits while giving a pruner points from the first epoch on."""
+    stages: list[int] = []
+    while (epochs := round(10 ** (len(stages) / 2))) < total:
+        stages.append(epochs)
+    return [*stages, total]
+
+
+# Models fitted in stages of their `max_iter`, and whether a stage continues the last one
+# (histgb: `warm_start` adds trees) or fits afresh (lr: SGD cannot resume its shuffles).
+STAGES: dict[str, tuple[Callable[[int], list[int]], bool]] = {
+    "histgb": (histgb_stages, True),
+    "lr": (lr_stages, False),
+}
+
+
 def _fit_in_stages(
-    model: Any, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    stages: Callable[[int], list[int]],
+    warm_start: bool,
 ) -> Any:
-    """Fit the pipeline's boosted trees HISTGB_STEP iterations at a time (`warm_start` adds
-    the trees one fit of all of them would), reporting the validation error after each
-    stage; the fitted pipeline."""
-    scaler, trees = model[0], model[-1]
+    """Fit the pipeline's estimator to `max_iter` in `stages`, reporting the
+    validation error after each (at the iterations really done, `n_iter_`); the fitted
+    pipeline, the same as one fit to `max_iter`. The features are scaled once."""
+    scaler, estimator = model[0], model[-1]
     features, x_val = scaler.fit_transform(x), scaler.transform(x_val)
-    total = trees.max_iter
-    trees.set_params(warm_start=True)
-    for done in [*range(HISTGB_STEP, total, HISTGB_STEP), total]:
-        trees.set_params(max_iter=done).fit(features, y)
-        report(done, 1.0 - float(trees.score(x_val, y_val)))
+    estimator.set_params(warm_start=warm_start)
+    for stage in stages(estimator.max_iter):
+        estimator.set_params(max_iter=stage).fit(features, y)
+        report(estimator.n_iter_, 1.0 - float(estimator.score(x_val, y_val)))
+        if estimator.n_iter_ < stage:  # it stopped by itself (a `tol`): later stages repeat this
+            break
     return model
