@@ -17,8 +17,8 @@ bootstrap interval over seeds, and whether it is worse or better beyond the
 noise) and versus_counts.{md,csv} (those verdicts counted across tasks),
 totals.{md,csv} (tokens, cost, seconds per tuner), curves/*.png and, for toy
 functions, paths/*.png. Where trials reported curves (or with --cost seconds),
-best_at_cost.{md,csv} (the best value reached within a quarter, half and all of the
-largest study's spending, in epochs or seconds, with a 95% bootstrap interval: a
+best_at_cost.{md,csv} (the best value reached within a quarter, half and all of what
+every study of the task spent, in epochs or seconds, with a 95% bootstrap interval: a
 pruned study beside a full one at equal cost) and cost/*.png. A pruned study is
 named with its pruner (random+asha), apart from the full one. Problems with runs
 are printed and saved to problems.txt; they never stop the aggregation.
@@ -129,16 +129,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_costs(trials: pd.DataFrame, args: argparse.Namespace) -> None:
-    """best_at_cost (at a quarter, half and all of the largest study's spending) and a plot
-    per task of the best value against the cost spent: pruned studies beside full ones."""
+    """best_at_cost and a plot per task of the best value against the cost spent: pruned
+    studies beside full ones.
+
+    The table's budgets are a quarter, half and all of what every study of the task spent
+    (the least any spent): within them no study had stopped, so none is judged on cost it
+    never had the budget for. The plot goes on to the largest study's spending."""
     curves = stats.cost_curves(trials, args.cost)
-    largest = float(curves.groupby("run")["cost"].max().max())
-    grid = sorted({*np.linspace(largest / 20, largest, 20), largest / 4, largest / 2})
-    table = stats.best_at_cost(curves, grid, seed=args.seed, n_boot=args.bootstrap)
-    shown = table[table["cost"].isin([largest / 4, largest / 2, largest])]
-    shown = shown.set_index(["task", "tuner"])  # the rows' names, not a row number
-    write_table(shown, args.out / "best_at_cost")
-    print(f"best_at_cost ({args.cost} spent):\n{to_markdown(shown)}")
+    spent = curves.groupby(["task", "run"])["cost"].max()
+    tables, shown = [], []
+    for task, group in curves.groupby("task", sort=True):
+        common, largest = float(spent[task].min()), float(spent[task].max())
+        budgets = (common / 4, common / 2, common)
+        grid = sorted({*np.linspace(largest / 20, largest, 20), *budgets})
+        table = stats.best_at_cost(group, grid, seed=args.seed, n_boot=args.bootstrap)
+        tables.append(table)
+        shown.append(table[table["cost"].isin(budgets)])
+    table = pd.concat(tables, ignore_index=True)
+    shown_table = pd.concat(shown).set_index(["task", "tuner"])  # the rows' names, not a number
+    write_table(shown_table, args.out / "best_at_cost")
+    print(f"best_at_cost ({args.cost} spent):\n{to_markdown(shown_table)}")
     (args.out / "cost").mkdir(exist_ok=True)
     for task in sorted(table["task"].unique()):
         plot_cost(table, task, args.cost, args.out / "cost" / f"{safe_name(task)}.png")
