@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="run or multirun folders, or globs")
     parser.add_argument("--by-task", action="store_true", help="also per task and pruner")
+    parser.add_argument(
+        "--per-study", action="store_true", help="also each pruned study beside its full twin"
+    )
     args = parser.parse_args(argv)
     loaded = load_runs(args.paths)
     for problem in loaded.problems:
@@ -103,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.by_task:
         print()
         print(to_markdown(summary(table, ("task", "pruner")).set_index(["task", "pruner"])))
+    if args.per_study:
+        print()
+        keys = ["task", "tuner", "pruner", "seed"]
+        print(to_markdown(table.sort_values(keys).set_index(keys).round(4)))
     return 0
 
 

@@ -85,9 +85,12 @@ def test_bench_loop_prints_the_ratio_to_optunas_own_loop():
 
 def test_bench_pruners_compares_each_pruned_study_with_its_full_twin(tmp_path):
     curve_studies(tmp_path, [(None, 6), ("asha", 12), ("hyperband", 12)])
-    out = run_script("bench_pruners.py", str(tmp_path))
+    out = run_script("bench_pruners.py", str(tmp_path), "--per-study")
     rows = re.findall(r"^\| random \| (asha|hyperband) \| 2 \| (\d)/2 \| ([\d.]+) \|", out, re.M)
     assert [pruner for pruner, _, _ in rows] == ["asha", "hyperband"], out
     # random search proposes the same first configurations with or without a pruner, so the
     # pruned twin reaches the full one's best, within its epochs or later
     assert all(0 <= float(saved) < 1 for _, _, saved in rows)
+    # --per-study: the four pruned studies, each beside its twin's 6 trials of 6 epochs
+    studies = re.findall(r"^\| custom \| random \| (asha|hyperband) \| (\d) \| 36 \|", out, re.M)
+    assert sorted(studies) == [("asha", "0"), ("asha", "1"), ("hyperband", "0"), ("hyperband", "1")]
