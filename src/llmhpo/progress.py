@@ -37,6 +37,12 @@ def report(step: int, value: float) -> None:
         raise TrialPruned(int(step))
 
 
+def listening() -> bool:
+    """Whether a study hears `report` here: an objective whose curve costs work of its own
+    (lr's staged fits) does that work only then, and trains in one go elsewhere."""
+    return _REPORTER.get() is not None
+
+
 @contextlib.contextmanager
 def reporting_to(reporter: Reporter) -> Iterator[None]:
     """Within the block, `report` goes to `reporter` (the study's, for the trial it runs)."""

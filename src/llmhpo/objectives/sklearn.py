@@ -20,7 +20,8 @@ each trained exactly as without it (a test holds each equal to a plain fit):
   scikit-learn's SGD decides each epoch from the seed and the epochs before it only, so a
   fit of k epochs is the first k epochs of the full fit (a test compares their per-epoch
   logs), and the last stage is the full fit. The curve costs about 1.46 fits (1,462
-  epochs for 1,000); a pruned trial stops after a fraction of that.
+  epochs for 1,000); a pruned trial stops after a fraction of that. Outside a study
+  (nobody `listening`) the stages are skipped: one fit gives the same model.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import Evaluation, TaskInfo, error_rate_task
-from llmhpo.progress import report
+from llmhpo.progress import listening, report
 from llmhpo.space import SearchSpace
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris")
@@ -219,10 +220,9 @@ class SklearnObjective:
             warnings.simplefilter("ignore", ConvergenceWarning)
             if report and self.model == "nn":
                 _report_each_epoch(model, self.splits.x_val, self.splits.y_val)
-            if report and self.model in STAGES:
-                stages, warm_start = STAGES[self.model]
+            if report and self.model in STAGES and listening():
                 return _fit_in_stages(
-                    model, x, y, self.splits.x_val, self.splits.y_val, stages, warm_start
+                    model, x, y, self.splits.x_val, self.splits.y_val, *STAGES[self.model]
                 )
             return model.fit(x, y)
 

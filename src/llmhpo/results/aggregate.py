@@ -136,22 +136,18 @@ def write_costs(trials: pd.DataFrame, args: argparse.Namespace) -> None:
     (the least any spent): within them no study had stopped, so none is judged on cost it
     never had the budget for. The plot goes on to the largest study's spending."""
     curves = stats.cost_curves(trials, args.cost)
-    spent = curves.groupby(["task", "run"])["cost"].max()
-    tables, shown = [], []
-    for task, group in curves.groupby("task", sort=True):
-        common, largest = float(spent[task].min()), float(spent[task].max())
-        budgets = (common / 4, common / 2, common)
-        grid = sorted({*np.linspace(largest / 20, largest, 20), *budgets})
-        table = stats.best_at_cost(group, grid, seed=args.seed, n_boot=args.bootstrap)
-        tables.append(table)
-        shown.append(table[table["cost"].isin(budgets)])
-    table = pd.concat(tables, ignore_index=True)
-    shown_table = pd.concat(shown).set_index(["task", "tuner"])  # the rows' names, not a number
-    write_table(shown_table, args.out / "best_at_cost")
-    print(f"best_at_cost ({args.cost} spent):\n{to_markdown(shown_table)}")
     (args.out / "cost").mkdir(exist_ok=True)
-    for task in sorted(table["task"].unique()):
+    shown = []
+    for task, group in curves.groupby("task", sort=True):
+        spent = group.groupby("run")["cost"].max()
+        budgets = (spent.min() / 4, spent.min() / 2, spent.min())
+        grid = sorted({*np.linspace(spent.max() / 20, spent.max(), 20), *budgets})
+        table = stats.best_at_cost(group, grid, seed=args.seed, n_boot=args.bootstrap)
+        shown.append(table[table["cost"].isin(budgets)])
         plot_cost(table, task, args.cost, args.out / "cost" / f"{safe_name(task)}.png")
+    at_budgets = pd.concat(shown).set_index(["task", "tuner"])  # the rows' names, not a number
+    write_table(at_budgets, args.out / "best_at_cost")
+    print(f"best_at_cost ({args.cost} spent):\n{to_markdown(at_budgets)}")
 
 
 def write_versus(
