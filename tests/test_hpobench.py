@@ -206,7 +206,6 @@ def test_an_llm_prompt_for_a_grid_parameter_lists_its_values():
     assert answer_schema(space)["properties"]["depth"] == {"enum": [1, 2, 3]}
 
 
-@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_two_task_two_tuner_two_seed_suite_resumes_and_aggregates_beside_the_paper(cli, tmp_path):
     sweep = tmp_path / "suite"
     args = [

@@ -246,7 +246,6 @@ def test_a_return_value_that_is_no_metric_stops_the_sweep_naming_the_fix(tmp_pat
     assert not (folder / "trials.jsonl").exists()  # not logged: a rerun asks the round again
 
 
-@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_killed_sweep_resumes_with_exactly_its_budget_and_the_same_proposals(tmp_path):
     args = [
         "x=interval(-1, 1)",

@@ -124,31 +124,6 @@ def test_missing_key_fails_before_training_and_names_the_variable(tmp_path):
     assert not list(tmp_path.glob("outputs/*/trials.jsonl"))
 
 
-@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
-def test_the_api_key_leaves_no_trace_in_the_run_folder(llama_server, tmp_path):
-    secret = "sk-llmhpo-test-0123456789abcdef-SECRET"
-    result = run_cli(
-        [
-            "objective=toy",
-            "tuner=llm",
-            "llm=openai",
-            "llm.model=openai/smollm2",
-            f"llm.api_base={llama_server}",
-            "llm.api_key_env=LLMHPO_TEST_KEY",
-            "budget=2",
-            "tuner.on_invalid=random",
-        ],
-        tmp_path,
-        timeout=300,
-        split=True,
-        env={"LLMHPO_TEST_KEY": secret},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    files = assert_no_trace(secret, tmp_path, result)
-    assert any(p.name == "trials.jsonl" for p in files)
-    assert any(".cache" in p.parts for p in files)  # the LLM cache was written, and is checked too
-
-
 def run_with_key(server: FaultyLLMServer, secret: str, tmp_path, *extra: str):
     """A 2-round toy study of the CLI with `server` as its remote LLM, reached with the key
     `secret` from the environment; stdout and stderr apart."""
@@ -177,19 +152,23 @@ def test_a_key_echoed_in_a_providers_error_text_reaches_no_file_and_no_output(tm
     assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
 
 
-@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_a_key_echoed_in_a_200_answer_reaches_no_file_and_no_output(tmp_path):
     """The answer itself repeats the Authorization header: it is provider text like an error's,
-    and is redacted before the trial log, the cache, run.log or the terminal see it."""
+    and is redacted before the trial log, the cache, run.log or the terminal see it. The key
+    is sent in every request's header, so this also holds that a key read from the
+    environment reaches no file of the run folder and no output (.hydra/ included)."""
     secret = "sk-llmhpo-test-echoed-in-answer-0123456789"
     answers = ['{"x1": 1.5, "x2": 2.5}', '{"x1": 1.5, "x2": 2.5}']
     with FaultyLLMServer(["200-echo", "200-echo", "200-echo", "200-echo"], answers) as server:
         result = run_with_key(server, secret, tmp_path, "tuner.on_invalid=random")
     assert result.returncode == 0, result.stderr[-3000:]
+    sent = {value for h in server.headers for k, value in h.items() if k.lower() == "authorization"}
+    assert sent == {f"Bearer {secret}"}  # the key went to the server with every request
     (log_path,) = tmp_path.glob("outputs/*/trials.jsonl")
     assert "Authorization: Bearer [REDACTED]" in log_path.read_text()  # the answers are logged
     files = assert_no_trace(secret, tmp_path, result)
     assert any(p.name == "run.log" for p in files) and any(".cache" in p.parts for p in files)
+    assert any(".hydra" in p.parts for p in files)
 
 
 @pytest.mark.parametrize("door", ["cli", "api"])

@@ -106,7 +106,6 @@ def test_on_invalid_fail_logs_the_round_then_stops(tmp_path):
     assert len(records[-1].tuner["answers"]) == 1
 
 
-@pytest.mark.slow
 def test_resume_after_kill_continues_the_same_conversation(tmp_path):
     args = [
         sys.executable,
@@ -115,11 +114,11 @@ def test_resume_after_kill_continues_the_same_conversation(tmp_path):
         "objective=toy",
         "tuner=llm",
         "llm=local",
-        "budget=4",
+        "budget=3",
         "prompt=chat",
         "tuner.allow_repeats=true",
         "llm.cache=false",
-        "objective.delay_seconds=1.5",
+        "objective.delay_seconds=1.0",
     ]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     whole.mkdir(), killed.mkdir()
