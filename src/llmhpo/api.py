@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import numbers
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
@@ -37,7 +36,7 @@ from omegaconf import OmegaConf
 from llmhpo.compose import pruner_config, tuner_config
 from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
-from llmhpo.progress import TrialPruned, reporting_to
+from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import make_pruner
 from llmhpo.run_folder import study_folder
 from llmhpo.space import SearchSpace
@@ -250,17 +249,18 @@ class Study:
             self._loop.tell(trial.record, error=str(failed))
             return
         if pruned:
+            if value is not None:
+                raise ConfigError(
+                    f"tell(trial, {value!r}, pruned=True): a pruned trial's value is its last "
+                    "reported step's; report the value as a step (trial.report(step, value)), "
+                    "then tell the trial pruned without one"
+                )
             reported = trial.record.curve[-1][1] * self._sign if trial.record.curve else None
             self._loop.tell(trial.record, pruned=True, metrics={METRIC_KEY: reported})
             return
         if value is None:
             raise ConfigError("tell needs the trial's value, or failed='why' for a failed trial")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ConfigError(
-                f"tell takes the trial's value as a number, got {value!r} "
-                f"({type(value).__name__}); or failed='why' for a failed trial"
-            )
-        value = float(value)
+        value = as_value(value, "tell takes the trial's value (or failed='why' for a failed trial)")
         self._loop.tell(trial.record, self._sign * value, {METRIC_KEY: value})
 
     @property
@@ -268,14 +268,11 @@ class Study:
         """What turns the caller's metric into the value the tuners minimise, and back."""
         return -1.0 if self.direction == "maximize" else 1.0
 
-    def _report(self, trial: Trial, step: int, value: float) -> bool:
+    def _report(self, trial: Trial, step: Any, value: Any) -> bool:
         """A step of a running trial, for `Trial.report` and `llmhpo.report`; returns whether
-        the pruner stops the trial there."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ConfigError(f"report takes the trial's metric as a number, got {value!r}")
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-            raise ConfigError(f"report takes the step as a whole number, got {step!r}")
-        return self._loop.report(trial.record, int(step), self._sign * float(value))
+        the pruner stops the trial there. Step and value are checked as every door checks
+        them (`progress.as_step`, `as_value`)."""
+        return self._loop.report(trial.record, step, self._sign * as_value(value))
 
     @in_door_terms
     def optimize(self, fn: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
@@ -288,18 +285,22 @@ class Study:
         Returns:
             The summary, as written to summary.json.
         """
-        while (trial := self.ask()) is not None:
-            try:
-                with reporting_to(functools.partial(self._report, trial)):
-                    value = fn(dict(trial.config))
-            except TrialPruned:
-                self.tell(trial, pruned=True)
-                continue
-            except Exception as error:  # a failing trial is data, not a reason to stop
-                log.exception("Trial %d failed", trial.number)
-                self.tell(trial, failed=f"{type(error).__name__}: {error}")
-                continue
-            self.tell(trial, value)
+        try:
+            while (trial := self.ask()) is not None:
+                try:
+                    with reporting_to(functools.partial(self._report, trial)):
+                        value = fn(dict(trial.config))
+                except Exception as error:  # a failing trial is data, not a reason to stop
+                    if is_pruned_signal(error) and trial.record.curve:
+                        self.tell(trial, pruned=True)
+                        continue
+                    log.exception("Trial %d failed", trial.number)
+                    self.tell(trial, failed=failure_text(error))
+                    continue
+                self.tell(trial, value)
+        except BaseException:  # the study stops (Ctrl-C, a tuner that gave up): free its folder
+            self._release()
+            raise
         return self.finish()
 
     @in_door_terms
@@ -312,7 +313,13 @@ class Study:
                 {"direction": self.direction, "metric": self.metric, "best_metric": self.best_value}
             )
         finally:
-            self._lock.close()
+            self._release()
+
+    def _release(self) -> None:
+        """Close the trial log (fsyncing what it holds) and release the folder's lock; the
+        folder can be opened again, in this process or another."""
+        self._loop.trial_log.close()
+        self._lock.close()
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -333,4 +340,6 @@ class Study:
     def best_value(self) -> float | None:
         """The best metric value as reported (the largest where direction is maximize)."""
         best = self.best_trial
-        return None if best is None else best.metrics[METRIC_KEY]
+        if best is None:
+            return None
+        return best.metrics.get(METRIC_KEY, self._sign * best.value)  # a line written by hand

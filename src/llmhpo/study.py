@@ -16,7 +16,7 @@ from typing import Any
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.files import DamagedFileError, read_json, write_json_atomic
 from llmhpo.objectives.base import METRIC_KEY, Objective
-from llmhpo.progress import TrialPruned, reporting_to
+from llmhpo.progress import as_step, as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import Pruner
 from llmhpo.rounds import Rounds
 from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE
@@ -158,15 +158,17 @@ class StudyLoop:
             raise self._gave_up_error(self._gave_up)
         return asked
 
-    def report(self, record: TrialRecord, step: int, value: float) -> bool:
+    def report(self, record: TrialRecord, step: Any, value: Any) -> bool:
         """A point of the curve of a trial out for evaluation: its value after `step` steps
-        (steps increasing); returns whether the pruner stops the trial there (then tell it
-        with `pruned=True`). Kept in the trial's record, so the log holds the curve."""
+        (whole numbers >= 0, increasing); returns whether the pruner stops the trial there
+        (then tell it with `pruned=True`). Checked before it is kept in the trial's record,
+        so the log never holds a point that a resumed study would refuse."""
         if not self.rounds.holds(record):
             raise TrialOrderError(
                 f"report for trial {getattr(record, 'round', record)!r}, which is not out "
                 "for evaluation: report the steps of a trial that ask returned, before its tell"
             )
+        step, value = as_step(step), as_value(value)
         if record.curve and step <= record.curve[-1][0]:
             raise TrialOrderError(
                 f"trial {record.round}: step {step} reported after step {record.curve[-1][0]}; "
@@ -236,13 +238,14 @@ class StudyLoop:
         try:
             with reporting_to(lambda step, value: self.report(record, step, value)):
                 evaluation = self.objective.evaluate(record.config)
-        except TrialPruned:  # its metrics: the last point of its curve, as the prompt names it
-            shown = self.objective.task.feedback[0][1]
-            self.tell(record, pruned=True, metrics={shown: record.curve[-1][1]})
-            return
         except Exception as error:  # a failing trial is data, not a reason to stop the study
+            if is_pruned_signal(error) and record.curve:
+                # its metrics: the last point of its curve, as the prompt names it
+                shown = self.objective.task.feedback[0][1]
+                self.tell(record, pruned=True, metrics={shown: record.curve[-1][1]})
+                return
             log.exception("Trial %d failed", record.round)
-            self.tell(record, error=f"{type(error).__name__}: {error}")
+            self.tell(record, error=failure_text(error))
             return
         self.tell(record, evaluation.value, evaluation.metrics)
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from llmhpo.errors import LlmhpoError
+from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.files import json_safe, write_atomic
+from llmhpo.progress import as_step, as_value
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,28 @@ class TrialRecord:
     def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
+
+
+def _drop_bad_points(record: TrialRecord) -> list[str]:
+    """Remove from `record.curve` the points a study cannot replay (a step that is not a whole
+    number >= 0 above the one before, a value that is not a finite number); returns what was
+    dropped, for the warning. A pruned trial left without a point is a failed one."""
+    kept: list[list[float]] = []
+    dropped: list[str] = []
+    for point in record.curve or []:
+        try:
+            step, value = as_step(point[0]), as_value(point[1])
+        except (ConfigError, TypeError, IndexError, KeyError):
+            step, value = None, math.nan
+        if step is None or not math.isfinite(value) or (kept and step <= kept[-1][0]):
+            dropped.append(f"round {record.round}: {point!r}")
+            continue
+        kept.append([step, value])
+    record.curve = kept
+    if dropped and record.status == "pruned" and not kept:
+        record.status = "failed"
+        record.error = f"{record.error} (at a step that cannot be replayed)"
+    return dropped
 
 
 class TrialLogError(LlmhpoError, RuntimeError):
@@ -186,6 +209,7 @@ class TrialLog:
                 "file away to start the study afresh."
             )
         records: list[TrialRecord] = []
+        dropped: list[str] = []
         for number, record in scan.records:
             if record.round != len(records):
                 raise TrialLogError(
@@ -193,7 +217,15 @@ class TrialLog:
                     f"round {record.round}. The log must list rounds 0, 1, 2, ... in order; "
                     "was it edited or written by two runs at once?"
                 )
+            dropped += _drop_bad_points(record)
             records.append(record)
+        if dropped:
+            log.warning(
+                "%s: dropping curve points that no study can replay (%s); they were logged by "
+                "an earlier version that did not check reported steps",
+                self.path,
+                "; ".join(dropped),
+            )
         return records
 
     def append(self, record: TrialRecord) -> None:
