@@ -270,3 +270,61 @@ def test_null_is_a_choice_every_tuner_can_propose(tmp_path):
         study = llmhpo.Study(space, tuner, budget=8, folder=tmp_path / tuner)
         study.optimize(lambda config: config["x"] + (0.0 if config["act"] is None else 1.0))
         assert {t.config["act"] for t in study.trials} == {None, "relu"}
+
+
+REFUSED_NAMES = {
+    "a double quote": 'learning "rate"',
+    "a backslash": "lr\\n",
+    "a newline": "learning\nrate",
+    "a tab": "learning\trate",
+    "an empty string": "",
+    "1,000 characters": "x" * 1000,
+    "a number": 3,
+    "null": None,
+}
+
+
+@pytest.mark.parametrize("why", sorted(REFUSED_NAMES))
+def test_a_name_no_tuner_can_carry_is_refused_in_one_line_when_the_space_is_built(why, tmp_path):
+    """A double quote in a name crashed llama.cpp's grammar parser (the process died with no
+    Python error): such names are refused before any tuner sees them, at every door."""
+    import llmhpo
+
+    parameters = {REFUSED_NAMES[why]: {"type": "float", "low": 0, "high": 1}}
+    with pytest.raises(SearchSpaceError, match="name parameters with 1 to 100 characters") as error:
+        SearchSpace.from_dict(parameters)
+    assert "\n" not in str(error.value)
+    with pytest.raises(SearchSpaceError):
+        llmhpo.Study(parameters, "llm", folder=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+UNICODE_SPACE = {
+    "größe": {"type": "float", "low": 0.0, "high": 1.0},
+    "学习率 (lr)": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+    "λ-act": {"type": "categorical", "choices": ["relu", "tanh"]},
+    "it's {n}: a/b#c": {"type": "int", "low": 1, "high": 4},
+    "n_" + "x" * 98: {"type": "int", "low": 1, "high": 4},  # the longest name: 100 characters
+}
+
+
+@pytest.mark.parametrize("tuner", ["random", "bo", "bo_gp", "smac", "llm", "hybrid", "fixed"])
+def test_names_in_any_script_and_with_punctuation_work_with_every_tuner(
+    tuner, tmp_path, monkeypatch
+):
+    import llmhpo
+
+    monkeypatch.chdir(tmp_path)  # the LLM tuners' replay cache
+    names = list(UNICODE_SPACE)
+    options = {"smac": {"crash_cost": 10.0},
+               "fixed": {"config": dict(zip(names, [0.5, 0.01, "relu", 2, 3], strict=True))}}  # fmt: skip
+    study = llmhpo.Study(
+        UNICODE_SPACE, tuner, budget=3, folder=tmp_path / "s", **options.get(tuner, {})
+    )
+    summary = study.optimize(lambda c: c["größe"] + c["学习率 (lr)"] + c["n_" + "x" * 98])
+    assert summary["status_counts"]["ok"] == (1 if tuner == "fixed" else 3)
+    if tuner == "llm":  # the embedded model's grammar carried every name
+        assert any(
+            t.tuner.get("proposer") != "random" and not t.tuner.get("fallback")
+            for t in study.trials
+        )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,6 +281,8 @@ class SearchSpace:
     ):
         if not params:
             raise SearchSpaceError(f"search space '{name}' has no parameters")
+        for param in params:
+            check_parameter_name(name, param.name)
         self.name = name
         self.params: dict[str, Param] = {p.name: p for p in params}
         self.default: dict[str, Value] | None = None
@@ -419,6 +422,32 @@ class SearchSpace:
         close = difflib.get_close_matches(normalised, self.names, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else f"; the keys are {self.names}"
         return f"unknown key '{key}'{hint}"
+
+
+MAX_NAME_CHARS = 100
+
+
+def check_parameter_name(space: str, name: Any) -> None:
+    """A parameter's name, which every tuner and prompt must carry as it is: a string of 1 to
+    MAX_NAME_CHARS characters (any script) without double quotes, backslashes or control
+    characters. Those break the JSON schema's grammar (llama.cpp dies on a quote), a prompt's
+    layout (a newline) or a person's reading of a message (a name of a thousand characters),
+    so they are refused here, before any tuner sees the space."""
+    if not isinstance(name, str):
+        why = f"is a {type(name).__name__}, not a string"
+    elif not name:
+        why = "is empty"
+    elif len(name) > MAX_NAME_CHARS:
+        why = f"has {len(name)} characters, more than {MAX_NAME_CHARS}"
+    elif any(char in '"\\' or unicodedata.category(char).startswith("C") for char in name):
+        why = "holds a double quote, a backslash or a control character (a newline, a tab)"
+    else:
+        return
+    shown = _short(name, 60)
+    raise SearchSpaceError(
+        f"search space '{space}': the parameter name {shown} {why}; name parameters with 1 to "
+        f"{MAX_NAME_CHARS} characters, without double quotes, backslashes or control characters"
+    )
 
 
 def _param_config(param: Param) -> dict[str, Any]:
