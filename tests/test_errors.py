@@ -50,6 +50,31 @@ MISTAKES = {
         ["objective=toy", "tuner=llm", "llm=local", "llm.temperature=hot"],
         "llm.temperature must be float, got 'hot'",
     ),
+    # Hydra could not compose these: refused before it starts, naming the fix
+    "pruner null": (
+        ["objective=toy", "pruner=null"],
+        "pruner=null is not an option of the pruner group: choose one of asha, hyperband, "
+        "median, none",
+    ),
+    "unknown pruner key": (
+        ["objective=toy", "pruner=asha", "pruner.bogus=3"],
+        "pruner.bogus: pruner has no key 'bogus'; its keys are bootstrap_count,",
+    ),
+    "unknown tuner": (["objective=toy", "tuner=foo"], "Could not find 'tuner/foo'"),
+    "unknown key in a sweep": (
+        ["-m", "objective=toy", "tuner=random,bo", "tuner.samplr=gp"],
+        "tuner.samplr: tuner has no key 'samplr'",
+    ),
+    "override without a value": (["objective=toy", "budget"], "Error parsing override 'budget'"),
+    # values Optuna takes but fails every trial on
+    "hyperband without resources": (
+        ["objective=toy", "tuner=random", "pruner=hyperband", "pruner.max_resource=0"],
+        "pruner.max_resource must be a whole number >= 1",
+    ),
+    "hyperband without reduction": (
+        ["objective=toy", "tuner=random", "pruner=hyperband", "pruner.reduction_factor=1"],
+        "pruner.reduction_factor must be a whole number >= 2",
+    ),
 }
 
 

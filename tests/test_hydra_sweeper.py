@@ -390,16 +390,32 @@ def test_a_sweep_resumed_after_the_apps_own_config_changed_is_refused_by_key(tmp
     assert len(trial_lines(folder)) == 2
 
 
-def test_a_hint_names_the_key_as_the_sweeper_spells_it(tmp_path):
-    """'set tuner.crash_cost' means nothing to a sweep: its key is hydra.sweeper.options.*."""
-    _, result = sweep(tmp_path, "hydra.sweeper.tuner=smac", "x=interval(-1, 1)", ok=False)
-    assert "set hydra.sweeper.options.crash_cost" in result.stdout
-    assert "tuner.crash_cost" not in result.stdout
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["+hydra.sweeper.options.pruner=asha"], "a sweep has no pruner"),
+        # 'set tuner.crash_cost' means nothing to a sweep: its key is hydra.sweeper.options.*
+        (["hydra.sweeper.tuner=smac"], "set hydra.sweeper.options.crash_cost to a value"),
+        (["hydra.sweeper.tuner=nope"], "tuner='nope' is not known"),
+        (["hydra.sweeper.budget=0"], "budget must be a whole number >= 1"),
+    ],
+)
+def test_a_refused_sweep_is_one_line_and_exit_status_2(tmp_path, args, message):
+    """As at the CLI: one line naming the fix, no traceback, exit status 2, nothing run."""
+    folder, result = sweep(tmp_path, "x=interval(-1, 1)", *args, ok=False)
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert "Traceback" not in result.stdout and "tuner.crash_cost" not in result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("llmhpo: error: ")]
+    assert message in line
+    assert not (folder / "trials.jsonl").exists()
 
 
-def test_a_sweep_refuses_a_pruner_its_jobs_could_not_feed(tmp_path):
-    _, result = sweep(tmp_path, "x=interval(-1, 1)", "+hydra.sweeper.options.pruner=asha", ok=False)
-    assert "a sweep has no pruner" in result.stdout
+def test_the_sweeps_llm_is_its_llm_tuners_so_another_tuner_runs_beside_it(tmp_path):
+    """An app's config that sets the sweep's llm (for its default tuner=llm) can still be
+    swept with tuner=bo from the command line, as examples/hydra_app says."""
+    folder, _ = sweep(tmp_path, "x=interval(-1, 1)", "hydra.sweeper.llm=local",
+                      "hydra.sweeper.tuner=bo", "hydra.sweeper.budget=2")  # fmt: skip
+    assert [line["status"] for line in trial_lines(folder)] == ["ok", "ok"]
 
 
 @pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it

@@ -18,7 +18,7 @@ import pytest
 import llmhpo
 from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.train import training_task
-from llmhpo.pruning import PRUNERS
+from llmhpo.pruning import PRUNER_KEYS, PRUNERS
 from llmhpo.study import TrialOrderError
 from llmhpo.trial_log import TrialRecord
 from tests.helpers.objectives import learning_curve
@@ -119,7 +119,36 @@ def test_an_unknown_pruner_or_key_is_refused_before_any_work(tmp_path):
         llmhpo.Study(SPACE, "random", folder=tmp_path / "a", pruner="sha")
     with pytest.raises(llmhpo.api.ConfigError, match=r"has no key\(s\) \['eta'\]"):
         llmhpo.Study(SPACE, "random", folder=tmp_path / "b", pruner={"name": "asha", "eta": 3})
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(llmhpo.api.ConfigError, match="names no pruner: add its 'name'"):
+        llmhpo.Study(SPACE, "random", folder=tmp_path / "c", pruner={"reduction_factor": 2})
+    assert not any((tmp_path / name).exists() for name in "abc")
+
+
+@pytest.mark.parametrize(
+    ("pruner", "key"), [(p, k) for p, keys in PRUNER_KEYS.items() for k in sorted(keys)]
+)
+def test_every_key_of_every_pruner_refuses_a_value_that_would_fail_the_trials(
+    pruner, key, tmp_path
+):
+    """Optuna's HyperbandPruner took max_resource=0 or reduction_factor=1 and failed every
+    trial (a math domain error, a division by zero); each key is now checked before any work."""
+    least, auto = PRUNER_KEYS[pruner][key]
+    for bad in (least - 1, 2.5, "many", True, None, *(() if auto else ("auto",))):
+        with pytest.raises(llmhpo.api.ConfigError, match=rf"pruner\.{key} must be"):
+            llmhpo.Study(SPACE, "random", folder=tmp_path / "s", pruner={"name": pruner, key: bad})
+        assert not (tmp_path / "s").exists()
+    good = {"name": pruner, key: "auto" if auto else least}
+    if pruner == "hyperband" and key == "max_resource":
+        good["min_resource"] = 1
+    llmhpo.Study(SPACE, "random", budget=4, folder=tmp_path / "s", pruner=good).optimize(learn)
+
+
+def test_hyperband_refuses_a_whole_run_shorter_than_its_first_rung(tmp_path):
+    with pytest.raises(
+        llmhpo.api.ConfigError, match=r"max_resource \(2\) is below pruner.min_resource \(3\)"
+    ):
+        llmhpo.Study(SPACE, "random", folder=tmp_path / "s",
+                     pruner={"name": "hyperband", "min_resource": 3, "max_resource": 2})  # fmt: skip
 
 
 KILLABLE = textwrap.dedent(

@@ -87,7 +87,12 @@ def pruner_config(pruner: str | Mapping[str, Any] | None) -> dict[str, Any]:
     file's `name` and the keys that differ; its name and keys checked here (its values are
     when `pruning.make_pruner` builds it)."""
     options = dict(pruner) if isinstance(pruner, Mapping) else {"name": pruner or "none"}
-    name = options.pop("name", None)
+    if "name" not in options:
+        raise ConfigError(
+            f"pruner={options!r} names no pruner: add its 'name', one of {list(PRUNERS)} "
+            "({'name': 'asha', 'reduction_factor': 2})"
+        )
+    name = options.pop("name")
     if name not in PRUNERS:
         raise ConfigError(f"pruner={name!r} is not known; choose one of {list(PRUNERS)}")
     path = resources.files(CONFIG_MODULE).joinpath("pruner", f"{name}.yaml")

@@ -1,14 +1,19 @@
-"""The errors whose message says everything a person needs, so `run.py` prints them as one line.
+"""The errors whose message says everything a person needs, so the doors print them as one line.
 
 `LlmhpoError`: the message names the problem and what to do; a traceback would only hide it.
 `ConfigError`: a mistake in the configuration, found before any trial runs wherever the
-config alone shows it (exit status 2, as for a command-line usage error). Anything else is a
-real crash and keeps its traceback.
+config alone shows it (exit status 2, as for a command-line usage error). Each error carries
+its exit status, the same at every door that is a command (the `llmhpo` CLI, the Hydra
+sweeper): 2 for a mistake in the configuration, 3 for a folder in use by another process
+(`run_folder.FolderBusyError`), 1 for the rest. Anything else is a real crash and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -18,9 +23,38 @@ from typing import Any
 class LlmhpoError(Exception):
     """An expected failure with a complete message (exit status 1, one line)."""
 
+    exit_status = 1
+
 
 class ConfigError(LlmhpoError, ValueError):
     """A mistake in the configuration or the command line (exit status 2, one line)."""
+
+    exit_status = 2
+
+
+def print_error(error: LlmhpoError) -> None:
+    """`llmhpo: error: MESSAGE` on stderr, and the same line in the run's log file where
+    logging writes one (Hydra's run.log): how a command door says an expected failure."""
+    logger = logging.getLogger("llmhpo")
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (error,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(f"llmhpo: error: {error}", file=sys.stderr)
+
+
+def one_line(message: str) -> str:
+    """A multi-line message (Hydra's, say) as one line: lines joined by '; ', an indented list
+    after a line ending with ':' joined by ', ', Hydra's search-path listing left out."""
+    parts: list[str] = []
+    for line in message.split("Config search path:")[0].splitlines():
+        if not line.strip():
+            continue
+        if line[:1].isspace() and parts and parts[-1].endswith((":", ",")):
+            parts[-1] += (" " if parts[-1].endswith(":") else " ") + line.strip() + ","
+        else:
+            parts.append(line.strip())
+    return "; ".join(part.rstrip(",") for part in parts)
 
 
 def whole_number(value: Any, key: str, meaning: str, minimum: int | None = 1) -> int:

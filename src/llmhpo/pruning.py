@@ -21,13 +21,36 @@ from typing import Any
 
 from hydra.utils import get_object
 
-from llmhpo.errors import ConfigError, check_argument_types
+from llmhpo.errors import ConfigError, check_argument_types, whole_number
 from llmhpo.trial_log import TrialRecord
 
 log = logging.getLogger(__name__)
 
 PRUNERS = ("none", "median", "asha", "hyperband")  # the files of conf/pruner/
 SHADOW_STUDY_NAME = "llmhpo"  # Hyperband's brackets hash it with the round
+# Each key of each pruner: the least whole number it takes, and whether "auto" is allowed.
+# Optuna checks only some of them when the pruner is made; the others failed every trial
+# (a math domain error, a division by zero) once a step was judged.
+PRUNER_KEYS: dict[str, dict[str, tuple[int, bool]]] = {
+    "median": {
+        "n_startup_trials": (0, False),
+        "n_warmup_steps": (0, False),
+        "interval_steps": (1, False),
+        "n_min_trials": (1, False),
+    },
+    "asha": {
+        "min_resource": (1, True),
+        "reduction_factor": (2, False),
+        "min_early_stopping_rate": (0, False),
+        "bootstrap_count": (0, False),
+    },
+    "hyperband": {
+        "min_resource": (1, False),
+        "max_resource": (1, True),
+        "reduction_factor": (2, False),
+        "bootstrap_count": (0, False),
+    },
+}
 
 
 class Pruner:
@@ -87,7 +110,24 @@ def make_pruner(cfg: Mapping[str, Any] | None) -> Pruner | None:
     cls = get_object(str(target))
     options = {k: v for k, v in cfg.items() if k not in ("name", "_target_")}
     check_argument_types(cls, options, "pruner")
+    _check_values(name, options)
     try:
         return Pruner(name, cls(**options))
     except (ValueError, TypeError) as error:
         raise ConfigError(f"pruner={name}: {error}") from None
+
+
+def _check_values(name: str, options: dict[str, Any]) -> None:
+    """Each key of PRUNER_KEYS a whole number from its least value ("auto" where allowed),
+    and Hyperband's resources in order: refused before any trial, not failing every trial."""
+    for key, (least, auto) in PRUNER_KEYS.get(name, {}).items():
+        if key not in options or (auto and options[key] == "auto"):
+            continue
+        meaning = f"pruner={name}" + (', or "auto"' if auto else "")
+        options[key] = whole_number(options[key], f"pruner.{key}", meaning, minimum=least)
+    low, high = options.get("min_resource"), options.get("max_resource")
+    if name == "hyperband" and isinstance(low, int) and isinstance(high, int) and high < low:
+        raise ConfigError(
+            f"pruner.max_resource ({high}) is below pruner.min_resource ({low}): a trial's "
+            "whole run (max_resource steps) must reach the first rung"
+        )

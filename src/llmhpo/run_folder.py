@@ -55,7 +55,10 @@ class RunFolderMismatchError(ConfigError):
 
 
 class FolderBusyError(LlmhpoError):
-    """Another process is running the study in this folder."""
+    """Another process is running the study in this folder (exit status 3: a script can wait
+    and retry, which it should not do for a mistake)."""
+
+    exit_status = 3
 
 
 def job_config(root: DictConfig) -> dict[str, Any]:

@@ -7,6 +7,7 @@ __future__ import annotations`: Hydra runs plugin modules outside sys.modules, w
 dataclasses cannot resolve string annotations.)
 """
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,15 @@ class LLMHPOSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        """Run the sweep; an expected failure (a mistake in the settings, a busy sweep
+        directory) ends the command with one line and its exit status, as the CLI does."""
+        from llmhpo.errors import LlmhpoError, print_error
         from llmhpo.integrations.hydra_sweeper import run_sweep
 
-        return run_sweep(self.settings, self.config, self.launcher, arguments, self.config_loader)
+        try:
+            return run_sweep(
+                self.settings, self.config, self.launcher, arguments, self.config_loader
+            )
+        except LlmhpoError as error:
+            print_error(error)
+            sys.exit(error.exit_status)

@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.api import Study, spoken_as
+from llmhpo.compose import LLM_TUNERS
 from llmhpo.errors import ConfigError
 from llmhpo.files import write_atomic
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
@@ -60,8 +61,10 @@ def run_sweep(
         budget=settings.budget,
         seed=settings.seed,
         folder=folder,
-        llm=_plain(settings.llm),
-        prompt=_plain(settings.prompt) or None,
+        # The sweep's LLM and prompt are its LLM tuners' (an app's config may set them for
+        # its default tuner=llm while the command line asks for tuner=bo).
+        llm=_plain(settings.llm) if settings.tuner in LLM_TUNERS else None,
+        prompt=(_plain(settings.prompt) or None) if settings.tuner in LLM_TUNERS else None,
         task_description=settings.task_description or _describe(config, space.space),
         direction=str(settings.direction),
         metric=metric,

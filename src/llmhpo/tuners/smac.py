@@ -88,8 +88,9 @@ class SMACTuner(Tuner):
         worst = crash_cost if crash_cost is not None else (task.worst_value if task else None)
         if worst is None or not math.isfinite(worst):
             raise ConfigError(
-                "SMAC needs a finite cost for failed trials: set tuner.crash_cost "
-                "(the objective declares no worst value)"
+                "SMAC scores a failed trial with tuner.crash_cost, which defaults to the "
+                "objective's worst value, and this objective declares none (your own function "
+                "does not): set tuner.crash_cost to a value worse than any trial can reach"
             )
         self.crash_cost = float(worst)
         # In the run folder; without one (library use), in a temporary folder, never the cwd.
