@@ -156,6 +156,29 @@ def test_the_prompt_never_announces_a_budget_below_the_trials_already_run(tmp_pa
     assert "budget to try 4 configurations" in last and "try 2 configurations" not in last
 
 
+def test_a_study_past_the_budget_warns_once_and_no_prompt_claims_a_round_beyond_it():
+    import re
+
+    from tests.helpers.servers import FaultyLLMServer
+
+    answers = [json.dumps({"x": x}) for x in (0.5, -1.5, 2.5, 3.5, -3.5, 4.5)]
+    with FaultyLLMServer([], answers) as server:
+        llm = {"provider": "litellm", "model": "openai/fake", "api_base": server.url,
+               "api_key_env": None, "cache": False, "response_format": "none"}  # fmt: skip
+        study = optuna.create_study(sampler=LLMSampler(llm=llm, budget=2, seed=0))
+        with pytest.warns(
+            UserWarning, match=r"LLMSampler\(budget=2\) is proposing trial 3"
+        ) as warned:
+            study.optimize(lambda t: t.suggest_float("x", -5.0, 5.0) ** 2, n_trials=5)
+    assert len([w for w in warned if "LLMSampler" in str(w.message)]) == 1
+    prompts = [body["messages"][-1]["content"] for body in server.bodies]
+    assert len(prompts) == 4  # trials 2 to 5 (the first is the independent sampler's)
+    for prompt in prompts:
+        announced = int(re.search(r"budget to try (\d+) configurations", prompt).group(1))
+        shown = len(re.findall(r"Config \d+:", prompt))
+        assert announced >= shown + 1  # the round it asks for is within what it announces
+
+
 def test_a_remote_llm_without_valid_answers_falls_back_as_the_docs_say():
     """docs/optuna-sampler.md: a round without a valid new answer comes from the independent
     sampler, for a remote LLM too (the CLI's remote default would stop the study)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,6 +97,20 @@ class LLMSampler(optuna.samplers.BaseSampler):
         self._intersection = IntersectionSearchSpace()
         self._lock = threading.Lock()  # one proposal at a time, also with n_jobs > 1
         self._proposed: dict[int, dict[str, Any]] = {}  # trial number -> the LLM's config
+        self._warned_past_budget = False
+
+    def _warn_past_budget(self, trial: int) -> None:
+        """Once: the study runs more trials than the prompt's budget announced."""
+        if self._warned_past_budget:
+            return
+        self._warned_past_budget = True
+        warnings.warn(
+            f"LLMSampler(budget={self._budget}) is proposing trial {trial}: from now on its "
+            "prompts announce a budget of the trials run so far plus this one, so the LLM is "
+            "never told it is past its budget. Pass budget=n_trials to announce the real one.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def reseed_rng(self) -> None:
         self._independent.reseed_rng()
@@ -129,6 +144,8 @@ class LLMSampler(optuna.samplers.BaseSampler):
             llm_tuner = getattr(tuner, "inner", tuner)  # the LLM tuner a seeded start fronts
             # Optuna's n_trials is unknown here: a study that outgrows `budget` is never told
             # it has a budget of fewer trials than it has already run.
+            if len(history) >= self._budget:
+                self._warn_past_budget(len(history) + 1)
             llm_tuner.prompts.budget = max(self._budget, len(history) + 1)
             # Where trials have parameters beyond the shared ones (define-by-run, conditional),
             # those come from the independent sampler: the shared ones again are no repeat.
