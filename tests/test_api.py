@@ -134,8 +134,8 @@ def test_bad_arguments_are_named(args, options, why, tmp_path):
 
 def test_another_study_in_the_same_folder_is_refused(tmp_path):
     llmhpo.Study(TOY_SPACE, "random", budget=2, folder=tmp_path).optimize(branin)
-    with pytest.raises(Exception, match="different configuration"):
-        llmhpo.Study(TOY_SPACE, "random", budget=3, folder=tmp_path)
+    with pytest.raises(Exception, match=r"different configuration \(differs in: seed\)"):
+        llmhpo.Study(TOY_SPACE, "random", budget=2, seed=1, folder=tmp_path)
 
 
 def test_the_embedded_llm_tunes_through_the_api(tmp_path, monkeypatch):

@@ -92,5 +92,5 @@ def test_bench_pruners_compares_each_pruned_study_with_its_full_twin(tmp_path):
     # pruned twin reaches the full one's best, within its epochs or later
     assert all(0 <= float(saved) < 1 for _, _, saved in rows)
     # --per-study: the four pruned studies, each beside its twin's 6 trials of 6 epochs
-    studies = re.findall(r"^\| custom \| random \| (asha|hyperband) \| (\d) \| 36 \|", out, re.M)
+    studies = re.findall(r"^\| quadratic \| random \| (asha|hyperband) \| (\d) \| 36 \|", out, re.M)
     assert sorted(studies) == [("asha", "0"), ("asha", "1"), ("hyperband", "0"), ("hyperband", "1")]

@@ -158,13 +158,17 @@ def test_run_name_is_readable_and_tracks_the_config():
     for overrides in (
         ["seed=0"],
         ["seed=1"],
-        ["budget=11"],
+        ["search_space.parameters.learning_rate.high=0.2"],
         ["tuner=bo"],
         ["tuner=bo", "tuner.sampler=gp"],
     ):
         cfg = compose_config(overrides)
         names.add(run_name(job_config(cfg)))
     assert len(names) == 5
+    # the budget bounds a study, and does not make it another: a larger one goes on in its folder
+    assert run_name(job_config(compose_config(["budget=11"]))) == run_name(
+        job_config(compose_config(["budget=10"]))
+    )
     assert run_name(job_config(compose_config(["objective=toy", "tuner=bo"]))).startswith(
         "toy-branin_bo-tpe_seed0_"
     )

@@ -38,7 +38,7 @@ from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import make_pruner
-from llmhpo.run_folder import study_folder
+from llmhpo.run_folder import relabel, study_folder
 from llmhpo.space import SearchSpace
 from llmhpo.study import StudyLoop
 from llmhpo.trial_log import TrialRecord
@@ -129,7 +129,7 @@ class Study:
         task_description: str | None = None,
         direction: str = "minimize",
         metric: str = "loss",
-        name: str = "custom",
+        name: str | None = None,
         on_busy: str = "stop",
         batch_size: int = 1,
         **tuner_options: Any,
@@ -140,7 +140,8 @@ class Study:
             space: a SearchSpace, or the dict of its parameters (as under `parameters:` of a
                 search-space file).
             tuner: random, bo, bo_gp, smac, llm, hybrid or fixed: a file of conf/tuner/.
-            budget: the number of trials.
+            budget: the number of trials; the same folder reopened with a larger budget
+                goes on from its log, with a smaller one reports the study finished.
             seed: the study's seed; the same seed proposes the same configurations.
             folder: where the trial log goes (a new temporary folder if None).
             llm: for tuner="llm" or "hybrid": a file of conf/llm/ ("local", the embedded
@@ -153,7 +154,10 @@ class Study:
             task_description: what is tuned, in the LLM's prompt ("a small MLP on my data").
             direction: "minimize" or "maximize" the value `tell` is given.
             metric: the value's name, in the prompt and the summary.
-            name: the study's name in its summary and the aggregation.
+            name: the study's name in its summary and the aggregation (studies of one name
+                are one task there); by default the objective function's qualified name
+                once `optimize` runs it, else the folder's name. A label: the same folder
+                reopened under another name is the same study, renamed.
             on_busy: "stop" (raise) or "wait" when another process runs a study in `folder`.
             batch_size: how many trials `ask_batch` hands out at once, for parallel
                 evaluation (a study keeps its batch size across resumes).
@@ -181,7 +185,11 @@ class Study:
         made_pruner = make_pruner(pruner_node)  # a value the pruner refuses: before any work
         record = without_neutral_keys(
             {
-                "objective": {"name": name, "metric": metric, "direction": direction},
+                "objective": {
+                    "name": name or self.folder.name,
+                    "metric": metric,
+                    "direction": direction,
+                },
                 "search_space": self.space.to_config(),
                 **OmegaConf.to_container(cfg, resolve=True),
                 "pruner": pruner_node,
@@ -199,8 +207,10 @@ class Study:
             self._lock = opening.pop_all()  # held until finish()
         budget = made.trials if made.trials is not None else self.budget
         self._loop = StudyLoop(
-            self.folder, self.space, made, None, budget, name, batch_size, made_pruner
-        )
+            self.folder, self.space, made, None, budget, name or self.folder.name, batch_size,
+            made_pruner,
+        )  # fmt: skip
+        self._named = name is not None
 
     @classmethod
     def _for_sweep(cls, context: Mapping[str, Any], folder_hint: str, **arguments: Any) -> Study:
@@ -285,6 +295,8 @@ class Study:
         Returns:
             The summary, as written to summary.json.
         """
+        if not self._named:
+            self._name_after(fn)
         try:
             while (trial := self.ask()) is not None:
                 try:
@@ -314,6 +326,15 @@ class Study:
             )
         finally:
             self._release()
+
+    def _name_after(self, fn: Callable[..., Any]) -> None:
+        """A study opened without a name is named after the function it optimises (its
+        qualified name; a callable without one leaves it the folder's name), so that the
+        aggregation tells studies of different functions apart."""
+        qualified = getattr(fn, "__qualname__", None)
+        if isinstance(qualified, str):
+            relabel(self.folder, ("objective", "name"), qualified)
+            self._loop.name = qualified
 
     def _release(self) -> None:
         """Close the trial log (fsyncing what it holds) and release the folder's lock; the

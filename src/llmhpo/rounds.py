@@ -4,12 +4,14 @@ A round settles (is logged and told to the tuner) once its result is known and e
 earlier round has settled, so the trial log and the tuner see rounds in order whatever
 order parallel workers finish them in. A batch's rounds are held together: replayed from
 the log, they settle when the batch closes, as they did live, so a resumed tuner hears
-them in the order an uninterrupted one did.
+them in the order an uninterrupted one did. A study that ran its whole budget and was given
+a larger one closed its last batch at the old budget; those budgets (`ends`) close a batch in
+the replay too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from llmhpo.trial_log import TrialRecord
 
@@ -17,9 +19,10 @@ from llmhpo.trial_log import TrialRecord
 class Rounds:
     """The settled rounds of a study and the held ones after them, in round order."""
 
-    def __init__(self, batch_size: int, budget: int):
+    def __init__(self, batch_size: int, budget: int, ends: Iterable[int] = ()):
         self.batch_size = batch_size
         self.budget = budget
+        self.ends = frozenset(ends)  # earlier budgets the study ran to the end
         self.settled: list[TrialRecord] = []
         self._held: list[TrialRecord] = []  # not settled yet, in round order
         self._known: set[int] = set()  # held rounds whose result is known
@@ -42,7 +45,11 @@ class Rounds:
             self._replayed.add(record.round)
         if record.config is not None:
             self._batch_configs += 1
-        closed = self._batch_configs >= self.batch_size or self.next >= self.budget
+        closed = (
+            self._batch_configs >= self.batch_size
+            or self.next >= self.budget
+            or self.next in self.ends
+        )
         if closed:
             self._batch_configs = 0
         return closed

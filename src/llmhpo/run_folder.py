@@ -18,6 +18,7 @@ This module owns the names of the folder's files; every reader of a run folder
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -85,25 +86,57 @@ def job_config(root: DictConfig) -> dict[str, Any]:
     return config
 
 
-def fingerprint(config: dict[str, Any]) -> str:
-    canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+# Keys that bound or label a study rather than define it: a folder reopened with another value
+# goes on with the same study. A larger budget runs more trials, the tuner told every earlier
+# one; a smaller one reports the study finished; another name renames it in its summary and
+# the aggregation. They stay out of the fingerprint (and so of the folder's name).
+LABELS = (("budget",), ("tuner", "budget"), ("objective", "name"))
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without its LABELS: what makes a study the study it is."""
+    config = copy.deepcopy(config)
+    for *parents, key in LABELS:
+        node: Any = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(key, None)
+    return config
+
+
+def digest(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_name(config: dict[str, Any]) -> str:
+def fingerprint(config: dict[str, Any]) -> str:
+    """What tells two studies apart: a digest of the config without its LABELS."""
+    return digest(identity(config))
+
+
+def run_name(config: dict[str, Any], digest_of: Any = fingerprint) -> str:
     """`{objective}_{tuner}_seed{seed}_{fingerprint[:8]}`, safe as a folder name."""
     parts = [
         str(config.get("objective", {}).get("name", "objective")),
         tuner_label(config.get("tuner", {})),
         f"seed{config.get('seed')}",
-        fingerprint(config)[:8],
+        digest_of(config)[:8],
     ]
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
 
 
-def run_name_of_root(*, _root_: DictConfig) -> str:
-    """`${llmhpo.run_name:}`: the run name of the config being composed."""
-    return run_name(job_config(_root_))
+def run_name_of_root(parent: str = "", *, _root_: DictConfig) -> str:
+    """`${llmhpo.run_name:PARENT}`: the run name of the config being composed. Where PARENT
+    holds no folder of that name but one named as llmhpo 0.1 named this study (its digest
+    took the budget and the name in), that one: the same command resumes it."""
+    config = job_config(_root_)
+    name = run_name(config)
+    if parent and not (Path(parent) / name).exists():
+        earlier = run_name(config, digest_of=digest)
+        if (Path(parent) / earlier / STUDY_FILE).is_file():
+            return earlier
+    return name
 
 
 def _this_process() -> str:
@@ -172,28 +205,90 @@ RUN_DIR_HINT = (
 
 def claim(folder: Path, config: dict[str, Any], hint: str = RUN_DIR_HINT) -> None:
     """Record this study in `folder`, or check that the study already there is the same;
-    `hint` says how the caller picks another folder."""
+    `hint` says how the caller picks another folder. The same study with other LABELS (a
+    larger budget, another name) is recorded with them (`_relabelled`)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / STUDY_FILE
-    digest = fingerprint(config)
-    if path.exists():
-        stored = _read_study_file(path)
-        if stored.get("fingerprint") != digest:
-            differences = _differences(stored.get("config", {}), config)
-            raise RunFolderMismatchError(
-                f"{folder} already holds a study with a different configuration "
-                f"(differs in: {', '.join(differences) or 'unknown keys'}). Results of "
-                f"different configurations never share a folder: {hint}."
-            )
-        before, now = _parameter_order(stored.get("config", {})), _parameter_order(config)
-        if before != now:  # the fingerprint sorts keys; proposals follow the space's order
-            raise RunFolderMismatchError(
-                f"{folder} holds this study with its parameters in another order ({before}; "
-                f"now {now}): random proposals and the LLM's prompt follow the order, so the "
-                f"resumed study would not be the one begun. List them as before, or: {hint}."
-            )
+    if not path.exists():
+        write_json_atomic(path, {"fingerprint": fingerprint(config), "config": config})
         return
-    write_json_atomic(path, {"fingerprint": digest, "config": config})
+    stored = _read_study_file(path)
+    before = stored.get("config")
+    same = fingerprint(before) == fingerprint(config) if isinstance(before, dict) else (
+        stored["fingerprint"] in (fingerprint(config), digest(config))
+    )  # fmt: skip
+    if not same:
+        differences = _differences(identity(before or {}), identity(config))
+        raise RunFolderMismatchError(
+            f"{folder} already holds a study with a different configuration "
+            f"(differs in: {', '.join(differences) or 'unknown keys'}). Results of "
+            f"different configurations never share a folder: {hint}."
+        )
+    before = before if isinstance(before, dict) else config
+    order_before, order_now = _parameter_order(before), _parameter_order(config)
+    if order_before != order_now:  # the fingerprint sorts keys; proposals follow the order
+        raise RunFolderMismatchError(
+            f"{folder} holds this study with its parameters in another order ({order_before}; "
+            f"now {order_now}): random proposals and the LLM's prompt follow the order, so the "
+            f"resumed study would not be the one begun. List them as before, or: {hint}."
+        )
+    recorded = _relabelled(stored, before, config, folder)
+    if recorded is not None:
+        write_json_atomic(path, recorded)
+
+
+def _relabelled(
+    stored: dict[str, Any], before: dict[str, Any], config: dict[str, Any], folder: Path
+) -> dict[str, Any] | None:
+    """The study file for `config`, the same study as `before` with other LABELS, or None when
+    nothing changed. The recorded budget is the largest the study was given (a smaller one
+    reports it finished and takes nothing away); when a larger one extends a study that had
+    run its whole budget, that budget is kept in `ended_at`, where its last batch closed, so
+    that a resumed study replays its batches as they ran."""
+    config = copy.deepcopy(config)
+    ended_at = list(stored.get("ended_at", []))
+    old, new = before.get("budget"), config.get("budget")
+    if isinstance(old, int) and isinstance(new, int) and new != old:
+        if new < old:
+            config["budget"] = old
+            if isinstance(config.get("tuner"), dict) and "budget" in config["tuner"]:
+                config["tuner"]["budget"] = before.get("tuner", {}).get("budget", old)
+        elif old not in ended_at and _logged_rounds(folder) >= old:
+            ended_at.append(old)
+    if config == before and ended_at == stored.get("ended_at", []):
+        return None
+    recorded = {"fingerprint": fingerprint(config), "config": config}
+    return {**recorded, "ended_at": ended_at} if ended_at else recorded
+
+
+def _logged_rounds(folder: Path) -> int:
+    from llmhpo.trial_log import TrialLog
+
+    return len(TrialLog(folder / TRIALS_FILE).scan().records)
+
+
+def ended_at(folder: Path) -> list[int]:
+    """The budgets at which the study in `folder` ended before it was given a larger one (see
+    `_relabelled`); none for a folder without a study file."""
+    try:
+        stored = read_json(folder / STUDY_FILE)
+    except DamagedFileError:
+        return []
+    return list(stored.get("ended_at", [])) if isinstance(stored, dict) else []
+
+
+def relabel(folder: Path, label: tuple[str, ...], value: Any) -> None:
+    """Set one of the LABELS in the study file of `folder` (the caller holds its lock)."""
+    if label not in LABELS:
+        raise ValueError(f"{'.'.join(label)} is not a label of a study; the labels: {LABELS}")
+    path = folder / STUDY_FILE
+    stored = _read_study_file(path)
+    node = stored["config"]
+    for part in label[:-1]:
+        node = node.setdefault(part, {})
+    if node.get(label[-1]) != value:
+        node[label[-1]] = value
+        write_json_atomic(path, stored)
 
 
 @contextlib.contextmanager

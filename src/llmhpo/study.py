@@ -19,7 +19,7 @@ from llmhpo.objectives.base import METRIC_KEY, Objective
 from llmhpo.progress import as_step, as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import Pruner
 from llmhpo.rounds import Rounds
-from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE
+from llmhpo.run_folder import SUMMARY_FILE, TRIALS_FILE, ended_at
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.summary import summarise
 from llmhpo.trial_log import TrialLog, TrialRecord
@@ -76,7 +76,7 @@ class StudyLoop:
         self.batch_size = batch_size
         self.pruner = pruner
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
-        self.rounds = Rounds(batch_size, budget)
+        self.rounds = Rounds(batch_size, budget, ended_at(self.folder))
         self._resumed = False  # the log is read (and replayed) at the first ask
         self._started: dict[int, float] = {}  # round -> when it was handed out
         self._gave_up: TrialRecord | None = None  # an invalid round that stops the study

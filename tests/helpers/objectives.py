@@ -55,6 +55,6 @@ def curve_studies(root, plan, seeds=(0, 1)) -> None:
         for seed in seeds:
             study = llmhpo.Study(
                 space, "random", budget=budget, seed=seed, folder=root / f"{pruner}{seed}",
-                pruner=pruner,
+                pruner=pruner, name="quadratic",
             )  # fmt: skip
             study.optimize(lambda config: learning_curve((config["x"] - 1) ** 2))

@@ -44,22 +44,35 @@ def find_runs(paths: list[str]) -> tuple[list[Path], list[str]]:
 def load_runs(paths: list[str]) -> Loaded:
     folders, problems = find_runs(paths)
     rows: list[dict[str, Any]] = []
+    spaces: dict[str, dict[str, list[Path]]] = {}  # task -> its spaces -> the folders
     for folder in folders:
-        run_rows, run_problems = _load_run(folder)
+        run_rows, run_problems, config = _load_run(folder)
         rows += run_rows
         problems += run_problems
+        if run_rows:
+            space = json.dumps(config.get("search_space"), sort_keys=True, default=str)
+            spaces.setdefault(run_rows[0]["task"], {}).setdefault(space, []).append(folder)
+    for task, by_space in spaces.items():
+        if len(by_space) > 1:
+            groups = "; ".join(", ".join(map(str, group)) for group in by_space.values())
+            problems.append(
+                f"task {task!r}: its studies search {len(by_space)} different search spaces "
+                f"({groups}), and are aggregated as one task; give each study of another "
+                "function or space its own name"
+            )
     return Loaded(pd.DataFrame(rows), problems)
 
 
-def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
+    """The run's rows, what is wrong with it, and its recorded config."""
     problems = []
     config = _read_json(folder / STUDY_FILE, problems, folder).get("config")
     if config is None:
         problems.append(f"{folder}: no readable {STUDY_FILE} (the run's config); skipped")
-        return [], problems
+        return [], problems, {}
     if not (folder / TRIALS_FILE).is_file():
         problems.append(f"{folder}: no {TRIALS_FILE}; the run never finished a trial")
-        return [], problems
+        return [], problems, config
     records = _read_records(folder / TRIALS_FILE, problems, folder)
     budget = int(config.get("budget", 0))
     if not (folder / SUMMARY_FILE).is_file():
@@ -68,7 +81,7 @@ def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
             "used as far as it got"
         )
     context = _run_context(folder, config)
-    return [{**context, **_trial_columns(record)} for record in records], problems
+    return [{**context, **_trial_columns(record)} for record in records], problems, config
 
 
 def _read_json(path: Path, problems: list[str], folder: Path) -> dict[str, Any]:
