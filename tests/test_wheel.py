@@ -164,6 +164,15 @@ def test_the_core_alone_runs_the_loop_and_names_the_extra_a_part_needs(core, tmp
     ]
     assert not (tmp_path / "runs" / "smac").exists() and not (tmp_path / "runs" / "llm").exists()
 
+    # the sweeper refuses a missing extra as the CLI does: one line, exit status 2
+    shutil.copytree(HYDRA_APP, tmp_path / "app")
+    result = core.run(["python", "app/app.py", "-m", "hydra/sweeper=llmhpo", "x=interval(-1,1)",
+                       "hydra.sweeper.tuner=smac", "+hydra.sweeper.options.crash_cost=1.0",
+                       f"hydra.sweep.dir={tmp_path / 'runs' / 'sweep'}"], tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("llmhpo: error: ") and "pip install 'llmhpo[smac]'" in line
+
 
 @pytest.mark.slow
 def test_a_core_install_from_the_package_index_takes_no_compile(wheel, tmp_path):
