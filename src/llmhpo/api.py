@@ -295,9 +295,9 @@ class Study:
         Returns:
             The summary, as written to summary.json.
         """
-        if not self._named:
-            self._name_after(fn)
         try:
+            if not self._named:
+                self._name_after(fn)
             while (trial := self.ask()) is not None:
                 try:
                     with reporting_to(functools.partial(self._report, trial)):

@@ -36,6 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.files import DamagedFileError, read_json, write_json_atomic
+from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.naming import tuner_label, without_neutral_keys
 
 log = logging.getLogger(__name__)
@@ -213,18 +214,14 @@ def claim(folder: Path, config: dict[str, Any], hint: str = RUN_DIR_HINT) -> Non
         write_json_atomic(path, {"fingerprint": fingerprint(config), "config": config})
         return
     stored = _read_study_file(path)
-    before = stored.get("config")
-    same = fingerprint(before) == fingerprint(config) if isinstance(before, dict) else (
-        stored["fingerprint"] in (fingerprint(config), digest(config))
-    )  # fmt: skip
-    if not same:
-        differences = _differences(identity(before or {}), identity(config))
+    before = stored["config"]
+    if fingerprint(before) != fingerprint(config):
+        differences = _differences(identity(before), identity(config))
         raise RunFolderMismatchError(
             f"{folder} already holds a study with a different configuration "
             f"(differs in: {', '.join(differences) or 'unknown keys'}). Results of "
             f"different configurations never share a folder: {hint}."
         )
-    before = before if isinstance(before, dict) else config
     order_before, order_now = _parameter_order(before), _parameter_order(config)
     if order_before != order_now:  # the fingerprint sorts keys; proposals follow the order
         raise RunFolderMismatchError(
@@ -262,8 +259,6 @@ def _relabelled(
 
 
 def _logged_rounds(folder: Path) -> int:
-    from llmhpo.trial_log import TrialLog
-
     return len(TrialLog(folder / TRIALS_FILE).scan().records)
 
 
@@ -354,8 +349,8 @@ def _read_study_file(path: Path) -> dict[str, Any]:
     except DamagedFileError as error:
         stored, why = None, str(error)
     else:
-        why = f"{path} is not a JSON object with a fingerprint"
-    if not isinstance(stored, dict) or "fingerprint" not in stored:
+        why = f"{path} is not a JSON object with a fingerprint and a config"
+    if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict):
         raise DamagedFileError(
             f"{why}, so the folder's study is unknown. If the folder's {TRIALS_FILE} belongs to "
             f"this command's study, delete {path.name} and run again (it is rewritten and the "
