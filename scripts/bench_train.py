@@ -52,7 +52,7 @@ from llmhpo.training.models import build_model
 from llmhpo.training.module import ClassifierModule, OptimSettings
 from llmhpo.training.schedule import warmup_linear
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "src" / "llmhpo" / "conf"
 
 
 def shipped(group: str, name: str) -> dict[str, Any]:

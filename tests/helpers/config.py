@@ -9,7 +9,7 @@ import llmhpo.resolvers  # noqa: F401  (registers the run-name resolver)
 from llmhpo import CONFIG_MODULE
 
 REPO = Path(__file__).resolve().parents[2]
-CONF = REPO / "conf"
+CONF = REPO / "src" / "llmhpo" / "conf"
 
 
 def shipped_config(group: str, name: str, **overrides) -> dict:

@@ -23,7 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "src", "conf")  # what the wheel is built from
+SOURCES = ("pyproject.toml", "README.md", "src")  # what the wheel is built from
 
 
 def build_wheel(folder: Path) -> Path:
