@@ -13,8 +13,8 @@ import pytest
 import llmhpo
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.toy import get_toy_function
-from llmhpo.run_folder import SUMMARY_FILE
 from llmhpo.space import SearchSpace, SearchSpaceError
+from llmhpo.store.folder import SUMMARY_FILE
 from llmhpo.study import TrialOrderError
 from tests.helpers.config import REPO
 from tests.helpers.runs import run_cli, trial_lines

@@ -5,8 +5,8 @@ from omegaconf import OmegaConf
 
 from llmhpo.builder import build_objective, build_search_space, build_tuner
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
-from llmhpo.run_folder import job_config, run_name
 from llmhpo.space import SearchSpace, SearchSpaceError
+from llmhpo.store.folder import job_config, run_name
 from tests.helpers.config import CONF, compose_config
 
 

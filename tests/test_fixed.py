@@ -5,8 +5,9 @@ import json
 import pytest
 
 from llmhpo.objectives.toy import ToyObjective
-from llmhpo.trial_log import TrialRecord
-from llmhpo.tuners.fixed import FixedTuner, FromRunError, config_from_run
+from llmhpo.store import FromRunError, config_from_run
+from llmhpo.store.trial_log import TrialRecord
+from llmhpo.tuners.fixed import FixedTuner
 from tests.helpers.runs import trial_lines
 
 REFERENCE = {

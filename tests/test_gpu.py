@@ -5,8 +5,8 @@ import torch
 
 from llmhpo.objectives.train import TrainObjective
 from llmhpo.space import CategoricalParam, FloatParam, SearchSpace
+from llmhpo.store.trial_log import TrialLog
 from llmhpo.study import StudyLoop
-from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.base import Proposal
 from llmhpo.tuners.random import RandomTuner
 from tests.helpers.config import shipped_config

@@ -11,10 +11,10 @@ import llmhpo
 from llmhpo.builder import build_study
 from llmhpo.errors import ConfigError
 from llmhpo.results.load import load_runs
-from llmhpo.run_folder import claim, job_config, run_name
 from llmhpo.space import SearchSpace
+from llmhpo.store.folder import claim, job_config, run_name
+from llmhpo.store.naming import HYBRID_DEFAULTS
 from llmhpo.tuners.hybrid import SHARE_STREAM
-from llmhpo.tuners.naming import HYBRID_DEFAULTS
 from tests.helpers.config import compose_config
 from tests.helpers.runs import trial_lines
 

@@ -14,8 +14,8 @@ from llmhpo.llm.answers import MAX_ANSWER_CHARS
 from llmhpo.llm.base import LLMError
 from llmhpo.llm.credentials import redact
 from llmhpo.objectives.toy import ToyObjective
+from llmhpo.store.trial_log import TrialLog
 from llmhpo.study import StudyLoop
-from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
 from tests.helpers.runs import assert_no_trace, run_cli
 from tests.helpers.servers import FaultyLLMServer

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from llmhpo.objectives.toy import ToyObjective
+from llmhpo.store.trial_log import TrialLog
 from llmhpo.study import StudyLoop, TunerGaveUpError
-from llmhpo.trial_log import TrialLog
 from llmhpo.tuners.llm import LLMTuner
 from tests.helpers.runs import trial_lines
 from tests.helpers.servers import FaultyLLMServer

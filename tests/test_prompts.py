@@ -11,7 +11,7 @@ from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.objectives.train import training_task
 from llmhpo.space import InvalidConfigError, SearchSpace
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord
 from tests.helpers.config import compose_config
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "bad_answers.json").read_text())

@@ -9,7 +9,7 @@ import pytest
 
 import llmhpo
 from llmhpo.objectives.toy import get_toy_function
-from llmhpo.run_folder import RunFolderMismatchError
+from llmhpo.store.folder import RunFolderMismatchError
 from tests.test_hydra_sweeper import sweep
 
 SPACE_FILE = """name: mine

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from llmhpo import run_folder
-from llmhpo.run_folder import LOCK_FILE, FolderBusyError, fingerprint, job_config, locked
+from llmhpo.store import folder as run_folder
+from llmhpo.store.folder import LOCK_FILE, FolderBusyError, fingerprint, job_config, locked
 from tests.helpers.config import compose_config
 from tests.helpers.runs import run_cli, trial_lines
 
@@ -63,7 +63,7 @@ def test_a_killed_holders_lock_does_not_block(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from llmhpo.run_folder import locked\n"
+            "import sys, time; from pathlib import Path; from llmhpo.store.folder import locked\n"
             "with locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
             str(tmp_path),
         ],

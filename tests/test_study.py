@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from llmhpo.files import write_json_atomic
 from llmhpo.objectives.toy import ToyObjective
+from llmhpo.store.files import write_json_atomic
+from llmhpo.store.trial_log import TrialLog, TrialLogError, TrialRecord
 from llmhpo.study import StudyLoop, TrialOrderError
-from llmhpo.trial_log import TrialLog, TrialLogError, TrialRecord
 from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.random import RandomTuner
 from tests.helpers.objectives import FlakyObjective
@@ -269,7 +269,7 @@ def test_cheap_trials_share_an_fsync_and_finishing_fsyncs_the_rest(
 ):
     """Group commit: at most one fsync per FSYNC_INTERVAL_SECONDS while trials are cheap (the
     first trial's, then finish's for the rest); with no interval, one per trial as before."""
-    from llmhpo import trial_log
+    from llmhpo.store import trial_log
 
     synced = []
     real_fsync = os.fsync
@@ -321,7 +321,7 @@ def test_a_cheap_trial_before_a_long_one_is_fsynced_when_its_interval_ends(tmp_p
     same worker may fsync a file of its own meanwhile."""
     import time
 
-    from llmhpo import trial_log
+    from llmhpo.store import trial_log
 
     path = tmp_path / "trials.jsonl"
     synced = []

@@ -7,8 +7,6 @@ The Python API (see llmhpo.api): `llmhpo.Study`, `llmhpo.Trial`, `llmhpo.SearchS
 from typing import Any
 
 __version__ = "0.1.0"
-# The Hydra config tree, as a package (src/llmhpo/conf/), carried by the wheel as YAML data.
-CONFIG_MODULE = "llmhpo.conf"
 __all__ = ["SearchSpace", "Study", "Trial", "TrialPruned", "report"]
 
 

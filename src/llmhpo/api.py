@@ -38,11 +38,11 @@ from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import make_pruner
-from llmhpo.run_folder import relabel, study_folder
 from llmhpo.space import SearchSpace
+from llmhpo.store.folder import relabel, study_folder
+from llmhpo.store.naming import without_neutral_keys
+from llmhpo.store.trial_log import TrialRecord
 from llmhpo.study import StudyLoop
-from llmhpo.trial_log import TrialRecord
-from llmhpo.tuners.naming import without_neutral_keys
 
 log = logging.getLogger(__name__)
 

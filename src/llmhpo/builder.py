@@ -14,9 +14,9 @@ from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types, whole_
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.pruning import make_pruner
 from llmhpo.space import SearchSpace, SearchSpaceError
+from llmhpo.store.naming import tuner_label
 from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Tuner
-from llmhpo.tuners.naming import tuner_label
 from llmhpo.tuners.seeded import seeded
 
 log = logging.getLogger(__name__)

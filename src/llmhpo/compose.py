@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
-from llmhpo import CONFIG_MODULE
+from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError
 from llmhpo.preflight import preflight
 from llmhpo.pruning import PRUNERS

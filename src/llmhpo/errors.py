@@ -5,7 +5,7 @@
 config alone shows it (exit status 2, as for a command-line usage error). Each error carries
 its exit status, the same at every door that is a command (the `llmhpo` CLI, the Hydra
 sweeper): 2 for a mistake in the configuration, 3 for a folder in use by another process
-(`run_folder.FolderBusyError`), 1 for the rest. Anything else is a real crash and keeps its
+(`store.folder.FolderBusyError`), 1 for the rest. Anything else is a real crash and keeps its
 traceback.
 """
 

@@ -22,7 +22,7 @@ from typing import Any
 from hydra.utils import get_object
 
 from llmhpo.errors import ConfigError, check_argument_types, whole_number
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord
 
 log = logging.getLogger(__name__)
 

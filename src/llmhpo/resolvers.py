@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from llmhpo.run_folder import run_name_of_root
+from llmhpo.store.folder import run_name_of_root
 from llmhpo.tuners.bo import bo_name
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord
 
 
 class Rounds:

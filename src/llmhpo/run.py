@@ -24,12 +24,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import llmhpo.resolvers  # noqa: F401  (the config's ${llmhpo.*} resolvers)
-from llmhpo import CONFIG_MODULE, __version__
+from llmhpo import __version__
 from llmhpo.builder import build_study, check_run_keys
+from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError, LlmhpoError, one_line, print_error
 from llmhpo.llm.credentials import check_api_key_env
 from llmhpo.preflight import preflight
-from llmhpo.run_folder import job_config, study_folder, undone_if_refused
+from llmhpo.store.folder import job_config, study_folder, undone_if_refused
 
 log = logging.getLogger("llmhpo")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from llmhpo.trial_log import STATUSES, TrialRecord
+from llmhpo.store.trial_log import STATUSES, TrialRecord
 from llmhpo.tuners.base import Tuner
 
 

@@ -6,7 +6,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (registers the run-name resolver)
-from llmhpo import CONFIG_MODULE
+from llmhpo.conf import CONFIG_MODULE
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "src" / "llmhpo" / "conf"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llmhpo.run_folder import TRIALS_FILE
+from llmhpo.store.folder import TRIALS_FILE
 
 
 def trial_lines(folder: Path) -> list[dict]:

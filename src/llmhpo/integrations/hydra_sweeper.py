@@ -23,9 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from llmhpo.api import Study, spoken_as
 from llmhpo.compose import LLM_TUNERS
 from llmhpo.errors import ConfigError
-from llmhpo.files import write_atomic
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
+from llmhpo.store.files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from llmhpo.errors import ConfigError, spell_keys
 from llmhpo.llm.credentials import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord
 from llmhpo.tuners.base import Tuner
 
 USER_ATTR = "llmhpo"  # per trial: {"source": "llm" | "fallback" | "independent", ...}

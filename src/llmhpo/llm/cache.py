@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from llmhpo.files import write_json_atomic
 from llmhpo.llm.base import LLMClient, LLMRequest, LLMResponse
+from llmhpo.store.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from llmhpo.space import (
     SearchSpace,
     range_text,
 )
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store import TrialRecord
 
 Message = dict[str, str]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from llmhpo.files import DamagedFileError, read_json
-from llmhpo.run_folder import STUDY_FILE, SUMMARY_FILE, TRIALS_FILE
-from llmhpo.trial_log import TrialLog
-from llmhpo.tuners.naming import pruner_suffix, tuner_label
+from llmhpo.store.files import DamagedFileError, read_json
+from llmhpo.store.folder import STUDY_FILE, SUMMARY_FILE, TRIALS_FILE
+from llmhpo.store.naming import pruner_suffix, tuner_label
+from llmhpo.store.trial_log import TrialLog
 
 
 @dataclass

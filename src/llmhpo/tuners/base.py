@@ -20,7 +20,7 @@ import numpy as np
 
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
-from llmhpo.trial_log import TrialRecord, TunerInfo
+from llmhpo.store import TrialRecord, TunerInfo
 
 
 @dataclass

@@ -15,7 +15,7 @@ from llmhpo.errors import ConfigError
 from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 from llmhpo.tuners.optuna_space import distributions, from_optuna, to_optuna
 

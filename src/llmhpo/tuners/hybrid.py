@@ -24,9 +24,9 @@ import numpy as np
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
+from llmhpo.store import HYBRID_DEFAULTS
 from llmhpo.tuners.base import FrontTuner, Proposal
 from llmhpo.tuners.llm import LLMTuner
-from llmhpo.tuners.naming import HYBRID_DEFAULTS
 
 SHARE_STREAM = 1  # the draws that pick a round's proposer, apart from the tuners' own
 

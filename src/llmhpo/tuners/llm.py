@@ -33,7 +33,7 @@ from llmhpo.llm.clients import make_client
 from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner, proposer_counts
 
 log = logging.getLogger(__name__)

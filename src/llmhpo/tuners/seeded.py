@@ -14,7 +14,7 @@ from typing import Any
 
 from llmhpo.errors import ConfigError
 from llmhpo.space import InvalidConfigError, SearchSpace
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import FrontTuner, Proposal, Tuner
 
 

@@ -30,7 +30,7 @@ from llmhpo.space import (
     SearchSpaceError,
     same_config,
 )
-from llmhpo.trial_log import TrialRecord
+from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from llmhpo.errors import ConfigError, LlmhpoError
-from llmhpo.files import json_safe, write_atomic
 from llmhpo.progress import as_step, as_value
+from llmhpo.store.files import json_safe, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError
-from llmhpo.files import DamagedFileError, read_json, write_json_atomic
-from llmhpo.trial_log import TrialLog
-from llmhpo.tuners.naming import tuner_label, without_neutral_keys
+from llmhpo.store.files import DamagedFileError, read_json, write_json_atomic
+from llmhpo.store.naming import tuner_label, without_neutral_keys
+from llmhpo.store.trial_log import TrialLog
 
 log = logging.getLogger(__name__)
 
