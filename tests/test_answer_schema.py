@@ -12,8 +12,8 @@ import math
 import jsonschema
 import pytest
 
-from llmhpo.llm.answers import answer_schema
 from llmhpo.space import InvalidConfigError, SearchSpace
+from llmhpo.tuners.llm.answers import answer_schema
 
 PARAMETERS = {
     "float": {"type": "float", "low": 0.1, "high": 0.9},

@@ -192,7 +192,7 @@ def test_every_llm_composes_and_builds_its_client(option, monkeypatch):
 
 @pytest.mark.parametrize("option", options("prompt"))
 def test_every_prompt_composes(option):
-    from llmhpo.llm.prompts import PromptSettings
+    from llmhpo.tuners.llm.prompts import PromptSettings
 
     cfg = compose_config(["objective=toy", "tuner=llm", f"prompt={option}", "prompt.cot=true"])
     settings = PromptSettings(**OmegaConf.to_container(cfg.prompt, resolve=True))

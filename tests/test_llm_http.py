@@ -10,8 +10,7 @@ import pytest
 
 import llmhpo
 from llmhpo.errors import ConfigError
-from llmhpo.llm.answers import MAX_ANSWER_CHARS
-from llmhpo.llm.base import LLMError
+from llmhpo.llm.base import MAX_ANSWER_CHARS, LLMError
 from llmhpo.llm.credentials import redact
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.store.trial_log import TrialLog

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from llmhpo.llm.answers import AnswerParseError, read_config
-from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.toy import ToyObjective
 from llmhpo.objectives.train import training_task
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.store.trial_log import TrialRecord
+from llmhpo.tuners.llm.answers import AnswerParseError, read_config
+from llmhpo.tuners.llm.prompts import PromptBuilder, PromptSettings
 from tests.helpers.config import compose_config
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "bad_answers.json").read_text())

@@ -16,11 +16,11 @@ import time
 import pytest
 
 import llmhpo
-from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.train import training_task
 from llmhpo.pruning import PRUNER_KEYS, PRUNERS
 from llmhpo.store.trial_log import TrialRecord
 from llmhpo.study import TrialOrderError
+from llmhpo.tuners.llm.prompts import PromptBuilder, PromptSettings
 from tests.helpers.objectives import learning_curve
 from tests.helpers.runs import trial_lines
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from llmhpo.llm.answers import answer_schema
 from llmhpo.space import (
     CategoricalParam,
     FloatParam,
@@ -13,6 +12,7 @@ from llmhpo.space import (
     SearchSpace,
     SearchSpaceError,
 )
+from llmhpo.tuners.llm.answers import answer_schema
 from llmhpo.tuners.optuna_space import distributions
 from tests.helpers.config import compose_config
 

@@ -5,8 +5,8 @@ optimisation and an LLM are judged against identical bounds. This module holds t
 parameter types, their seeded sampling and the validation whose messages can be shown to a
 person or sent back to an LLM; each consumer translates the space into its own terms beside
 its own code (Optuna's distributions in tuners/optuna_space.py, ConfigSpace in
-tuners/smac.py, the JSON schema of an answer in llm/answers.py, the prompt's wording in
-llm/prompts.py).
+tuners/smac.py, the JSON schema of an answer in tuners/llm/answers.py, the prompt's wording
+in tuners/llm/prompts.py).
 """
 
 from __future__ import annotations

@@ -26,12 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+from optuna.distributions import BaseDistribution
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -40,9 +35,10 @@ from llmhpo.api import in_door_terms
 from llmhpo.errors import ConfigError, spell_keys
 from llmhpo.llm.credentials import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
-from llmhpo.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
+from llmhpo.space import SearchSpace
 from llmhpo.store.trial_log import TrialRecord
 from llmhpo.tuners.base import Tuner
+from llmhpo.tuners.optuna_space import optuna_value, param_of
 
 USER_ATTR = "llmhpo"  # per trial: {"source": "llm" | "fallback" | "independent", ...}
 
@@ -124,7 +120,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
                 "directions: use a multi-objective sampler (optuna.samplers.NSGAIISampler)"
             )
         space = self._intersection.calculate(study)
-        return {name: d for name, d in space.items() if _param(name, d) is not None}
+        return {name: d for name, d in space.items() if param_of(name, d) is not None}
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -162,7 +158,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
             _mark(study, trial, {"source": "fallback", "reason": reason, **info})
             return {}
         _mark(study, trial, {"source": "llm", **info})
-        return {name: _to_optuna(search_space[name], v) for name, v in proposal.config.items()}
+        return {name: optuna_value(search_space[name], v) for name, v in proposal.config.items()}
 
     def sample_independent(
         self,
@@ -207,7 +203,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
         order (n_jobs > 1) change the history's order, not only its end."""
         from llmhpo.builder import make_tuner
 
-        space = SearchSpace([_param(n, d) for n, d in search_space.items()], name="optuna")
+        space = SearchSpace([param_of(n, d) for n, d in search_space.items()], name="optuna")
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         task = metric_task(self._task_description, self._metric, direction)
         return make_tuner(self._cfg.tuner, space, self._seed, task, None)
@@ -223,27 +219,6 @@ def _mark(study: optuna.Study, trial: FrozenTrial, info: dict[str, Any]) -> None
     """Where the trial's parameters came from, as its user attribute `llmhpo` (samplers get a
     FrozenTrial, so they write through the storage, as Optuna's own samplers do)."""
     study._storage.set_trial_user_attr(trial._trial_id, USER_ATTR, info)
-
-
-def _param(name: str, distribution: BaseDistribution) -> Param | None:
-    """llmhpo's parameter for an Optuna distribution; None for one it cannot show the LLM
-    (an int or float with a step other than 1: left to the independent sampler)."""
-    if isinstance(distribution, CategoricalDistribution):
-        return CategoricalParam(name, tuple(distribution.choices))
-    if isinstance(distribution, IntDistribution):
-        if distribution.step != 1:
-            return None
-        return IntParam(name, distribution.low, distribution.high, distribution.log)
-    if isinstance(distribution, FloatDistribution):
-        if distribution.step is not None:
-            return None
-        return FloatParam(name, distribution.low, distribution.high, distribution.log)
-    return None
-
-
-def _to_optuna(distribution: BaseDistribution, value: Any) -> Any:
-    """A validated value as Optuna stores it (an int for an IntDistribution)."""
-    return int(value) if isinstance(distribution, IntDistribution) else value
 
 
 def _history(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> list[TrialRecord]:

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llmhpo.errors import LlmhpoError
-from llmhpo.llm.answers import MAX_ANSWER_CHARS
 
 Message = dict[str, str]
+# An answer longer than this is cut on arrival, and rejected unread by the tuner: a
+# configuration, even after a chain-of-thought analysis, takes a few hundred characters. The
+# bound keeps the reader's work and every stored copy small when a server ignores max_tokens.
+MAX_ANSWER_CHARS = 20_000
 
 
 class LLMError(LlmhpoError, RuntimeError):

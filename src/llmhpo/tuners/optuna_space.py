@@ -1,6 +1,8 @@
-"""A search space in Optuna's terms: distributions, and configurations both ways.
+"""A search space in Optuna's terms and back: distributions, parameters and configurations.
 
-Beside the Optuna tuner (tuners/bo.py), as ConfigSpace's translation is beside SMAC's. A
+Beside the Optuna tuner (tuners/bo.py), as ConfigSpace's translation is beside SMAC's; the
+other direction (an Optuna study's distributions as llmhpo's parameters) is the Optuna
+sampler's (integrations/optuna.py), kept here so that both directions are read together. A
 grid parameter (a tabular benchmark's) becomes its position on the grid: Optuna has no
 ordinal distribution, and its categorical one forgets the order that TPE and the GP can
 use; positions are evenly spaced in the grid's own scale (log where log), so the index is
@@ -61,3 +63,24 @@ def from_optuna(space: SearchSpace, params: Mapping[str, Any]) -> dict[str, Any]
         name: param.values[int(params[name])] if isinstance(param, GridParam) else params[name]
         for name, param in space.params.items()
     }
+
+
+def param_of(name: str, distribution: BaseDistribution) -> Param | None:
+    """llmhpo's parameter for an Optuna distribution; None for one it cannot show the LLM
+    (an int or float with a step other than 1: left to the independent sampler)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return CategoricalParam(name, tuple(distribution.choices))
+    if isinstance(distribution, IntDistribution):
+        if distribution.step != 1:
+            return None
+        return IntParam(name, distribution.low, distribution.high, distribution.log)
+    if isinstance(distribution, FloatDistribution):
+        if distribution.step is not None:
+            return None
+        return FloatParam(name, distribution.low, distribution.high, distribution.log)
+    return None
+
+
+def optuna_value(distribution: BaseDistribution, value: Any) -> Any:
+    """A validated value as Optuna stores it (an int for an IntDistribution)."""
+    return int(value) if isinstance(distribution, IntDistribution) else value

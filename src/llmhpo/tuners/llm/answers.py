@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any
 
+from llmhpo.llm.base import MAX_ANSWER_CHARS
 from llmhpo.space import (
     CategoricalParam,
     FloatParam,
@@ -23,11 +24,6 @@ from llmhpo.space import (
     Param,
     SearchSpace,
 )
-
-# An answer longer than this is rejected unread (and cut on arrival by the clients): a
-# configuration, even after a chain-of-thought analysis, takes a few hundred characters. The
-# bound keeps the reader's work and every stored copy small when a server ignores max_tokens.
-MAX_ANSWER_CHARS = 20_000
 
 
 class AnswerParseError(ValueError):

@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.errors import ConfigError
-from llmhpo.llm.answers import AnswerParseError, answer_schema, read_config
 from llmhpo.llm.base import LLMClient, LLMRequest, LLMResponse, Sampling
 from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import make_client
-from llmhpo.llm.prompts import PromptBuilder, PromptSettings
 from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
 from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner, proposer_counts
+from llmhpo.tuners.llm.answers import AnswerParseError, answer_schema, read_config
+from llmhpo.tuners.llm.prompts import PromptBuilder, PromptSettings
 
 log = logging.getLogger(__name__)
 
