@@ -16,7 +16,7 @@ from llmhpo.objectives.toy import get_toy_function
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.store.folder import SUMMARY_FILE
 from llmhpo.study import TrialOrderError
-from tests.helpers.config import REPO
+from tests.helpers.config import CONF, REPO
 from tests.helpers.runs import run_cli, trial_lines
 
 BRANIN = get_toy_function("branin")
@@ -112,7 +112,7 @@ def test_a_space_from_a_dict_a_yaml_file_or_conf_is_the_same(tmp_path):
         SearchSpace.from_yaml(tmp_path / "mine.yaml").to_config()["parameters"]
         == from_dict.to_config()["parameters"]
     )
-    shipped = SearchSpace.from_yaml(REPO / "conf" / "search_space" / "constrained.yaml")
+    shipped = SearchSpace.from_yaml(CONF / "search_space" / "constrained.yaml")
     assert SearchSpace.from_config(shipped.to_config()).to_config() == shipped.to_config()
     with pytest.raises(SearchSpaceError, match="unknown type 'floot'"):
         SearchSpace.from_dict({"lr": {"type": "floot"}})

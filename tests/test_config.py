@@ -3,7 +3,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from llmhpo.builder import build_objective, build_search_space, build_tuner
+from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.store.folder import job_config, run_name

@@ -5,8 +5,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from llmhpo import extras
+from llmhpo.assemble.preflight import mappings
 from llmhpo.errors import ConfigError
-from llmhpo.preflight import mappings
 from tests.helpers.config import compose_config
 
 

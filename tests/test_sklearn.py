@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from llmhpo.builder import build_objective, build_search_space
+from llmhpo.assemble.parts import build_objective, build_search_space
 from llmhpo.errors import ConfigError
 from llmhpo.objectives.sklearn import DATASETS, lr_stages
 from llmhpo.progress import reporting_to

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmhpo import __version__
+from tests.helpers.config import CONF
 from tests.helpers.wheel import (
     REPO,
     Venv,
@@ -69,7 +70,7 @@ def ok(result: subprocess.CompletedProcess) -> str:
 def test_the_wheel_carries_every_module_and_every_config_file(wheel):
     names = wheel_names(wheel)
     modules = {str(p.relative_to(REPO / "src")) for p in (REPO / "src").rglob("*.py")}
-    configs = {f"llmhpo/conf/{p.relative_to(REPO / 'conf')}" for p in (REPO / "conf").rglob("*")}
+    configs = {f"llmhpo/conf/{p.relative_to(CONF)}" for p in CONF.rglob("*")}
     configs = {name for name in configs if name.endswith((".yaml", ".py"))}
     assert modules - names == set()
     assert configs - names == set()

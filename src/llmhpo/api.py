@@ -16,7 +16,7 @@ The study is the CLI's own loop (`llmhpo.study.StudyLoop`) with the caller evalu
 folder gets the same trials.jsonl, summary.json and study.json, so the same script run again
 resumes where a killed one stopped, and `scripts/aggregate.py` reads it. Tuners and their
 options are the config's: `tuner` names a file of `conf/tuner/`, its keys are keywords, and
-`llm` names a file of `conf/llm/` or gives its keys as a dict (composed in llmhpo/compose.py).
+`llm` names a file of `conf/llm/` or gives its keys as a dict (composed in llmhpo/assemble/).
 """
 
 from __future__ import annotations
@@ -33,16 +33,14 @@ from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 
-from llmhpo.compose import pruner_config, tuner_config
+from llmhpo.assemble import code_config, opened_study
 from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
-from llmhpo.pruning import make_pruner
 from llmhpo.space import SearchSpace
-from llmhpo.store.folder import relabel, study_folder
+from llmhpo.store.folder import relabel
 from llmhpo.store.naming import without_neutral_keys
 from llmhpo.store.trial_log import TrialRecord
-from llmhpo.study import StudyLoop
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +108,6 @@ class Trial:
 class Study:
     """A study of the caller's own objective: ask/tell, or `optimize(fn)`."""
 
-    # Set by `_for_sweep` (the Hydra sweeper's door) before __init__ runs; not arguments.
-    _context: Mapping[str, Any] | None = None
-    _folder_hint = "pass another folder"
-
     @in_door_terms
     def __init__(
         self,
@@ -132,6 +126,8 @@ class Study:
         name: str | None = None,
         on_busy: str = "stop",
         batch_size: int = 1,
+        context: Mapping[str, Any] | None = None,
+        folder_hint: str = "pass another folder",
         **tuner_options: Any,
     ):
         """Open (or resume) a study in `folder`; the same arguments and folder resume it.
@@ -161,6 +157,10 @@ class Study:
             on_busy: "stop" (raise) or "wait" when another process runs a study in `folder`.
             batch_size: how many trials `ask_batch` hands out at once, for parallel
                 evaluation (a study keeps its batch size across resumes).
+            context: what else defines the study beyond these arguments (a Hydra sweep's
+                fixed overrides and its app's config): recorded in study.json, so that a
+                study of another context never resumes this one.
+            folder_hint: how the caller picks another folder, said when `folder` is refused.
             **tuner_options: keys of the tuner's conf/tuner/ file (sampler=...,
                 max_attempts=..., config=..., warm_start=...).
 
@@ -177,12 +177,9 @@ class Study:
         self.seed = whole_number(seed, "seed", "0 is a valid seed", minimum=0)
         batch_size = whole_number(batch_size, "batch_size", "trials evaluated at once")
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="llmhpo-study-"))
-        cfg = tuner_config(tuner, self.budget, self.seed, llm, prompt, tuner_options)
+        cfg = code_config(tuner, self.budget, self.seed, llm, prompt, pruner, tuner_options)
         if task_description is not None and "prompt" in cfg:
             cfg.prompt.task_description = task_description
-        task = metric_task(task_description, metric, direction)
-        pruner_node = pruner_config(pruner)
-        made_pruner = make_pruner(pruner_node)  # a value the pruner refuses: before any work
         record = without_neutral_keys(
             {
                 "objective": {
@@ -192,35 +189,27 @@ class Study:
                 },
                 "search_space": self.space.to_config(),
                 **OmegaConf.to_container(cfg, resolve=True),
-                "pruner": pruner_node,
             }
         )
         if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it
             record["batch_size"] = batch_size
-        if self._context:
-            record["context"] = dict(self._context)
-        with contextlib.ExitStack() as opening:  # a refused study leaves the folder as it was
-            opening.enter_context(study_folder(self.folder, record, on_busy, self._folder_hint))
-            from llmhpo.builder import make_tuner
-
-            made = make_tuner(cfg.tuner, self.space, self.seed, task, self.folder)
-            self._lock = opening.pop_all()  # held until finish()
-        budget = made.trials if made.trials is not None else self.budget
-        self._loop = StudyLoop(
-            self.folder, self.space, made, None, budget, name or self.folder.name, batch_size,
-            made_pruner,
-        )  # fmt: skip
+        if context:
+            record["context"] = dict(context)
+        self._lock = contextlib.ExitStack()  # the folder's lock, held until finish()
+        self._loop = self._lock.enter_context(
+            opened_study(
+                cfg,
+                self.folder,
+                record,
+                on_busy=on_busy,
+                hint=folder_hint,
+                space=self.space,
+                task=metric_task(task_description, metric, direction),
+                name=name or self.folder.name,
+                batch_size=batch_size,
+            )  # fmt: skip
+        )
         self._named = name is not None
-
-    @classmethod
-    def _for_sweep(cls, context: Mapping[str, Any], folder_hint: str, **arguments: Any) -> Study:
-        """The Hydra sweeper's study: its study.json also records `context` (what else
-        defines a sweep: its fixed overrides, the app's config), so that another sweep never
-        resumes it, and a refusal of its folder says `folder_hint` (how to pick another)."""
-        study = cls.__new__(cls)
-        study._context, study._folder_hint = dict(context), folder_hint
-        study.__init__(**arguments)
-        return study
 
     @in_door_terms
     def ask(self) -> Trial | None:

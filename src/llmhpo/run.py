@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,12 @@ from omegaconf import DictConfig
 
 import llmhpo.resolvers  # noqa: F401  (the config's ${llmhpo.*} resolvers)
 from llmhpo import __version__
-from llmhpo.builder import build_study, check_run_keys
+from llmhpo.assemble import opened_study
+from llmhpo.assemble.nodes import group_options
 from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError, LlmhpoError, one_line, print_error
 from llmhpo.llm.credentials import check_api_key_env
-from llmhpo.preflight import preflight
-from llmhpo.store.folder import job_config, study_folder, undone_if_refused
+from llmhpo.store.folder import job_config
 
 log = logging.getLogger("llmhpo")
 
@@ -53,13 +52,9 @@ def main(cfg: DictConfig) -> float | None:
 def run_study(cfg: DictConfig, folder: Path, others: tuple[str, ...] = ()) -> float | None:
     """Claim `folder` for this config and run (or resume, or report) its study under its lock;
     a refused command leaves nothing in a new folder, nor `others` (Hydra's files)."""
-    with undone_if_refused(folder, others):  # what the config alone shows wrong, before the
-        check_run_keys(cfg)  # folder is claimed: a claim would write it (a pasted key too)
-        preflight(cfg.objective)
-        preflight(cfg.tuner)
-        config = job_config(cfg)
-    with study_folder(folder, config, str(cfg.get("on_busy", "stop")), others=others):
-        summary = build_study(cfg, folder).run()
+    on_busy = str(cfg.get("on_busy", "stop"))
+    with opened_study(cfg, folder, job_config(cfg), on_busy=on_busy, others=others) as study:
+        summary = study.run()
     log.info(
         "Study in %s: %d/%d trials %s, best value %s with %s",
         folder,
@@ -115,10 +110,10 @@ def refuse_uncomposable(argv: list[str]) -> None:
             except (HydraException, StopIteration, TypeError, ValueError):
                 return  # a sweep Hydra's launcher expands: left to it
             continue
-        if override.value() is None and not override.is_delete() and _options(key):
+        if override.value() is None and not override.is_delete() and group_options(key):
             raise ConfigError(
                 f"{key}=null is not an option of the {key} group: choose one of "
-                f"{', '.join(_options(key))}, or leave {key} out for its default"
+                f"{', '.join(group_options(key))}, or leave {key} out for its default"
             )
         overrides.append(override.input_line)
     try:
@@ -153,15 +148,6 @@ def _composition_error(error: Exception, overrides: list[str]) -> str:
         f"{key}: {parent} has no key {name!r}; its keys are {', '.join(keys)} (check the "
         f"spelling; a key the config lacks is added with +{key}=...)"
     )
-
-
-def _options(group: str) -> list[str]:
-    """The options of a config group of llmhpo's tree (none for a key that is no group)."""
-    folder = resources.files(CONFIG_MODULE).joinpath(group)
-    if not group or not folder.is_dir():
-        return []
-    names = (path.name for path in folder.iterdir())
-    return sorted(name.removesuffix(".yaml") for name in names if name.endswith(".yaml"))
 
 
 def cli() -> None:

@@ -1,4 +1,5 @@
-"""The shipped config, as tests read it: files of conf/ and the composed config."""
+"""The shipped config, as tests read it: files of llmhpo.conf, the composed config and the
+study it builds."""
 
 from pathlib import Path
 
@@ -6,7 +7,10 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 import llmhpo.resolvers  # noqa: F401  (registers the run-name resolver)
+from llmhpo.assemble import opened_study
 from llmhpo.conf import CONFIG_MODULE
+from llmhpo.store.folder import job_config
+from llmhpo.study import StudyLoop
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "src" / "llmhpo" / "conf"
@@ -28,3 +32,10 @@ def compose_config(
             overrides=overrides or [],
             return_hydra_config=return_hydra_config,
         )
+
+
+def build_study(cfg: DictConfig, folder: Path) -> StudyLoop:
+    """The study of a composed config in `folder`, as the CLI's composition root builds it (the
+    folder claimed; its lock released again, since the test is the folder's only user)."""
+    with opened_study(cfg, folder, job_config(cfg)) as study:
+        return study

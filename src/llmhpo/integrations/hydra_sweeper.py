@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.api import Study, spoken_as
-from llmhpo.compose import LLM_TUNERS
+from llmhpo.assemble import LLM_TUNERS
 from llmhpo.errors import ConfigError
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
@@ -53,10 +53,8 @@ def run_sweep(
             "report the steps a pruner judges; drop hydra.sweeper.options.pruner, or tune "
             "through the Python API (llmhpo.Study(..., pruner=...)) or the llmhpo command"
         )
-    study = Study._for_sweep(
-        context={"fixed_overrides": space.fixed, "app_config": _app_config(config, space)},
-        folder_hint=f"set another hydra.sweep.dir than {folder}",
-        space=space.space,
+    study = Study(
+        space.space,
         tuner=str(settings.tuner),
         budget=settings.budget,
         seed=settings.seed,
@@ -70,6 +68,8 @@ def run_sweep(
         metric=metric,
         name=str(config.hydra.job.name),
         batch_size=settings.n_jobs,
+        context={"fixed_overrides": space.fixed, "app_config": _app_config(config, space)},
+        folder_hint=f"set another hydra.sweep.dir than {folder}",
         **options,
     )
     try:

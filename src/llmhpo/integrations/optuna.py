@@ -74,12 +74,13 @@ class LLMSampler(optuna.samplers.BaseSampler):
             **tuner_options: keys of conf/tuner/llm.yaml (max_attempts, on_invalid,
                 allow_repeats, retry_temperature).
         """
-        from llmhpo.compose import tuner_config
+        from llmhpo.assemble import check, code_config
 
         # A round without a valid answer falls back to the independent sampler, whatever the
         # LLM (the CLI's default for a remote one is to fail); on_invalid="fail" stops instead.
         tuner_options.setdefault("on_invalid", "random")
-        self._cfg = tuner_config("llm", budget, seed, llm, prompt, tuner_options)
+        self._cfg = code_config("llm", budget, seed, llm, prompt, options=tuner_options)
+        check(self._cfg)  # a missing extra, a pasted key: refused before the first trial
         self._budget = int(self._cfg.budget)
         self._allow_repeats = bool(self._cfg.tuner.allow_repeats)
         if self._cfg.llm.get("provider") == "litellm":  # not at trial 2, after an evaluation
@@ -201,7 +202,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
         """A new LLM tuner for this space and direction, which has heard nothing yet: the
         study's history is told to it afresh for each proposal, since trials finishing out of
         order (n_jobs > 1) change the history's order, not only its end."""
-        from llmhpo.builder import make_tuner
+        from llmhpo.assemble import make_tuner
 
         space = SearchSpace([param_of(n, d) for n, d in search_space.items()], name="optuna")
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"

@@ -309,18 +309,22 @@ def undone_if_refused(folder: Path, others: tuple[str, ...] = ()) -> Iterator[No
     away what the refused study left there (`_discard_refused`), so that a corrected command
     is not told that the folder holds another study."""
     fresh = not (folder / STUDY_FILE).exists()
+    # The folder is this command's to take away if it made it: it was not there, or holds
+    # `others`, which this command wrote before the block (Hydra makes the folder for them).
+    made_here = not folder.exists() or any((folder / other).exists() for other in others)
     try:
         yield
     except ConfigError:
         if fresh:
-            _discard_refused(folder, others)
+            _discard_refused(folder, others, made_here)
         raise
 
 
-def _discard_refused(folder: Path, others: tuple[str, ...]) -> None:
+def _discard_refused(folder: Path, others: tuple[str, ...], made_here: bool) -> None:
     """Remove study.json, the lock, SMAC's folder and `others` (Hydra's .hydra/ and job log)
-    from `folder`, and the folder once empty (never the working directory or one above it). A
-    folder with a trial log, or with anything else, is left as it is."""
+    from `folder`, and the folder once empty if this command made it (never the working
+    directory or one above it). A folder with a trial log, or with anything else, is left as
+    it is."""
     if not folder.is_dir() or (folder / TRIALS_FILE).exists():
         return
     known = {STUDY_FILE, LOCK_FILE, "smac", *others}
@@ -332,7 +336,8 @@ def _discard_refused(folder: Path, others: tuple[str, ...]) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    if folder.resolve() not in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+    here = Path.cwd().resolve()
+    if made_here and folder.resolve() not in (here, *here.parents):
         folder.rmdir()
 
 

@@ -1,12 +1,13 @@
-"""The config nodes a study opened from code is built from, composed from conf/ exactly as
-the CLI composes them: the tuner (with its LLM and prompt) and the pruner, with the caller's
-options merged in and everything checked before any work. Used by the Python API, Optuna's
-LLMSampler and the Hydra sweeper (through the API).
+"""The config node of a study opened from code, composed from the config tree as the CLI
+composes its own: the tuner (with its LLM and prompt), the pruner, the seed and the budget,
+with the caller's options merged in. Used by the Python API, the Hydra sweeper and Optuna's
+LLMSampler; `assemble.check` then checks it as it checks the CLI's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from typing import Any
 
@@ -15,8 +16,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers)
 from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError
-from llmhpo.preflight import preflight
-from llmhpo.pruning import PRUNERS
 
 LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
 # Tuner options that are a whole configuration (tuner=fixed's `config`): the caller's replaces
@@ -24,42 +23,35 @@ LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
 WHOLE_OPTIONS = {"config"}
 
 
-def tuner_config(
+def code_config(
     tuner: str,
     budget: int,
     seed: int,
-    llm: str | Mapping[str, Any] | None,
-    prompt: Mapping[str, Any] | None,
-    options: Mapping[str, Any],
+    llm: str | Mapping[str, Any] | None = None,
+    prompt: Mapping[str, Any] | None = None,
+    pruner: str | Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> DictConfig:
-    """The `tuner` (and for tuner="llm" or "hybrid", `llm` and `prompt`) config nodes, composed from
-    conf/ exactly as the CLI composes them, with the caller's options merged in; a tuner (or
-    LLM) whose extra is not installed is refused here, before any work."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
+    """`tuner`, `pruner`, `budget`, `seed` (and for tuner="llm" or "hybrid", `llm` and
+    `prompt`): conf/code.yaml composed with the caller's choices, its options merged in."""
+    from hydra import compose
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    presets = resources.files(CONFIG_MODULE).joinpath("tuner").iterdir()
-    known = sorted(p.name.removesuffix(".yaml") for p in presets if p.name.endswith(".yaml"))
+    known = group_options("tuner")
     if tuner not in known:
         raise ConfigError(f"tuner={tuner!r} is not known; choose one of {known}")
-    overrides = ["objective=toy", f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
+    overrides = [f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
     if tuner in LLM_TUNERS:
         overrides.append(f"llm={_llm_preset(llm)}")
     elif llm is not None or prompt is not None:
         raise ConfigError(
             f"llm and prompt are options of tuner='llm' and 'hybrid', not of tuner={tuner!r}"
         )
-    outer = GlobalHydra.instance().hydra  # an app of the caller's may run under Hydra already
-    GlobalHydra.instance().clear()
+    options = dict(options or {})
     try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
-        keep = ["tuner", "llm", "prompt"] if tuner in LLM_TUNERS else ["tuner"]
-        keep += ["budget", "seed"]  # the tuner's ${budget}, and what study.json records
-        node = OmegaConf.create({key: cfg[key] for key in keep})
-        OmegaConf.set_struct(node, True)
+        with _config_tree():
+            node = compose(config_name="code", overrides=overrides)
         if isinstance(llm, Mapping):  # its keys over its preset's
             node.llm = OmegaConf.merge(node.llm, {k: v for k, v in llm.items() if k != "preset"})
         if prompt:
@@ -71,15 +63,39 @@ def tuner_config(
                 node.tuner[key] = options[key]
         if tuner in LLM_TUNERS:  # the tuner's own copies follow the merged llm and prompt
             node.tuner.llm, node.tuner.prompt = node.llm, node.prompt
+        with open_dict(node):
+            node.pruner = pruner_config(pruner)
         OmegaConf.resolve(node)
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(f"tuner={tuner!r}: {error}") from None
+    return node
+
+
+@contextlib.contextmanager
+def _config_tree() -> Iterator[None]:
+    """Hydra's compose API on llmhpo's tree; a Hydra app of the caller's (the sweeper's) may
+    hold Hydra's global state already: it is set aside meanwhile and put back after."""
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    outer = GlobalHydra.instance().hydra
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            yield
     finally:
         GlobalHydra.instance().clear()
         if outer is not None:
             GlobalHydra.instance().initialize(outer)
-    preflight(node.tuner)  # a missing extra, a pasted key: refused before any work
-    return node
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group of llmhpo's tree (none for a key that is no group)."""
+    folder = resources.files(CONFIG_MODULE).joinpath(group)
+    if not group or not folder.is_dir():
+        return []
+    names = (path.name for path in folder.iterdir())
+    return sorted(name.removesuffix(".yaml") for name in names if name.endswith(".yaml"))
 
 
 def pruner_config(pruner: str | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -89,12 +105,12 @@ def pruner_config(pruner: str | Mapping[str, Any] | None) -> dict[str, Any]:
     options = dict(pruner) if isinstance(pruner, Mapping) else {"name": pruner or "none"}
     if "name" not in options:
         raise ConfigError(
-            f"pruner={options!r} names no pruner: add its 'name', one of {list(PRUNERS)} "
+            f"pruner={options!r} names no pruner: add its 'name', one of {group_options('pruner')} "
             "({'name': 'asha', 'reduction_factor': 2})"
         )
     name = options.pop("name")
-    if name not in PRUNERS:
-        raise ConfigError(f"pruner={name!r} is not known; choose one of {list(PRUNERS)}")
+    if name not in group_options("pruner"):
+        raise ConfigError(f"pruner={name!r} is not known; choose one of {group_options('pruner')}")
     path = resources.files(CONFIG_MODULE).joinpath("pruner", f"{name}.yaml")
     node = OmegaConf.to_container(OmegaConf.load(str(path)))
     unknown = sorted(set(options) - set(node))

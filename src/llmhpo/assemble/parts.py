@@ -1,4 +1,4 @@
-"""Turn a composed config into the pieces of a study (objective, space, tuner)."""
+"""The pieces of a study from their config nodes: the objective, the search space, the tuner."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types, whole_number
+from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types
 from llmhpo.objectives.base import Objective, TaskInfo
-from llmhpo.pruning import make_pruner
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.store.naming import tuner_label
-from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.seeded import seeded
 
@@ -85,30 +83,3 @@ def make_tuner(
     tuner = seeded(inner, space, initial, start_at_default)
     tuner.name = tuner_label({"name": inner.name, **described})
     return tuner
-
-
-def check_run_keys(cfg: DictConfig) -> int:
-    """`seed` and `budget`, the run-level keys, checked first; returns the budget."""
-    whole_number(cfg.get("seed"), "seed", "0 is a valid seed", minimum=0)
-    return whole_number(cfg.get("budget"), "budget", "the number of trials")
-
-
-def build_study(cfg: DictConfig, folder: Path) -> StudyLoop:
-    """The study a composed config describes; config mistakes raise ConfigError before any
-    trial (the cheap checks first, then each part checks its own settings as it is built)."""
-    budget = check_run_keys(cfg)
-    objective = build_objective(cfg)
-    space = build_search_space(cfg, objective)
-    tuner = build_tuner(cfg, space, objective, folder)
-    if tuner.trials is not None and tuner.trials != budget:
-        log.info(
-            "tuner=%s runs exactly %d trial(s); budget=%d is ignored",
-            tuner.name,
-            tuner.trials,
-            budget,
-        )
-        budget = tuner.trials
-    pruner = make_pruner(
-        OmegaConf.to_container(cfg.pruner, resolve=True) if "pruner" in cfg else None
-    )
-    return StudyLoop(folder, space, tuner, objective, budget=budget, pruner=pruner)
