@@ -1,7 +1,7 @@
 """The loop's bookkeeping alone: which held rounds settle, when, and in what order."""
 
-from llmhpo.rounds import Rounds
 from llmhpo.store.trial_log import TrialRecord
+from llmhpo.study.rounds import Rounds
 
 
 def record(round_index: int, valid: bool = True) -> TrialRecord:

@@ -17,12 +17,12 @@ from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.objectives.base import METRIC_KEY, Objective
 from llmhpo.progress import as_step, as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import Pruner
-from llmhpo.rounds import Rounds
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.store.files import DamagedFileError, read_json, write_json_atomic
 from llmhpo.store.folder import SUMMARY_FILE, TRIALS_FILE, ended_at
 from llmhpo.store.trial_log import TrialLog, TrialRecord
-from llmhpo.summary import summarise
+from llmhpo.study.rounds import Rounds
+from llmhpo.study.summary import summarise
 from llmhpo.tuners.base import Tuner
 
 log = logging.getLogger(__name__)
