@@ -23,6 +23,7 @@ from hydra.utils import get_object
 
 from llmhpo.errors import ConfigError, check_argument_types, whole_number
 from llmhpo.store.trial_log import TrialRecord
+from llmhpo.tuners.base import EventCursor, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ PRUNER_KEYS: dict[str, dict[str, tuple[int, bool]]] = {
 
 
 class Pruner:
-    """An Optuna pruner over the rounds of one study: `hold` a round, `report` its steps
-    (whether to stop it), `tell` its outcome."""
+    """An Optuna pruner over the rounds of one study: it reads the study's ledger (`attach`)
+    and judges a round's steps as they are reported (`report`)."""
 
     def __init__(self, name: str, pruner: Any):
         import optuna
@@ -65,25 +66,37 @@ class Pruner:
         self.study = optuna.create_study(
             study_name=SHADOW_STUDY_NAME, direction="minimize", pruner=pruner
         )
-        self._trials: dict[int, Any] = {}  # round -> its Optuna trial, held and not told
+        self._trials: dict[int, Any] = {}  # round -> its Optuna trial, held and not settled
+        self._ledger: Ledger | None = None
+        self._cursor = EventCursor()
 
-    def hold(self, record: TrialRecord) -> None:
-        """A round is out for evaluation (or replayed from the log, with its whole curve:
-        each step reported and judged again, as it was live, since a pruner keeps what it
-        decided at a step in the trial, and later decisions read it)."""
-        trial = self.study.ask()
-        self._trials[record.round] = trial
-        for step, value in record.curve:
-            trial.report(value, int(step))
-            trial.should_prune()
+    def attach(self, ledger: Ledger) -> None:
+        """Read the rounds of `ledger` (the study's) from now on."""
+        self._ledger = ledger
 
     def report(self, record: TrialRecord, step: int, value: float) -> bool:
         """The round's value after `step` steps; returns whether the pruner stops it there."""
+        self._follow()
         trial = self._trials[record.round]
         trial.report(value, step)
         return bool(trial.should_prune())
 
-    def tell(self, record: TrialRecord) -> None:
+    def _follow(self) -> None:
+        """Bring the shadow study up to the ledger: each round held since gets its trial (a
+        replayed one its whole curve, each step reported and judged again, as it was live,
+        since a pruner keeps what it decided at a step in the trial and later decisions read
+        it); each round settled since is told."""
+        for event in self._cursor.unread(self._ledger):
+            if event.kind == "held":
+                trial = self.study.ask()
+                self._trials[event.record.round] = trial
+                for step, value in event.record.curve if event.replayed else ():
+                    trial.report(value, int(step))
+                    trial.should_prune()
+            else:
+                self._tell(event.record)
+
+    def _tell(self, record: TrialRecord) -> None:
         """The round's outcome: a finished value, pruned at its last step, or failed."""
         from optuna.trial import TrialState
 

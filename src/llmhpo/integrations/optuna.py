@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import optuna
+from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
@@ -37,6 +38,7 @@ from llmhpo.llm.credentials import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import SearchSpace
 from llmhpo.store.trial_log import TrialRecord
+from llmhpo.study.rounds import Rounds
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.optuna_space import optuna_value, param_of
 
@@ -130,23 +132,26 @@ class LLMSampler(optuna.samplers.BaseSampler):
             _mark(study, trial, {"source": "independent"})
             return {}
         with self._lock:
-            tuner = self._tuner_for(study, search_space)
             history = _history(study, search_space)
-            for record in history:  # as a resumed study replays its log
-                tuner.hold(record)
-                tuner.tell(record)
-            # Trials running beside this one (n_jobs > 1, other workers): never proposed again.
-            for record in self._running(study, trial, search_space, len(history)):
-                tuner.hold(record)
-            llm_tuner = getattr(tuner, "inner", tuner)  # the LLM tuner a seeded start fronts
-            # Optuna's n_trials is unknown here: a study that outgrows `budget` is never told
-            # it has a budget of fewer trials than it has already run.
             if len(history) >= self._budget:
                 self._warn_past_budget(len(history) + 1)
-            llm_tuner.prompts.budget = max(self._budget, len(history) + 1)
-            # Where trials have parameters beyond the shared ones (define-by-run, conditional),
-            # those come from the independent sampler: the shared ones again are no repeat.
-            llm_tuner.allow_repeats = self._allow_repeats or _has_other_params(study, search_space)
+            # Optuna's n_trials is unknown here: a study that outgrows `budget` is never told
+            # it has a budget of fewer trials than it has already run. Where trials have
+            # parameters beyond the shared ones (define-by-run, conditional), those come from
+            # the independent sampler: the shared ones again are no repeat.
+            options = {
+                "budget": max(self._budget, len(history) + 1),
+                "allow_repeats": self._allow_repeats or _has_other_params(study, search_space),
+            }
+            tuner = self._tuner_for(study, search_space, options)
+            rounds = Rounds(batch_size=1, budget=len(history) + 1)
+            for record in history:  # as a resumed study replays its log
+                rounds.hold(record, replayed=True)
+                rounds.settle_all()
+            # Trials running beside this one (n_jobs > 1, other workers): never proposed again.
+            for record in self._running(study, trial, search_space, len(history)):
+                rounds.hold(record, replayed=False)
+            tuner.attach(rounds)
             proposal = tuner.ask()
             if proposal.config is not None and not proposal.info.get("fallback"):
                 self._proposed[trial.number] = dict(proposal.config)
@@ -198,16 +203,23 @@ class LLMSampler(optuna.samplers.BaseSampler):
             for i, config in enumerate(configs)
         ]
 
-    def _tuner_for(self, study: optuna.Study, search_space: dict[str, BaseDistribution]) -> Tuner:
-        """A new LLM tuner for this space and direction, which has heard nothing yet: the
-        study's history is told to it afresh for each proposal, since trials finishing out of
-        order (n_jobs > 1) change the history's order, not only its end."""
+    def _tuner_for(
+        self,
+        study: optuna.Study,
+        search_space: dict[str, BaseDistribution],
+        options: dict[str, Any],
+    ) -> Tuner:
+        """A new LLM tuner for this space and direction, with `options` over the sampler's
+        own, which has read nothing yet: the study's history is its ledger, made afresh for
+        each proposal, since trials finishing out of order (n_jobs > 1) change the history's
+        order, not only its end."""
         from llmhpo.assemble import make_tuner
 
         space = SearchSpace([param_of(n, d) for n, d in search_space.items()], name="optuna")
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         task = metric_task(self._task_description, self._metric, direction)
-        return make_tuner(self._cfg.tuner, space, self._seed, task, None)
+        node = OmegaConf.merge(self._cfg.tuner, options)
+        return make_tuner(node, space, self._seed, task, None)
 
 
 def _has_other_params(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> bool:

@@ -77,6 +77,9 @@ class StudyLoop:
         self.pruner = pruner
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
         self.rounds = Rounds(batch_size, budget, ended_at(self.folder))
+        tuner.attach(self.rounds)  # the tuner (and the pruner) read the study's one ledger
+        if pruner is not None:
+            pruner.attach(self.rounds)
         self._resumed = False  # the log is read (and replayed) at the first ask
         self._started: dict[int, float] = {}  # round -> when it was handed out
         self._gave_up: TrialRecord | None = None  # an invalid round that stops the study
@@ -250,28 +253,22 @@ class StudyLoop:
         self.tell(record, evaluation.value, evaluation.metrics)
 
     def _hold(self, record: TrialRecord, replayed: bool) -> bool:
-        """Hand a round to the tuner as out for evaluation (a new proposal, or a logged round
+        """Put a round in the ledger as out for evaluation (a new proposal, or a logged round
         replayed); returns whether it closed the open batch. The held rounds settle when the
-        batch closes (replayed ones too, so the tuner hears them as it did live), and an
-        invalid round that is the only one held settles at once (its tuner hears of it before
+        batch closes (replayed ones too, so the tuner reads them as it did live), and an
+        invalid round that is the only one held settles at once (its tuner reads it before
         proposing again)."""
-        self.tuner.hold(record)
-        if self.pruner is not None:
-            self.pruner.hold(record)
         closed = self.rounds.hold(record, replayed)
         if closed or (record.config is None and self.rounds.alone(record)):
             self._settle()
         return closed
 
     def _settle(self) -> None:
-        """Log (unless replayed) and tell every round whose turn has come."""
+        """Log (unless replayed) every round whose turn has come: it is settled."""
         for record, replayed in self.rounds.settle():
             if not replayed:
                 self.trial_log.append(record)
                 log.info("%s", _describe(record))
-            if self.pruner is not None:
-                self.pruner.tell(record)
-            self.tuner.tell(record)
 
     def _gave_up_error(self, record: TrialRecord) -> TunerGaveUpError:
         self._gave_up = None

@@ -1,8 +1,10 @@
-"""Which rounds of a study are out for evaluation, and when each may settle.
+"""The study's one ledger of rounds: which are out for evaluation, and when each may settle.
 
-A round settles (is logged and told to the tuner) once its result is known and every
+A round settles (is logged, and is the tuners' history) once its result is known and every
 earlier round has settled, so the trial log and the tuner see rounds in order whatever
-order parallel workers finish them in. A batch's rounds are held together: replayed from
+order parallel workers finish them in. Each hold and settle is also an event, in the order
+it happened: tuners that keep a library's state (and the pruner) read the events they have
+not read yet when they are next asked. A batch's rounds are held together: replayed from
 the log, they settle when the batch closes, as they did live, so a resumed tuner hears
 them in the order an uninterrupted one did. A study that ran its whole budget and was given
 a larger one closed its last batch at the old budget; those budgets (`ends`) close a batch in
@@ -14,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from llmhpo.store.trial_log import TrialRecord
+from llmhpo.tuners.base import Event
 
 
 class Rounds:
-    """The settled rounds of a study and the held ones after them, in round order."""
+    """The settled rounds of a study and the held ones after them, in round order, and the
+    events that made them so (a `tuners.base.Ledger`)."""
 
     def __init__(self, batch_size: int, budget: int, ends: Iterable[int] = ()):
         self.batch_size = batch_size
@@ -28,17 +32,24 @@ class Rounds:
         self._known: set[int] = set()  # held rounds whose result is known
         self._replayed: set[int] = set()  # held rounds read from the log (already logged)
         self._batch_configs = 0  # configurations handed out in the open batch
+        self.events: list[Event] = []  # every hold and settle, in order
 
     @property
     def next(self) -> int:
         """The round the next proposal is for."""
         return len(self.settled) + len(self._held)
 
+    @property
+    def pending(self) -> list[TrialRecord]:
+        """The held rounds, not settled yet, in round order."""
+        return list(self._held)
+
     def hold(self, record: TrialRecord, replayed: bool) -> bool:
         """Hold a new proposal (or a logged round replayed); returns whether it closed the
         batch (the batch's last configuration, or the budget's last round). A replayed or
         invalid round's result is known at once."""
         self._held.append(record)
+        self.events.append(Event("held", record, replayed))
         if replayed or record.config is None:
             self._known.add(record.round)
         if replayed:
@@ -70,9 +81,15 @@ class Rounds:
         """The held rounds whose result is not known yet."""
         return [record for record in self._held if record.round not in self._known]
 
+    def settle_all(self) -> None:
+        """Settle every round whose turn has come, for a reader that logs nothing (the
+        Optuna sampler's ledger of an Optuna study's history)."""
+        for _ in self.settle():
+            pass
+
     def settle(self) -> Iterator[tuple[TrialRecord, bool]]:
         """Each round at the head whose result is known, with whether it was replayed (so
-        already in the log), moved to `settled` after the caller has logged and told it."""
+        already in the log), moved to `settled` after the caller has logged it."""
         while self._held and self._held[0].round in self._known:
             record = self._held.pop(0)
             self._known.discard(record.round)
@@ -80,3 +97,4 @@ class Rounds:
             self._replayed.discard(record.round)
             yield record, replayed
             self.settled.append(record)
+            self.events.append(Event("settled", record, replayed))

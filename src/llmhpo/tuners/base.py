@@ -1,20 +1,24 @@
-"""The ask/tell interface every tuner speaks (Optuna's idiom).
+"""What every tuner speaks: `ask` for the next configuration, reading the study's rounds.
 
-The study loop calls `ask()` for the next proposal, `hold(record)` with the round it
-became, and `tell(record)` with the finished trial. Several rounds may be held at once
-(a batch sent to parallel workers): a tuner proposing round j has heard every result
-before the batch and knows the configurations of the batch's earlier rounds. On resume
-the loop replays the trial log through `hold` and `tell` in the order a live study
-called them, so a tuner must rebuild all of its state from records alone.
+A study keeps one ledger of its rounds (`Ledger`): the settled ones (logged, in round order),
+the pending ones (out for evaluation: a batch's earlier rounds, or the trials running beside
+this one) and the events in the order they happened (a round held, a round settled). A tuner
+reads it when asked, as Optuna's samplers read the study's storage: `self.history` and
+`self.pending` are the ledger's, and a tuner that keeps a library's state (Optuna's trials,
+SMAC's runhistory) brings it up to date from the events it has not read yet
+(`EventCursor`). On resume the study replays the trial log into the ledger in the order a
+live study held and settled its rounds, so a tuner rebuilds all of its state from records
+alone, and a resumed study proposes what an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
@@ -38,10 +42,51 @@ class Proposal:
     fatal: bool = False
 
 
+class Event(NamedTuple):
+    """A change in a study's rounds, in the order it happened."""
+
+    kind: Literal["held", "settled"]  # out for evaluation; or its result logged, in order
+    record: TrialRecord
+    replayed: bool  # read back from the trial log on resume (its result and curve in it)
+
+
+class Ledger(Protocol):
+    """What a tuner reads of its study's rounds (the study's `Rounds` keeps them)."""
+
+    settled: list[TrialRecord]
+    events: list[Event]
+
+    @property
+    def pending(self) -> list[TrialRecord]: ...
+
+    @property
+    def next(self) -> int: ...
+
+
+# Which held rounds a tuner proposed itself (the others are another tuner's: a seeded start's,
+# an LLM's in a hybrid): decided by the tuner in front of it, from the records.
+Owns = Callable[[TrialRecord], bool]
+
+
+def every_round(record: TrialRecord) -> bool:
+    return True
+
+
+class EventCursor:
+    """Where a reader of a ledger's events has got to: `unread` hands out each event once."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def unread(self, ledger: Ledger | None) -> list[Event]:
+        events = [] if ledger is None else ledger.events[self.read :]
+        self.read += len(events)
+        return events
+
+
 class Tuner(ABC):
-    """Proposes configurations (`ask`) and learns from finished trials (`tell`); its state is
-    rebuilt from the trial log alone, so a resumed study proposes what an uninterrupted one
-    would."""
+    """Proposes configurations (`ask`) from its study's ledger of rounds; its state is rebuilt
+    from the ledger alone, so a resumed study proposes what an uninterrupted one would."""
 
     trials: int | None = None  # a tuner that decides the number of trials itself (fixed: 1)
 
@@ -60,34 +105,32 @@ class Tuner(ABC):
         self.name = name
         self.task = task
         self.folder = folder
-        self.history: list[TrialRecord] = []  # told, in round order
-        self.pending: list[TrialRecord] = []  # held, not told yet: a batch's earlier rounds
+        self.ledger: Ledger | None = None  # the study's rounds, once attached
+        self.owns: Owns = every_round
+
+    def attach(self, ledger: Ledger, owns: Owns = every_round) -> None:
+        """Read `ledger` from now on (the study attaches its own); `owns` says which held
+        rounds this tuner proposed itself, where a tuner in front of it proposes others."""
+        self.ledger, self.owns = ledger, owns
+
+    @property
+    def history(self) -> list[TrialRecord]:
+        """The settled rounds, in round order."""
+        return [] if self.ledger is None else self.ledger.settled
+
+    @property
+    def pending(self) -> list[TrialRecord]:
+        """The rounds out for evaluation (a batch's earlier rounds, trials running beside)."""
+        return [] if self.ledger is None else self.ledger.pending
 
     @property
     def round(self) -> int:
         """The round the next `ask` proposes for."""
-        return len(self.history) + len(self.pending)
+        return 0 if self.ledger is None else self.ledger.next
 
     @abstractmethod
     def ask(self) -> Proposal:
         """Propose the configuration for round `self.round`."""
-
-    def hold(self, record: TrialRecord) -> None:
-        """The round just asked (live), or a logged round replayed on resume, is out for
-        evaluation: the next `ask` proposes the round after it."""
-        self.pending.append(record)
-
-    def hold_other(self, record: TrialRecord) -> None:
-        """A round that another tuner proposed (a hybrid's LLM, a seeded start) is out for
-        evaluation; this tuner hears its result all the same. Tuners whose state follows
-        their own asks (Optuna's trials, SMAC's) override it."""
-        self.hold(record)
-
-    def tell(self, record: TrialRecord) -> None:
-        """Learn from a finished trial (live, or replayed from the log on resume); it was
-        held before, and rounds are told in order."""
-        self.pending = [held for held in self.pending if held.round != record.round]
-        self.history.append(record)
 
     def summary(self, records: list[TrialRecord]) -> dict[str, Any]:
         """This tuner's own sections of summary.json, counted over `records` (an LLM's calls
@@ -108,26 +151,17 @@ class Tuner(ABC):
 
 
 class FrontTuner(Tuner):
-    """A tuner in front of another (`inner`: the hybrid's LLM tuner, a seeded start's tuner)
-    that passes every round on, so the inner tuner hears all of them. `hold_inner` says how
-    a round this tuner proposed reaches the inner one (as its own by default)."""
+    """A tuner in front of another (`inner`: the hybrid's LLM tuner, a seeded start's tuner):
+    both read the same ledger; `inner_owns` says which rounds the inner one proposed."""
 
     inner: Tuner
 
-    def hold(self, record: TrialRecord) -> None:
-        super().hold(record)
-        self.hold_inner(record)
+    def attach(self, ledger: Ledger, owns: Owns = every_round) -> None:
+        super().attach(ledger, owns)
+        self.inner.attach(ledger, lambda record: owns(record) and self.inner_owns(record))
 
-    def hold_inner(self, record: TrialRecord) -> None:
-        self.inner.hold(record)
-
-    def hold_other(self, record: TrialRecord) -> None:
-        Tuner.hold(self, record)
-        self.inner.hold_other(record)
-
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
-        self.inner.tell(record)
+    def inner_owns(self, record: TrialRecord) -> bool:
+        return True
 
     def summary(self, records: list[TrialRecord]) -> dict[str, Any]:
         """The inner tuner's sections, and who proposed each round (this tuner or it)."""

@@ -16,7 +16,7 @@ from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.store import TrialRecord
-from llmhpo.tuners.base import Proposal, Tuner
+from llmhpo.tuners.base import EventCursor, Proposal, Tuner
 from llmhpo.tuners.optuna_space import distributions, from_optuna, to_optuna
 
 SAMPLERS = ("tpe", "gp")
@@ -80,9 +80,11 @@ class OptunaTuner(Tuner):
         self._tpe: Any = None  # TPE's sampler, reseeded each round (see _make_sampler)
         self.study = optuna.create_study(direction="minimize", sampler=self._make_sampler())
         self._asked: Any = None  # the Optuna trial of the last ask, until it is held
-        self._running: dict[int, Any] = {}  # round -> its Optuna trial, held and not told
+        self._running: dict[int, Any] = {}  # round -> its Optuna trial, held and not settled
+        self._cursor = EventCursor()  # how far the Optuna study follows the ledger
 
     def ask(self) -> Proposal:
+        self._follow()
         self.study.sampler = self._make_sampler()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for GPSampler
@@ -90,35 +92,37 @@ class OptunaTuner(Tuner):
         self._asked = trial
         return Proposal(from_optuna(self.space, trial.params), {"sampler": self.sampler})
 
-    def hold(self, record: TrialRecord) -> None:
-        """A held round keeps its Optuna trial RUNNING until told (TPE's constant liar counts
-        it); a replayed one gets its RUNNING trial back with the logged configuration."""
-        super().hold(record)
-        trial, self._asked = self._asked, None
-        if trial is None and record.config is not None:
-            self.study.enqueue_trial(to_optuna(self.space, record.config))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                trial = self.study.ask(self.distributions)
-        if trial is not None:
-            self._running[record.round] = trial
+    def _follow(self) -> None:
+        """Bring the Optuna study up to the ledger, event by event, as they happened."""
+        for event in self._cursor.unread(self.ledger):
+            if event.kind == "held":
+                self._hold(event.record)
+            else:
+                self._tell(event.record)
 
-    def hold_other(self, record: TrialRecord) -> None:
-        """Another tuner's round gets a RUNNING trial with its configuration, as a replayed
-        one does; a proposal of ours that was asked (as advice) and not taken is dropped as
-        FAIL, which the samplers ignore, so a resumed study, which never asked it, sees the
-        same history."""
-        asked = self._asked
+    def _hold(self, record: TrialRecord) -> None:
+        """A held round keeps its Optuna trial RUNNING until settled. The trial of the last
+        ask is the round's where the round evaluates what it proposed (or nothing: an invalid
+        round); a proposal asked (a hybrid's advice) and not taken is dropped as FAIL, which
+        the samplers ignore, so a resumed study, which never asked it, sees the same history.
+        Any other round (replayed, or another tuner's) gets a RUNNING trial with its
+        configuration."""
+        asked, self._asked = self._asked, None
         params = None if record.config is None else to_optuna(self.space, record.config)
-        if asked is not None and asked.params != params:
+        if asked is not None and (params is None or asked.params == params):
+            self._running[record.round] = asked
+            return
+        if asked is not None:
             from optuna.trial import TrialState
 
             self.study.tell(asked, state=TrialState.FAIL)
-            self._asked = None
-        self.hold(record)  # holds the advice where it was taken
+        if params is not None:
+            self.study.enqueue_trial(params)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._running[record.round] = self.study.ask(self.distributions)
 
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
+    def _tell(self, record: TrialRecord) -> None:
         import optuna
         from optuna.trial import TrialState
 

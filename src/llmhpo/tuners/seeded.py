@@ -44,7 +44,7 @@ def seeded(
 
 
 class SeededStart(FrontTuner):
-    """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which hears every
+    """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which reads every
     round (the seeded ones as another tuner's)."""
 
     def __init__(self, inner: Tuner, configs: list[dict[str, Any]]):
@@ -58,8 +58,5 @@ class SeededStart(FrontTuner):
             return Proposal(dict(self.configs[self.round]), {"proposer": "initial"})
         return self.inner.ask()
 
-    def hold_inner(self, record: TrialRecord) -> None:
-        if record.round < len(self.configs):
-            self.inner.hold_other(record)
-        else:
-            self.inner.hold(record)
+    def inner_owns(self, record: TrialRecord) -> bool:
+        return record.round >= len(self.configs)

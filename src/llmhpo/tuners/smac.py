@@ -31,7 +31,7 @@ from llmhpo.space import (
     same_config,
 )
 from llmhpo.store import TrialRecord
-from llmhpo.tuners.base import Proposal, Tuner
+from llmhpo.tuners.base import EventCursor, Proposal, Tuner
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +114,31 @@ class SMACTuner(Tuner):
         )
         logging.getLogger("smac").setLevel(logging.WARNING)
         self._asked: Any = None  # SMAC's TrialInfo of the last ask, until it is held
-        self._held: dict[int, Any] = {}  # round -> its TrialInfo, held and not told
+        self._held: dict[int, Any] = {}  # round -> its TrialInfo, held and not settled
+        self._cursor = EventCursor()  # how far SMAC follows the ledger
 
     def ask(self) -> Proposal:
+        self._follow()
         self._asked = self.smac.ask()
         return Proposal(self._plain(self._asked.config), {"backend": "smac"})
 
-    def hold(self, record: TrialRecord) -> None:
-        super().hold(record)
+    def _follow(self) -> None:
+        """Bring SMAC up to the ledger, event by event, as they happened."""
+        for event in self._cursor.unread(self.ledger):
+            if event.kind == "settled":
+                info = self._held.pop(event.record.round, None)
+                if info is not None:
+                    self.smac.tell(info, self._value(event.record))
+            elif self.owns(event.record):
+                self._hold_own(event.record)
+            else:
+                self._hold_other(event.record)
+
+    def _hold_own(self, record: TrialRecord) -> None:
+        """A round SMAC proposed: the TrialInfo of its last ask; replaying the log on resume,
+        SMAC is asked for the same round again (its own sequence goes on as it did live)."""
         info, self._asked = self._asked, None
-        if info is None:  # replaying the log on resume: ask SMAC for the same round again
+        if info is None:
             info = self.smac.ask()
             replayed = self._plain(info.config)
             if record.config is not None and not same_config(replayed, record.config):
@@ -135,10 +150,9 @@ class SMACTuner(Tuner):
                 )
         self._held[record.round] = info
 
-    def hold_other(self, record: TrialRecord) -> None:
+    def _hold_other(self, record: TrialRecord) -> None:
         """Another tuner's round is told to SMAC as a trial of its configuration, on SMAC's own
         seed (so that SMAC never asks to evaluate it again); SMAC is not asked for it."""
-        Tuner.hold(self, record)
         if record.config is None:  # nothing will be evaluated: nothing to tell SMAC
             return
         from ConfigSpace import Configuration
@@ -150,12 +164,6 @@ class SMACTuner(Tuner):
         seed = intensifier.get_instance_seed_keys_of_interest()[0].seed
         config = Configuration(space, values=dict(record.config))
         self._held[record.round] = TrialInfo(config=config, seed=seed)
-
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
-        info = self._held.pop(record.round, None)
-        if info is not None:
-            self.smac.tell(info, self._value(record))
 
     def _value(self, record: TrialRecord) -> Any:
         from smac.runhistory.dataclasses import TrialValue

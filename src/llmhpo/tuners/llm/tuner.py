@@ -32,7 +32,7 @@ from llmhpo.llm.clients import make_client
 from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
 from llmhpo.store import TrialRecord
-from llmhpo.tuners.base import Proposal, Tuner, proposer_counts
+from llmhpo.tuners.base import Ledger, Owns, Proposal, Tuner, every_round, proposer_counts
 from llmhpo.tuners.llm.answers import AnswerParseError, answer_schema, read_config
 from llmhpo.tuners.llm.prompts import PromptBuilder, PromptSettings
 
@@ -133,18 +133,12 @@ class LLMTuner(Tuner):
         info["bo"] = proposal.info
         return Proposal(proposal.config, info, proposal.error)
 
-    def hold(self, record: TrialRecord) -> None:
-        super().hold(record)
-        if self.bo is not None:  # BO's own rounds are its asks; the others are told to it
-            if record.tuner.get("proposer") == "bo":
-                self.bo.hold(record)
-            else:
-                self.bo.hold_other(record)
-
-    def tell(self, record: TrialRecord) -> None:
-        super().tell(record)
+    def attach(self, ledger: Ledger, owns: Owns = every_round) -> None:
+        """The BO tuner behind on_invalid=bo reads the same ledger; its own rounds are those
+        whose configuration it proposed (`proposer: bo`), the others are told to it."""
+        super().attach(ledger, owns)
         if self.bo is not None:
-            self.bo.tell(record)
+            self.bo.attach(ledger, lambda r: owns(r) and r.tuner.get("proposer") == "bo")
 
     def summary(self, records: list[TrialRecord]) -> dict[str, Any]:
         """`llm`: the calls, tokens, cost and fallbacks of the rounds it asked the LLM for;
