@@ -54,3 +54,19 @@ def test_the_hydra_app_example_is_tuned_by_the_sweeper_and_resumes(tmp_path):
         again.returncode == 0 and "already finished (3 of 3 trials)" in again.stdout + again.stderr
     )
     assert trial_lines(folder) == lines
+
+
+@pytest.mark.slow
+def test_the_own_tuner_example_tunes_and_resumes(tmp_path):
+    script = REPO / "examples" / "own_tuner" / "tune_with_greedy.py"
+    run = [sys.executable, str(script), str(tmp_path / "greedy")]
+    first = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.startswith("best value ")
+    lines = trial_lines(tmp_path / "greedy")
+    assert len(lines) == 12 and {line["tuner"]["proposer"] for line in lines} == {
+        "random",
+        "greedy",
+    }
+    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.stdout == first.stdout and trial_lines(tmp_path / "greedy") == lines

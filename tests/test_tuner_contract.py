@@ -11,10 +11,12 @@ send, after the resume, the very prompts an uninterrupted study sent (every call
 is then answered by the replay cache).
 """
 
+import json
+
 import pytest
 
 import llmhpo
-from tests.helpers.config import CONF
+from tests.helpers.config import CONF, REPO
 from tests.helpers.runs import trial_lines
 
 TUNERS = sorted(path.stem for path in (CONF / "tuner").glob("*.yaml"))
@@ -34,11 +36,12 @@ def evaluate(config: dict) -> float:
     return (config["x1"] - 1.0) ** 2 + (config["x2"] + 2.0) ** 2
 
 
-def drive(tuner: str, folder, stop_after: int | None = None) -> None:
+def drive(tuner: str, folder, stop_after: int | None = None, **options) -> None:
     """Run the study in batches of 2, telling each batch's results last round first; with
     `stop_after`, stop as a kill would once that many results are told."""
+    options = {**OPTIONS.get(tuner, {}), **options}
     study = llmhpo.Study(
-        SPACE, tuner, budget=BUDGET, seed=0, folder=folder, batch_size=2, **OPTIONS.get(tuner, {})
+        SPACE, tuner, budget=BUDGET, seed=0, folder=folder, batch_size=2, **options
     )
     told = 0
     while batch := study.ask_batch():
@@ -61,9 +64,13 @@ def logged(folder) -> list[tuple]:
 @pytest.mark.parametrize("tuner", TUNERS)
 def test_a_killed_study_resumes_as_if_never_stopped(tuner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the LLM tuners' replay cache, shared by the three runs
-    drive(tuner, tmp_path / "whole")
-    drive(tuner, tmp_path / "part", stop_after=3)  # round 3 told, round 2 not: 3 is lost
-    drive(tuner, tmp_path / "part")
+    check_the_contract(tuner, tmp_path)
+
+
+def check_the_contract(tuner: str, tmp_path, **options) -> None:
+    drive(tuner, tmp_path / "whole", **options)
+    drive(tuner, tmp_path / "part", stop_after=3, **options)  # round 3 told, 2 not: 3 is lost
+    drive(tuner, tmp_path / "part", **options)
 
     whole = logged(tmp_path / "whole")
     assert [r for r, _, _ in whole] == list(range(len(whole)))
@@ -75,3 +82,18 @@ def test_a_killed_study_resumes_as_if_never_stopped(tuner, tmp_path, monkeypatch
     for line in trial_lines(tmp_path / "part")[2:]:  # the rounds asked again after the kill
         if "attempts" in line["tuner"]:
             assert line["tuner"]["cached_calls"] == line["tuner"]["attempts"]
+
+
+# A tuner of one's own, as "Writing a tuner" in docs/tuners.md has it: a module and a YAML file.
+OWN_TUNER = REPO / "examples" / "own_tuner"
+
+
+def test_a_tuner_of_ones_own_is_a_module_and_a_yaml_file_and_keeps_the_contract(
+    tmp_path, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(OWN_TUNER))
+    check_the_contract("greedy", tmp_path, config_dir=OWN_TUNER / "conf")
+    lines = trial_lines(tmp_path / "whole")
+    assert [line["tuner"]["proposer"] for line in lines] == ["random"] * 2 + ["greedy"] * 4
+    study = json.loads((tmp_path / "whole" / "study.json").read_text())
+    assert study["config"]["tuner"]["_target_"] == "greedy_tuner.GreedyTuner"

@@ -128,6 +128,7 @@ class Study:
         batch_size: int = 1,
         context: Mapping[str, Any] | None = None,
         folder_hint: str = "pass another folder",
+        config_dir: str | Path | None = None,
         **tuner_options: Any,
     ):
         """Open (or resume) a study in `folder`; the same arguments and folder resume it.
@@ -161,6 +162,9 @@ class Study:
                 fixed overrides and its app's config): recorded in study.json, so that a
                 study of another context never resumes this one.
             folder_hint: how the caller picks another folder, said when `folder` is refused.
+            config_dir: a folder of config groups of your own, searched beside the shipped
+                ones as the CLI's --config-dir is: `tuner="mine"` finds
+                `config_dir/tuner/mine.yaml` (see "Writing a tuner" in the docs).
             **tuner_options: keys of the tuner's conf/tuner/ file (sampler=...,
                 max_attempts=..., config=..., warm_start=...).
 
@@ -177,7 +181,9 @@ class Study:
         self.seed = whole_number(seed, "seed", "0 is a valid seed", minimum=0)
         batch_size = whole_number(batch_size, "batch_size", "trials evaluated at once")
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="llmhpo-study-"))
-        cfg = code_config(tuner, self.budget, self.seed, llm, prompt, pruner, tuner_options)
+        cfg = code_config(
+            tuner, self.budget, self.seed, llm, prompt, pruner, tuner_options, config_dir
+        )
         if task_description is not None and "prompt" in cfg:
             cfg.prompt.task_description = task_description
         record = without_neutral_keys(

@@ -22,8 +22,8 @@ from typing import Any
 from hydra.utils import get_object
 
 from llmhpo.errors import ConfigError, check_argument_types, whole_number
+from llmhpo.store import EventCursor, Ledger
 from llmhpo.store.trial_log import TrialRecord
-from llmhpo.tuners.base import EventCursor, Ledger
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -31,17 +32,22 @@ def code_config(
     prompt: Mapping[str, Any] | None = None,
     pruner: str | Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    config_dir: str | Path | None = None,
 ) -> DictConfig:
     """`tuner`, `pruner`, `budget`, `seed` (and for tuner="llm" or "hybrid", `llm` and
-    `prompt`): conf/code.yaml composed with the caller's choices, its options merged in."""
+    `prompt`): conf/code.yaml composed with the caller's choices, its options merged in;
+    `config_dir`, a folder of the caller's own config groups (a tuner of one's own in
+    `config_dir/tuner/NAME.yaml`), searched as the CLI's --config-dir is."""
     from hydra import compose
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    known = group_options("tuner")
+    known = group_options("tuner", config_dir)
     if tuner not in known:
         raise ConfigError(f"tuner={tuner!r} is not known; choose one of {known}")
     overrides = [f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
+    if config_dir is not None:
+        overrides.append(f"hydra.searchpath=[file://{Path(config_dir).resolve()}]")
     if tuner in LLM_TUNERS:
         overrides.append(f"llm={_llm_preset(llm)}")
     elif llm is not None or prompt is not None:
@@ -89,12 +95,13 @@ def _config_tree() -> Iterator[None]:
             GlobalHydra.instance().initialize(outer)
 
 
-def group_options(group: str) -> list[str]:
-    """The options of a config group of llmhpo's tree (none for a key that is no group)."""
-    folder = resources.files(CONFIG_MODULE).joinpath(group)
-    if not group or not folder.is_dir():
-        return []
-    names = (path.name for path in folder.iterdir())
+def group_options(group: str, config_dir: str | Path | None = None) -> list[str]:
+    """The options of a config group of llmhpo's tree, and of `config_dir`'s (none for a key
+    that is no group)."""
+    folders = [resources.files(CONFIG_MODULE).joinpath(group)] if group else []
+    if group and config_dir is not None:
+        folders.append(Path(config_dir) / group)
+    names = {path.name for folder in folders if folder.is_dir() for path in folder.iterdir()}
     return sorted(name.removesuffix(".yaml") for name in names if name.endswith(".yaml"))
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from llmhpo.store.ledger import Event
 from llmhpo.store.trial_log import TrialRecord
-from llmhpo.tuners.base import Event
 
 
 class Rounds:

@@ -18,13 +18,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any
 
 import numpy as np
 
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
-from llmhpo.store import TrialRecord, TunerInfo
+from llmhpo.store import Ledger, TrialRecord, TunerInfo
 
 
 @dataclass
@@ -42,27 +42,6 @@ class Proposal:
     fatal: bool = False
 
 
-class Event(NamedTuple):
-    """A change in a study's rounds, in the order it happened."""
-
-    kind: Literal["held", "settled"]  # out for evaluation; or its result logged, in order
-    record: TrialRecord
-    replayed: bool  # read back from the trial log on resume (its result and curve in it)
-
-
-class Ledger(Protocol):
-    """What a tuner reads of its study's rounds (the study's `Rounds` keeps them)."""
-
-    settled: list[TrialRecord]
-    events: list[Event]
-
-    @property
-    def pending(self) -> list[TrialRecord]: ...
-
-    @property
-    def next(self) -> int: ...
-
-
 # Which held rounds a tuner proposed itself (the others are another tuner's: a seeded start's,
 # an LLM's in a hybrid): decided by the tuner in front of it, from the records.
 Owns = Callable[[TrialRecord], bool]
@@ -70,18 +49,6 @@ Owns = Callable[[TrialRecord], bool]
 
 def every_round(record: TrialRecord) -> bool:
     return True
-
-
-class EventCursor:
-    """Where a reader of a ledger's events has got to: `unread` hands out each event once."""
-
-    def __init__(self) -> None:
-        self.read = 0
-
-    def unread(self, ledger: Ledger | None) -> list[Event]:
-        events = [] if ledger is None else ledger.events[self.read :]
-        self.read += len(events)
-        return events
 
 
 class Tuner(ABC):

@@ -15,8 +15,8 @@ from llmhpo.errors import ConfigError
 from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
-from llmhpo.store import TrialRecord
-from llmhpo.tuners.base import EventCursor, Proposal, Tuner
+from llmhpo.store import EventCursor, TrialRecord
+from llmhpo.tuners.base import Proposal, Tuner
 from llmhpo.tuners.optuna_space import distributions, from_optuna, to_optuna
 
 SAMPLERS = ("tpe", "gp")

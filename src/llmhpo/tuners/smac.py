@@ -30,8 +30,8 @@ from llmhpo.space import (
     SearchSpaceError,
     same_config,
 )
-from llmhpo.store import TrialRecord
-from llmhpo.tuners.base import EventCursor, Proposal, Tuner
+from llmhpo.store import EventCursor, TrialRecord
+from llmhpo.tuners.base import Proposal, Tuner
 
 log = logging.getLogger(__name__)
 
