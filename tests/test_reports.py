@@ -155,7 +155,7 @@ def test_a_step_that_is_not_a_whole_number_from_zero_is_refused_at_both_doors(st
     trial = study.ask()
     with pytest.raises(ConfigError, match="report takes the step as a whole number >= 0"):
         trial.report(step, 0.5)
-    assert trial.record.curve == []
+    assert study.curve(trial) == []
     study.tell(trial, 1.0)
 
     def objective(config):

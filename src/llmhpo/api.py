@@ -40,7 +40,7 @@ from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_
 from llmhpo.space import SearchSpace
 from llmhpo.store.folder import relabel
 from llmhpo.store.naming import without_neutral_keys
-from llmhpo.store.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord, TrialRequest
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Trial:
 
     number: int
     config: dict[str, Any]
-    record: TrialRecord
+    request: TrialRequest = field(repr=False)
     study: Study = field(repr=False)
     _stop: bool = field(default=False, repr=False)
 
@@ -221,14 +221,21 @@ class Study:
     def ask(self) -> Trial | None:
         """The next configuration to evaluate, or None when the budget is spent (a study of
         batch size 1)."""
-        record = self._loop.ask()
-        return None if record is None else Trial(record.round, dict(record.config), record, self)
+        request = self._loop.ask()
+        return (
+            None if request is None else Trial(request.round, dict(request.config), request, self)
+        )
 
     @in_door_terms
     def ask_batch(self) -> list[Trial]:
         """Up to `batch_size` configurations to evaluate at once (each proposed knowing every
         result before the batch); empty when the budget is spent. Tell each one's result."""
         return [Trial(r.round, dict(r.config), r, self) for r in self._loop.ask_batch()]
+
+    def curve(self, trial: Trial) -> list[list[float]]:
+        """The steps `trial` has reported so far, as [step, value] pairs in what the tuners
+        minimise (the metric negated where direction is maximize)."""
+        return self._loop.curve(trial.request)
 
     @in_door_terms
     def tell(
@@ -251,7 +258,7 @@ class Study:
         if not isinstance(trial, Trial):
             raise TypeError(f"tell takes the Trial that ask returned, got {type(trial).__name__}")
         if failed is not None:
-            self._loop.tell(trial.record, error=str(failed))
+            self._loop.tell(trial.request, error=str(failed))
             return
         if pruned:
             if value is not None:
@@ -260,13 +267,14 @@ class Study:
                     "reported step's; report the value as a step (trial.report(step, value)), "
                     "then tell the trial pruned without one"
                 )
-            reported = trial.record.curve[-1][1] * self._sign if trial.record.curve else None
-            self._loop.tell(trial.record, pruned=True, metrics={METRIC_KEY: reported})
+            curve = self.curve(trial)
+            reported = curve[-1][1] * self._sign if curve else None
+            self._loop.tell(trial.request, pruned=True, metrics={METRIC_KEY: reported})
             return
         if value is None:
             raise ConfigError("tell needs the trial's value, or failed='why' for a failed trial")
         value = as_value(value, "tell takes the trial's value (or failed='why' for a failed trial)")
-        self._loop.tell(trial.record, self._sign * value, {METRIC_KEY: value})
+        self._loop.tell(trial.request, self._sign * value, {METRIC_KEY: value})
 
     @property
     def _sign(self) -> float:
@@ -277,7 +285,7 @@ class Study:
         """A step of a running trial, for `Trial.report` and `llmhpo.report`; returns whether
         the pruner stops the trial there. Step and value are checked as every door checks
         them (`progress.as_step`, `as_value`)."""
-        return self._loop.report(trial.record, step, self._sign * as_value(value))
+        return self._loop.report(trial.request, step, self._sign * as_value(value))
 
     @in_door_terms
     def optimize(self, fn: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
@@ -298,7 +306,7 @@ class Study:
                     with reporting_to(functools.partial(self._report, trial)):
                         value = fn(dict(trial.config))
                 except Exception as error:  # a failing trial is data, not a reason to stop
-                    if is_pruned_signal(error) and trial.record.curve:
+                    if is_pruned_signal(error) and self.curve(trial):
                         self.tell(trial, pruned=True)
                         continue
                     log.exception("Trial %d failed", trial.number)

@@ -37,7 +37,7 @@ from llmhpo.errors import ConfigError, spell_keys
 from llmhpo.llm.credentials import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import SearchSpace
-from llmhpo.store.trial_log import TrialRecord
+from llmhpo.store.trial_log import Status, TrialRecord, TrialRequest
 from llmhpo.study.rounds import Rounds
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.optuna_space import optuna_value, param_of
@@ -187,9 +187,9 @@ class LLMSampler(optuna.samplers.BaseSampler):
         trial: FrozenTrial,
         search_space: dict[str, BaseDistribution],
         first_round: int,
-    ) -> list[TrialRecord]:
+    ) -> list[TrialRequest]:
         """The other running trials' configurations (from the storage, or as this sampler
-        proposed them before their objective suggested them), as rounds held for evaluation."""
+        proposed them before their objective suggested them), as requests out for evaluation."""
         configs = []
         for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if other.number == trial.number:
@@ -199,7 +199,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
             elif other.number in self._proposed:
                 configs.append(self._proposed[other.number])
         return [
-            TrialRecord(round=first_round + i, status="ok", config=config, proposed=config)
+            TrialRequest(round=first_round + i, config=config, proposed=config)
             for i, config in enumerate(configs)
         ]
 
@@ -245,19 +245,20 @@ def _history(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> 
         if not all(name in trial.params for name in search_space):
             continue
         config = {name: trial.params[name] for name in search_space}
-        record = TrialRecord(round=len(records), status="ok", config=config, proposed=config)
+        asked = {"round": len(records), "config": config, "proposed": config}
         complete = trial.state == TrialState.COMPLETE and trial.value is not None
         if complete and math.isfinite(trial.value):
-            record.value = sign * trial.value
-            record.metrics = {METRIC_KEY: trial.value}
+            record = TrialRecord(status=Status.OK, value=sign * trial.value,
+                                 metrics={METRIC_KEY: trial.value}, **asked)  # fmt: skip
         elif trial.state == TrialState.PRUNED and trial.intermediate_values:
             # Shown to the LLM as stopped early, with what its curve had reached.
             steps = sorted(trial.intermediate_values.items())
-            record.curve = [[step, sign * value] for step, value in steps]
-            record.status, record.value = "pruned", sign * steps[-1][1]
-            record.metrics = {METRIC_KEY: steps[-1][1]}
-            record.error = f"pruned at step {steps[-1][0]}"
+            record = TrialRecord(
+                status=Status.PRUNED, value=sign * steps[-1][1],
+                metrics={METRIC_KEY: steps[-1][1]}, error=f"pruned at step {steps[-1][0]}",
+                curve=[[step, sign * value] for step, value in steps], **asked,
+            )  # fmt: skip
         else:
-            record.status, record.error = "failed", "the trial failed"
+            record = TrialRecord(status=Status.FAILED, error="the trial failed", **asked)
         records.append(record)
     return records

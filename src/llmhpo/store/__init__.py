@@ -15,7 +15,14 @@ modules themselves.
 from llmhpo.store.finished import FromRunError, config_from_run
 from llmhpo.store.ledger import Event, EventCursor, Ledger
 from llmhpo.store.naming import HYBRID_DEFAULTS
-from llmhpo.store.trial_log import STATUSES, Status, TrialRecord, TunerInfo
+from llmhpo.store.trial_log import (
+    STATUSES,
+    Status,
+    TrialRecord,
+    TrialRequest,
+    TrialResult,
+    TunerInfo,
+)
 
 __all__ = [
     "HYBRID_DEFAULTS",
@@ -26,6 +33,8 @@ __all__ = [
     "FromRunError",
     "Status",
     "TrialRecord",
+    "TrialRequest",
+    "TrialResult",
     "TunerInfo",
     "config_from_run",
 ]

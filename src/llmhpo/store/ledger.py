@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, Protocol
 
-from llmhpo.store.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord, TrialRequest
 
 
 class Event(NamedTuple):
     """A change in a study's rounds, in the order it happened."""
 
     kind: Literal["held", "settled"]  # out for evaluation; or its result logged, in order
-    record: TrialRecord
+    record: TrialRequest | TrialRecord  # held: the request (the record if known at once)
     replayed: bool  # read back from the trial log on resume (its result and curve in it)
 
 
@@ -28,7 +28,7 @@ class Ledger(Protocol):
     events: list[Event]
 
     @property
-    def pending(self) -> list[TrialRecord]: ...
+    def pending(self) -> list[TrialRequest | TrialRecord]: ...
 
     @property
     def next(self) -> int: ...

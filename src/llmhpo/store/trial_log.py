@@ -19,9 +19,10 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.progress import as_step, as_value
@@ -32,8 +33,20 @@ log = logging.getLogger(__name__)
 # The longest a told trial waits for its fsync while trials are cheap (see the module's text).
 FSYNC_INTERVAL_SECONDS = 0.5
 
-Status = Literal["ok", "failed", "invalid", "pruned"]
-STATUSES: tuple[Status, ...] = ("ok", "failed", "invalid", "pruned")
+
+class Status(str, Enum):
+    """How a round ended; a string, so the log and every comparison read it as one."""
+
+    OK = "ok"  # evaluated, with a value
+    FAILED = "failed"  # the objective raised or returned no number; `error` says why
+    INVALID = "invalid"  # nothing was evaluated: the tuner's proposal did not fit the space
+    PRUNED = "pruned"  # stopped after its last reported step; its value is that step's
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATUSES: tuple[Status, ...] = tuple(Status)
 
 
 class TunerInfo(TypedDict, total=False):
@@ -69,16 +82,43 @@ class TunerInfo(TypedDict, total=False):
     took_advice: bool
 
 
-@dataclass
+@dataclass(frozen=True)
+class TrialRequest:
+    """What to run: a round's proposal as the tuner made it (`proposed`) and as it is
+    evaluated after validation (`config`), with what the tuner logs of it (`TunerInfo`) and
+    the seconds it took to ask."""
+
+    round: int
+    config: dict[str, Any]
+    proposed: Any = None
+    tuner: TunerInfo = field(default_factory=TunerInfo)
+    ask_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What came back from a request: its status, its value (what the tuners minimise), the
+    metrics as the objective reported them, why it failed (or the step a pruned one stopped
+    at), its seconds, and the curve it reported while it ran ([step, value] pairs)."""
+
+    status: Status
+    value: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    curve: list[list[float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class TrialRecord:
-    """One evaluated (or rejected) proposal.
+    """One round as the trial log keeps it: the request joined with its result, or a
+    proposal that did not fit the space (`status: invalid`, `config` None, `error` why).
 
     `proposed` is what the tuner produced, `config` what was evaluated after
-    validation (None when the proposal was invalid). `tuner` holds what the
-    tuner logs about the round (`TunerInfo`: sampler, LLM answers, tokens, cost).
-    `curve` holds the [step, value] pairs the objective reported while the trial ran
-    (a training trial's validation error after each epoch); a pruned trial's `value` is
-    its last one, and its `error` says at which step it was stopped.
+    validation. `tuner` holds what the tuner logs about the round (`TunerInfo`: sampler,
+    LLM answers, tokens, cost). `curve` holds the [step, value] pairs the objective reported
+    while the trial ran (a training trial's validation error after each epoch); a pruned
+    trial's `value` is its last one, and its `error` says at which step it was stopped.
     """
 
     round: int
@@ -92,6 +132,26 @@ class TrialRecord:
     ask_seconds: float = 0.0
     tuner: TunerInfo = field(default_factory=TunerInfo)
     curve: list[list[float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))  # "ok" as read from a line
+
+    @classmethod
+    def of(cls, request: TrialRequest, result: TrialResult) -> TrialRecord:
+        """The logged line of a request and what came back from it."""
+        return cls(
+            round=request.round,
+            status=result.status,
+            config=request.config,
+            proposed=request.proposed,
+            value=result.value,
+            metrics=result.metrics,
+            error=result.error,
+            seconds=result.seconds,
+            ask_seconds=request.ask_seconds,
+            tuner=request.tuner,
+            curve=result.curve,
+        )
 
     def to_json(self) -> str:
         # json_safe copies every dict and list it passes, so the deep copy of dataclasses.asdict
@@ -107,9 +167,9 @@ class TrialRecord:
         return cls(**known)
 
 
-def _drop_bad_points(record: TrialRecord) -> list[str]:
-    """Remove from `record.curve` the points a study cannot replay (a step that is not a whole
-    number >= 0 above the one before, a value that is not a finite number); returns what was
+def _without_bad_points(record: TrialRecord) -> tuple[TrialRecord, list[str]]:
+    """`record` without the curve points a study cannot replay (a step that is not a whole
+    number >= 0 above the one before, a value that is not a finite number), and what was
     dropped, for the warning. A pruned trial left without a point is a failed one."""
     kept: list[list[float]] = []
     dropped: list[str] = []
@@ -122,11 +182,12 @@ def _drop_bad_points(record: TrialRecord) -> list[str]:
             dropped.append(f"round {record.round}: {point!r}")
             continue
         kept.append([step, value])
-    record.curve = kept
-    if dropped and record.status == "pruned" and not kept:
-        record.status = "failed"
-        record.error = f"{record.error} (at a step that cannot be replayed)"
-    return dropped
+    if not dropped:
+        return record, dropped
+    if record.status == Status.PRUNED and not kept:
+        error = f"{record.error} (at a step that cannot be replayed)"
+        return replace(record, curve=kept, status=Status.FAILED, error=error), dropped
+    return replace(record, curve=kept), dropped
 
 
 class TrialLogError(LlmhpoError, RuntimeError):
@@ -217,7 +278,8 @@ class TrialLog:
                     f"round {record.round}. The log must list rounds 0, 1, 2, ... in order; "
                     "was it edited or written by two runs at once?"
                 )
-            dropped += _drop_bad_points(record)
+            record, bad = _without_bad_points(record)
+            dropped += bad
             records.append(record)
         if dropped:
             log.warning(

@@ -20,7 +20,7 @@ from llmhpo.pruning import Pruner
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.store.files import DamagedFileError, read_json, write_json_atomic
 from llmhpo.store.folder import SUMMARY_FILE, TRIALS_FILE, ended_at
-from llmhpo.store.trial_log import TrialLog, TrialRecord
+from llmhpo.store.trial_log import Status, TrialLog, TrialRecord, TrialRequest, TrialResult
 from llmhpo.study.rounds import Rounds
 from llmhpo.study.summary import summarise
 from llmhpo.tuners.base import Tuner
@@ -82,6 +82,7 @@ class StudyLoop:
             pruner.attach(self.rounds)
         self._resumed = False  # the log is read (and replayed) at the first ask
         self._started: dict[int, float] = {}  # round -> when it was handed out
+        self._curves: dict[int, list[list[float]]] = {}  # round -> its curve, while it runs
         self._gave_up: TrialRecord | None = None  # an invalid round that stops the study
 
     def run(self) -> dict[str, Any]:
@@ -89,8 +90,8 @@ class StudyLoop:
         if self.objective is None:
             raise ConfigError("StudyLoop.run needs an objective; without one, use ask and tell")
         try:
-            while (record := self.ask()) is not None:
-                self._evaluate(record)
+            while (request := self.ask()) is not None:
+                self._evaluate(request)
         finally:
             self.trial_log.close()  # a study stopped by an error fsyncs what it logged, too
         return self.finish()
@@ -119,7 +120,7 @@ class StudyLoop:
             )  # fmt: skip
         return self.rounds.settled
 
-    def ask(self) -> TrialRecord | None:
+    def ask(self) -> TrialRequest | None:
         """The next trial to evaluate (its `config` validated), or None when the budget is
         spent; for a study of batch size 1. Rounds whose proposal was invalid are logged and
         told here, not returned."""
@@ -131,7 +132,7 @@ class StudyLoop:
         asked = self.ask_batch()
         return asked[0] if asked else None
 
-    def ask_batch(self) -> list[TrialRecord]:
+    def ask_batch(self) -> list[TrialRequest]:
         """The next batch: up to `batch_size` trials to evaluate at once (fewer where the
         budget ends, or a resumed batch was partly done); empty when the budget is spent.
         Each round of a batch is proposed knowing every result before the batch."""
@@ -144,15 +145,16 @@ class StudyLoop:
             )
         if self._gave_up is not None:
             raise self._gave_up_error(self._gave_up)
-        asked: list[TrialRecord] = []
+        asked: list[TrialRequest] = []
         while self.rounds.next < self.budget:
-            record, fatal = self._propose(self.rounds.next)
-            batch_closed = self._hold(record, replayed=False)
-            if record.config is not None:
-                self._started[record.round] = time.perf_counter()
-                asked.append(record)
+            held, fatal = self._propose(self.rounds.next)
+            batch_closed = self._hold(held, replayed=False)
+            if isinstance(held, TrialRequest):
+                self._started[held.round] = time.perf_counter()
+                self._curves[held.round] = []
+                asked.append(held)
             elif fatal:  # raised once the rounds before it are settled
-                self._gave_up = record
+                self._gave_up = held
                 break
             if batch_closed:
                 break
@@ -161,33 +163,38 @@ class StudyLoop:
             raise self._gave_up_error(self._gave_up)
         return asked
 
-    def report(self, record: TrialRecord, step: Any, value: Any) -> bool:
+    def report(self, request: TrialRequest, step: Any, value: Any) -> bool:
         """A point of the curve of a trial out for evaluation: its value after `step` steps
         (whole numbers >= 0, increasing); returns whether the pruner stops the trial there
-        (then tell it with `pruned=True`). Checked before it is kept in the trial's record,
+        (then tell it with `pruned=True`). Checked before it is kept in the trial's curve,
         so the log never holds a point that a resumed study would refuse."""
-        if not self.rounds.holds(record):
+        if not isinstance(request, TrialRequest) or not self.rounds.holds(request):
             raise TrialOrderError(
-                f"report for trial {getattr(record, 'round', record)!r}, which is not out "
+                f"report for trial {getattr(request, 'round', request)!r}, which is not out "
                 "for evaluation: report the steps of a trial that ask returned, before its tell"
             )
         step, value = as_step(step), as_value(value)
-        if record.curve and step <= record.curve[-1][0]:
+        curve = self._curves[request.round]
+        if curve and step <= curve[-1][0]:
             raise TrialOrderError(
-                f"trial {record.round}: step {step} reported after step {record.curve[-1][0]}; "
+                f"trial {request.round}: step {step} reported after step {curve[-1][0]}; "
                 "report each step once, in increasing order"
             )
         if not math.isfinite(value):
             raise TrialOrderError(
-                f"trial {record.round}: step {step} reported a non-finite value ({value}); "
+                f"trial {request.round}: step {step} reported a non-finite value ({value}); "
                 "tell the trial as failed instead"
             )
-        record.curve.append([step, value])
-        return self.pruner is not None and self.pruner.report(record, step, value)
+        curve.append([step, value])
+        return self.pruner is not None and self.pruner.report(request, step, value)
+
+    def curve(self, request: TrialRequest) -> list[list[float]]:
+        """The steps a trial out for evaluation has reported so far ([step, value] pairs)."""
+        return list(self._curves.get(request.round, []))
 
     def tell(
         self,
-        record: TrialRecord,
+        request: TrialRequest,
         value: float | None = None,
         metrics: dict[str, Any] | None = None,
         error: str | None = None,
@@ -198,31 +205,35 @@ class StudyLoop:
         (its value is that step's). Logged (written; fsynced within the log's group-commit
         interval) before the tuner hears of it, in round
         order: a trial told before an earlier one of its batch waits for it."""
-        if not self.rounds.holds(record):
+        if not isinstance(request, TrialRequest) or not self.rounds.holds(request):
             waiting = [str(r.round) for r in self.rounds.waiting()]
             named = "trials " if len(waiting) > 1 else "trial "
             named = named + ", ".join(waiting) if waiting else "no trial"
             raise TrialOrderError(
-                f"tell for trial {getattr(record, 'round', record)!r}, but this study is "
+                f"tell for trial {getattr(request, 'round', request)!r}, but this study is "
                 f"waiting for {named}: tell each trial that ask returned, once"
             )
-        if pruned and error is None and not record.curve:  # checked before anything changes
+        curve = self._curves[request.round]
+        if pruned and error is None and not curve:  # checked before anything changes
             raise TrialOrderError(
-                f"trial {record.round} told as pruned without a reported step: report its "
+                f"trial {request.round} told as pruned without a reported step: report its "
                 "steps first (a trial stopped before any step is a failed one)"
             )
-        record.seconds = time.perf_counter() - self._started.pop(record.round)
+        seconds = time.perf_counter() - self._started.pop(request.round)
+        del self._curves[request.round]
         if error is None and not pruned and (value is None or not math.isfinite(value)):
             error = f"the objective returned a non-finite value ({value})"
         if error is not None:
-            record.status, record.error = "failed", error
+            result = TrialResult(Status.FAILED, error=error, seconds=seconds, curve=curve)
         elif pruned:
-            step, last = record.curve[-1]
-            record.status, record.value, record.metrics = "pruned", float(last), dict(metrics or {})
-            record.error = f"pruned at step {int(step)}"
+            step, last = curve[-1]
+            result = TrialResult(
+                Status.PRUNED, float(last), dict(metrics or {}), f"pruned at step {int(step)}",
+                seconds, curve,
+            )  # fmt: skip
         else:
-            record.value, record.metrics = float(value), dict(metrics or {})
-        self.rounds.know(record)
+            result = TrialResult(Status.OK, float(value), dict(metrics or {}), None, seconds, curve)
+        self.rounds.know(TrialRecord.of(request, result))
         self._settle()
 
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -237,29 +248,30 @@ class StudyLoop:
         write_json_atomic(self.folder / SUMMARY_FILE, summary)
         return summary
 
-    def _evaluate(self, record: TrialRecord) -> None:
+    def _evaluate(self, request: TrialRequest) -> None:
         try:
-            with reporting_to(lambda step, value: self.report(record, step, value)):
-                evaluation = self.objective.evaluate(record.config)
+            with reporting_to(lambda step, value: self.report(request, step, value)):
+                evaluation = self.objective.evaluate(request.config)
         except Exception as error:  # a failing trial is data, not a reason to stop the study
-            if is_pruned_signal(error) and record.curve:
+            curve = self._curves[request.round]
+            if is_pruned_signal(error) and curve:
                 # its metrics: the last point of its curve, as the prompt names it
                 shown = self.objective.task.feedback[0][1]
-                self.tell(record, pruned=True, metrics={shown: record.curve[-1][1]})
+                self.tell(request, pruned=True, metrics={shown: curve[-1][1]})
                 return
-            log.exception("Trial %d failed", record.round)
-            self.tell(record, error=failure_text(error))
+            log.exception("Trial %d failed", request.round)
+            self.tell(request, error=failure_text(error))
             return
-        self.tell(record, evaluation.value, evaluation.metrics)
+        self.tell(request, evaluation.value, evaluation.metrics)
 
-    def _hold(self, record: TrialRecord, replayed: bool) -> bool:
-        """Put a round in the ledger as out for evaluation (a new proposal, or a logged round
-        replayed); returns whether it closed the open batch. The held rounds settle when the
-        batch closes (replayed ones too, so the tuner reads them as it did live), and an
-        invalid round that is the only one held settles at once (its tuner reads it before
-        proposing again)."""
-        closed = self.rounds.hold(record, replayed)
-        if closed or (record.config is None and self.rounds.alone(record)):
+    def _hold(self, held: TrialRequest | TrialRecord, replayed: bool) -> bool:
+        """Put a round in the ledger as out for evaluation (a request, or a logged round
+        replayed, or an invalid one); returns whether it closed the open batch. The held
+        rounds settle when the batch closes (replayed ones too, so the tuner reads them as it
+        did live), and an invalid round that is the only one held settles at once (its tuner
+        reads it before proposing again)."""
+        closed = self.rounds.hold(held, replayed)
+        if closed or (held.config is None and self.rounds.alone(held)):
             self._settle()
         return closed
 
@@ -303,27 +315,24 @@ class StudyLoop:
             log.exception("Testing the best configuration failed")
             return {"error": f"{type(error).__name__}: {error}"}
 
-    def _propose(self, round_index: int) -> tuple[TrialRecord, bool]:
-        """The tuner's proposal as a record (invalid, or with a validated config), and whether
-        the tuner asked to stop the study."""
+    def _propose(self, round_index: int) -> tuple[TrialRequest | TrialRecord, bool]:
+        """The tuner's proposal as a request to evaluate (its config validated), or, when it
+        did not fit the space, as the record of an invalid round; and whether the tuner asked
+        to stop the study."""
         started = time.perf_counter()
         proposal = self.tuner.ask()
-        record = TrialRecord(
-            round=round_index,
-            status="ok",
-            config=None,
-            proposed=proposal.config,
-            ask_seconds=time.perf_counter() - started,
-            tuner=proposal.info,
-        )
+        asked = {"round": round_index, "proposed": proposal.config, "tuner": proposal.info,
+                 "ask_seconds": time.perf_counter() - started}  # fmt: skip
         if proposal.config is None:
-            record.status, record.error = "invalid", proposal.error or "the tuner proposed nothing"
-            return record, proposal.fatal
+            why = proposal.error or "the tuner proposed nothing"
+            return TrialRecord(
+                status=Status.INVALID, config=None, error=why, **asked
+            ), proposal.fatal
         try:
-            record.config = self.space.validate(proposal.config)
+            config = self.space.validate(proposal.config)
         except InvalidConfigError as error:
-            record.status, record.error = "invalid", str(error)
-        return record, False
+            return TrialRecord(status=Status.INVALID, config=None, error=str(error), **asked), False
+        return TrialRequest(config=config, **asked), False
 
 
 def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -16,20 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from llmhpo.store.ledger import Event
-from llmhpo.store.trial_log import TrialRecord
+from llmhpo.store.trial_log import TrialRecord, TrialRequest
+
+Held = TrialRequest | TrialRecord  # a request out for evaluation, or a round known at once
 
 
 class Rounds:
     """The settled rounds of a study and the held ones after them, in round order, and the
-    events that made them so (a `tuners.base.Ledger`)."""
+    events that made them so (a `store.Ledger`). A held round is a request until its record
+    is known; a round replayed from the log, or an invalid one, is held as its record."""
 
     def __init__(self, batch_size: int, budget: int, ends: Iterable[int] = ()):
         self.batch_size = batch_size
         self.budget = budget
         self.ends = frozenset(ends)  # earlier budgets the study ran to the end
         self.settled: list[TrialRecord] = []
-        self._held: list[TrialRecord] = []  # not settled yet, in round order
-        self._known: set[int] = set()  # held rounds whose result is known
+        self._held: list[Held] = []  # not settled yet, in round order
+        self._known: dict[int, TrialRecord] = {}  # held rounds whose record is known
         self._replayed: set[int] = set()  # held rounds read from the log (already logged)
         self._batch_configs = 0  # configurations handed out in the open batch
         self.events: list[Event] = []  # every hold and settle, in order
@@ -40,21 +43,21 @@ class Rounds:
         return len(self.settled) + len(self._held)
 
     @property
-    def pending(self) -> list[TrialRecord]:
+    def pending(self) -> list[Held]:
         """The held rounds, not settled yet, in round order."""
         return list(self._held)
 
-    def hold(self, record: TrialRecord, replayed: bool) -> bool:
-        """Hold a new proposal (or a logged round replayed); returns whether it closed the
-        batch (the batch's last configuration, or the budget's last round). A replayed or
-        invalid round's result is known at once."""
-        self._held.append(record)
-        self.events.append(Event("held", record, replayed))
-        if replayed or record.config is None:
-            self._known.add(record.round)
+    def hold(self, held: Held, replayed: bool) -> bool:
+        """Hold a request (or a round's record: replayed from the log, or invalid, known at
+        once); returns whether it closed the batch (the batch's last configuration, or the
+        budget's last round)."""
+        self._held.append(held)
+        self.events.append(Event("held", held, replayed))
+        if isinstance(held, TrialRecord):
+            self._known[held.round] = held
         if replayed:
-            self._replayed.add(record.round)
-        if record.config is not None:
+            self._replayed.add(held.round)
+        if held.config is not None:
             self._batch_configs += 1
         closed = (
             self._batch_configs >= self.batch_size
@@ -65,21 +68,22 @@ class Rounds:
             self._batch_configs = 0
         return closed
 
-    def alone(self, record: TrialRecord) -> bool:
-        """Whether `record` is the only round held (no earlier one waits for its result)."""
-        return len(self._held) == 1 and self._held[0] is record
+    def alone(self, held: Held) -> bool:
+        """Whether `held` is the only round held (no earlier one waits for its result)."""
+        return len(self._held) == 1 and self._held[0] is held
 
-    def holds(self, record: TrialRecord) -> bool:
-        """Whether `record` is held (this very record) and waits for its result."""
-        return any(held is record for held in self._held) and record.round not in self._known
+    def holds(self, request: TrialRequest) -> bool:
+        """Whether `request` is held (this very request) and waits for its result."""
+        waiting = request.round not in self._known
+        return waiting and any(held is request for held in self._held)
 
     def know(self, record: TrialRecord) -> None:
-        """The result of a held round is in `record`: it settles in its turn."""
-        self._known.add(record.round)
+        """The record of a held round: it settles in its turn."""
+        self._known[record.round] = record
 
-    def waiting(self) -> list[TrialRecord]:
+    def waiting(self) -> list[Held]:
         """The held rounds whose result is not known yet."""
-        return [record for record in self._held if record.round not in self._known]
+        return [held for held in self._held if held.round not in self._known]
 
     def settle_all(self) -> None:
         """Settle every round whose turn has come, for a reader that logs nothing (the
@@ -88,13 +92,13 @@ class Rounds:
             pass
 
     def settle(self) -> Iterator[tuple[TrialRecord, bool]]:
-        """Each round at the head whose result is known, with whether it was replayed (so
+        """Each round at the head whose record is known, with whether it was replayed (so
         already in the log), moved to `settled` after the caller has logged it."""
         while self._held and self._held[0].round in self._known:
-            record = self._held.pop(0)
-            self._known.discard(record.round)
-            replayed = record.round in self._replayed
-            self._replayed.discard(record.round)
+            round_index = self._held.pop(0).round
+            record = self._known.pop(round_index)
+            replayed = round_index in self._replayed
+            self._replayed.discard(round_index)
             yield record, replayed
             self.settled.append(record)
             self.events.append(Event("settled", record, replayed))

@@ -31,7 +31,7 @@ def summarise(
         "budget": budget,
         "trials": len(records),
         "finished": len(records) >= budget,
-        "status_counts": {status: counts.get(status, 0) for status in STATUSES},
+        "status_counts": {status.value: counts.get(status, 0) for status in STATUSES},
         "best_round": best.round if best else None,
         "best_config": best.config if best else None,
         "best_value": best.value if best else None,

@@ -28,7 +28,7 @@ from llmhpo.space import (
     SearchSpace,
     range_text,
 )
-from llmhpo.store import TrialRecord
+from llmhpo.store import TrialRecord, TrialRequest
 
 Message = dict[str, str]
 
@@ -155,8 +155,8 @@ class PromptBuilder:
             messages.append({"role": "user", "content": f"{reason}. {self._next_instruction()}"})
         return messages
 
-    def repeat_message(self, config: dict[str, Any], earlier: TrialRecord) -> str:
-        if earlier.status == "ok" and earlier.value is None:  # held: out for evaluation
+    def repeat_message(self, config: dict[str, Any], earlier: TrialRecord | TrialRequest) -> str:
+        if isinstance(earlier, TrialRequest):  # out for evaluation: no result yet
             where = f"is being evaluated as Config {earlier.round + 1}"
         else:
             where = f"was already evaluated as Config {earlier.round + 1} "
