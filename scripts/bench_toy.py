@@ -35,15 +35,15 @@ from llmhpo.tuners.bo import OptunaTuner
 from llmhpo.tuners.hybrid import HybridTuner
 from llmhpo.tuners.llm import LLMTuner
 from llmhpo.tuners.random import RandomTuner
-from llmhpo.tuners.seeded import seeded
 from llmhpo.tuners.smac import SMACTuner
+from llmhpo.tuners.start import start_from
 
 TunerFactory = Callable[[ToyObjective, int, int, Path], Tuner]
 LOCAL_LLM = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
 TUNERS: dict[str, TunerFactory] = {
     "random": lambda objective, seed, budget, folder: RandomTuner(objective.search_space, seed),
     # Random search whose first configuration is the space's default (a toy's domain centre).
-    "random-default": lambda objective, seed, budget, folder: seeded(
+    "random-default": lambda objective, seed, budget, folder: start_from(
         RandomTuner(objective.search_space, seed), objective.search_space, [], True
     ),
     "bo-tpe": lambda objective, seed, budget, folder: OptunaTuner(

@@ -1,5 +1,5 @@
 """tuner=hybrid (the embedded LLM and a BO tuner in one study), tuner.on_invalid=bo, and the
-seeded baselines (tuner.initial, tuner.start_at_default) of every tuner."""
+default-first baselines (tuner.initial, tuner.start_at_default) of every tuner."""
 
 import json
 
@@ -58,6 +58,7 @@ def test_warm_start_and_share_choose_who_proposes_and_both_tuners_hear_every_rou
     hybrid = study.tuner
     assert [r.round for r in hybrid.llm.history] == list(range(8))  # the LLM saw every result
     assert [r.round for r in hybrid.llm.bo.history] == list(range(8))  # and so did BO
+    hybrid.llm.bo.ask()  # BO's own Optuna study follows the ledger when it is next asked
     complete = [t for t in hybrid.llm.bo.study.trials if t.state.name == "COMPLETE"]
     assert [t.value for t in complete] == [line["value"] for line in lines]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -195,7 +196,7 @@ def test_the_python_api_runs_a_hybrid_study_with_its_knobs(tmp_path):
     assert [line["tuner"]["proposer"] for line in lines[1:]] == ["bo", "bo", "bo"]
 
 
-def test_a_seeded_baseline_is_named_apart_in_its_folder_and_in_the_aggregation(tmp_path):
+def test_a_default_first_baseline_is_named_apart_in_its_folder_and_in_the_aggregation(tmp_path):
     cfg = compose_config(
         ["objective=toy", "tuner=random", "tuner.start_at_default=true", "budget=2"]
     )
@@ -239,10 +240,10 @@ def test_the_papers_spaces_start_at_the_references_defaults(space):
     recorded config, so earlier studies keep their folders."""
     overrides = ["objective=train", "dataset=digits", f"search_space={space}", "tuner=fixed"]
     fixed = compose_config(overrides).tuner.config
-    seeded = compose_config([*overrides[:3], "tuner=random", "tuner.start_at_default=true"])
-    assert "default" in job_config(seeded)["search_space"]
+    default_first = compose_config([*overrides[:3], "tuner=random", "tuner.start_at_default=true"])
+    assert "default" in job_config(default_first)["search_space"]
     assert "default" not in job_config(compose_config(overrides))["search_space"]
-    space_cfg = OmegaConf.to_container(seeded.search_space, resolve=True)
+    space_cfg = OmegaConf.to_container(default_first.search_space, resolve=True)
     default = SearchSpace.from_config(space_cfg).default
     assert {key: default[key] for key in ("optimizer", "learning_rate", "train_batch_size",
                                           "weight_decay", "label_smoothing")} == {

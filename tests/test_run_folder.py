@@ -143,8 +143,11 @@ def test_on_busy_must_be_stop_or_wait(tmp_path):
 def test_new_tuner_keys_at_their_neutral_value_leave_earlier_fingerprints_alone():
     plain = job_config(compose_config(["objective=toy", "tuner=random"]))
     assert set(plain["tuner"]) == {"_target_", "name"}  # as recorded before the keys existed
-    seeded = job_config(
+    default_first = job_config(
         compose_config(["objective=toy", "tuner=random", "tuner.start_at_default=true"])
     )
-    assert seeded["tuner"]["start_at_default"] is True and "initial" not in seeded["tuner"]
-    assert fingerprint(seeded) != fingerprint(plain)
+    assert (
+        default_first["tuner"]["start_at_default"] is True
+        and "initial" not in default_first["tuner"]
+    )
+    assert fingerprint(default_first) != fingerprint(plain)

@@ -85,6 +85,7 @@ def test_resumed_study_matches_an_uninterrupted_one(tmp_path):
 def test_failed_trials_are_told_as_crashes(tmp_path):
     records, tuner = run(tmp_path, 6, objective=FlakyObjective(fail_on={1, 4}))
     assert [r["status"] for r in records].count("failed") == 2
+    tuner.ask()  # SMAC follows the study's rounds when it is next asked: all six told
     history = tuner.smac.runhistory
     costs = sorted(value.cost for value in history._data.values())
     assert costs.count(tuner.crash_cost) == 2

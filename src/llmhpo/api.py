@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 from omegaconf import OmegaConf
 
 from llmhpo.assemble import code_config, opened_study
-from llmhpo.errors import ConfigError, LlmhpoError, spell_keys, whole_number
+from llmhpo.checks import whole_number
+from llmhpo.errors import ConfigError, LlmhpoError, spell_keys
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.space import SearchSpace

@@ -21,7 +21,8 @@ from typing import Any
 
 from hydra.utils import get_object
 
-from llmhpo.errors import ConfigError, check_argument_types, whole_number
+from llmhpo.checks import check_argument_types, whole_number
+from llmhpo.errors import ConfigError
 from llmhpo.store import EventCursor, Ledger
 from llmhpo.store.trial_log import TrialRecord
 

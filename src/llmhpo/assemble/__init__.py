@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from llmhpo.assemble.nodes import LLM_TUNERS, code_config
 from llmhpo.assemble.parts import build_objective, build_search_space, make_tuner
 from llmhpo.assemble.preflight import preflight
-from llmhpo.errors import whole_number
+from llmhpo.checks import whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.pruning import Pruner, make_pruner
 from llmhpo.space import SearchSpace

@@ -10,12 +10,13 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.errors import ConfigError, LlmhpoError, check_argument_types
+from llmhpo.checks import check_argument_types
+from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.store.naming import tuner_label
 from llmhpo.tuners.base import Tuner
-from llmhpo.tuners.seeded import seeded
+from llmhpo.tuners.start import start_from
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,6 @@ def make_tuner(
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(node, _partial_=True, _convert_="all")
     inner = make(space=space, seed=seed, task=task, folder=folder)
-    tuner = seeded(inner, space, initial, start_at_default)
+    tuner = start_from(inner, space, initial, start_at_default)
     tuner.name = tuner_label({"name": inner.name, **described})
     return tuner

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmhpo.errors import ConfigError, check_argument_types
+from llmhpo.checks import check_argument_types
+from llmhpo.errors import ConfigError
 from llmhpo.llm.base import LLMClient
 from llmhpo.llm.credentials import check_api_key_env
 from llmhpo.llm.local import EMBEDDED_MODEL, LocalLlamaClient

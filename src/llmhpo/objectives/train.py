@@ -21,7 +21,8 @@ import lightning as L
 import torch
 from hydra.utils import get_class
 
-from llmhpo.errors import ConfigError, whole_number
+from llmhpo.checks import whole_number
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import Evaluation, TaskInfo, tuning_intro
 from llmhpo.progress import report
 from llmhpo.space import SearchSpace

@@ -79,8 +79,8 @@ def job_config(root: DictConfig) -> dict[str, Any]:
         }
     )
     space, tuner = config.get("search_space"), config.get("tuner")
-    seeded = isinstance(tuner, dict) and tuner.get("start_at_default")
-    if isinstance(space, dict) and "default" in space and not seeded:
+    default_first = isinstance(tuner, dict) and tuner.get("start_at_default")
+    if isinstance(space, dict) and "default" in space and not default_first:
         # A space's default is evaluated only with start_at_default: without it, the study is
         # the one it was before the space had a default, and keeps its folder.
         config["search_space"] = {k: v for k, v in space.items() if k != "default"}

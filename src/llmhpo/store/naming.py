@@ -2,9 +2,9 @@
 
 The name says which method a study ran, so that studies of different methods are never
 averaged together: the tuner config's `name`, plus a suffix for each knob that makes it
-another method (a BO fallback, hybrid knobs other than the defaults, a seeded start). Knobs
-added after studies were recorded are left out of the recorded config at their neutral
-value, so that earlier studies keep their folders.
+another method (a BO fallback, hybrid knobs other than the defaults, a start from given
+configurations). Knobs added after studies were recorded are left out of the recorded config
+at their neutral value, so that earlier studies keep their folders.
 """
 
 from __future__ import annotations
@@ -47,13 +47,14 @@ def _without(node: dict[str, Any], neutral: dict[str, Any]) -> dict[str, Any]:
 def tuner_label(tuner: dict[str, Any]) -> str:
     """The tuner's name as its run folder, its summary and the aggregation give it: its
     config's name, with the suffixes of a BO fallback, hybrid knobs other than the defaults
-    and a seeded start. The one place a tuner's name is derived (make_tuner applies it)."""
+    and a start from given configurations. The one place a tuner's name is derived
+    (make_tuner applies it)."""
     initial, start_at_default = tuner.get("initial"), bool(tuner.get("start_at_default"))
     return (
         str(tuner.get("name", "tuner"))
         + _fallback_suffix(tuner.get("on_invalid"))
         + _hybrid_suffix(tuner)
-        + _seeded_suffix(initial, start_at_default)
+        + _start_suffix(initial, start_at_default)
     )
 
 
@@ -85,9 +86,9 @@ def _hybrid_suffix(knobs: dict[str, Any]) -> str:
     )
 
 
-def _seeded_suffix(initial: Any, start_at_default: bool) -> str:
-    """What a seeded start (tuners/seeded.py) adds to the tuner's name: `+default`,
-    `+initial`, both, or nothing; from the config alone, so that run folders and the
-    aggregation name a seeded baseline apart from the plain tuner."""
+def _start_suffix(initial: Any, start_at_default: bool) -> str:
+    """What a start from given configurations (tuners/start.py) adds to the tuner's name:
+    `+default`, `+initial`, both, or nothing; from the config alone, so that run folders and
+    the aggregation name such a baseline apart from the plain tuner."""
     labels = (["default"] if start_at_default else []) + (["initial"] if initial else [])
     return "".join(f"+{label}" for label in labels)

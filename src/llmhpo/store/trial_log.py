@@ -55,7 +55,8 @@ class TunerInfo(TypedDict, total=False):
     aggregation). A tuner writes the keys that concern it and no others."""
 
     # who proposed the evaluated configuration: llm, random or bo (an LLM round's fallback or
-    # a hybrid's BO share), initial (a seeded start); and why (the hybrid's routing)
+    # a hybrid's BO share), initial (a start from given configurations); and why (the
+    # hybrid's routing)
     proposer: str
     why: str
     sampler: str  # tuner=bo: Optuna's sampler

@@ -42,7 +42,7 @@ class Proposal:
     fatal: bool = False
 
 
-# Which held rounds a tuner proposed itself (the others are another tuner's: a seeded start's,
+# Which held rounds a tuner proposed itself (the others are another tuner's: a given start's,
 # an LLM's in a hybrid): decided by the tuner in front of it, from the records.
 Owns = Callable[[TrialRecord], bool]
 
@@ -118,7 +118,7 @@ class Tuner(ABC):
 
 
 class FrontTuner(Tuner):
-    """A tuner in front of another (`inner`: the hybrid's LLM tuner, a seeded start's tuner):
+    """A tuner in front of another (`inner`: the hybrid's LLM tuner, a given start's tuner):
     both read the same ledger; `inner_owns` says which rounds the inner one proposed."""
 
     inner: Tuner

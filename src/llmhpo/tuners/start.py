@@ -1,4 +1,4 @@
-"""Seeded baselines: any tuner, started from given configurations.
+"""Default-first baselines: any tuner, started from given configurations.
 
 `tuner.start_at_default=true` evaluates the search space's default first (the library's
 defaults for the tabular spaces), `tuner.initial=[...]` the listed configurations (after the
@@ -18,7 +18,7 @@ from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import FrontTuner, Proposal, Tuner
 
 
-def seeded(
+def start_from(
     inner: Tuner, space: SearchSpace, initial: Sequence[Mapping[str, Any]], start_at_default: bool
 ) -> Tuner:
     """`inner`, started from the space's default and/or `initial` (checked against the space
@@ -40,12 +40,12 @@ def seeded(
             raise ConfigError(why) from None
     if not configs:
         return inner
-    return SeededStart(inner, configs)
+    return GivenStart(inner, configs)
 
 
-class SeededStart(FrontTuner):
+class GivenStart(FrontTuner):
     """Proposes `configs` in rounds 0..len-1, then hands over to `inner`, which reads every
-    round (the seeded ones as another tuner's)."""
+    round (the given ones as another tuner's)."""
 
     def __init__(self, inner: Tuner, configs: list[dict[str, Any]]):
         super().__init__(inner.space, inner.seed, inner.name, inner.task, inner.folder)
