@@ -122,3 +122,27 @@ def test_an_unreachable_llm_ends_the_study_in_one_line_and_keeps_the_trials(cli_
     assert "Finished trials are saved; run the same command again to resume" in line
     (log_file,) = tmp_path.glob("outputs/*/run.log")
     assert "did not answer after 2 tries" in log_file.read_text()
+
+
+def test_a_key_in_a_message_is_spelled_by_the_door_that_shows_it():
+    from llmhpo.errors import ConfigError, Key, spoken_by
+
+    error = ConfigError("set ", Key("tuner", "on_invalid", "random"), " or ", Key("llm", "seed", 3))
+    assert str(error) == "set tuner.on_invalid=random or llm.seed=3"  # the CLI's, by default
+    assert error.spelled("api") == "set on_invalid='random' or llm={..., 'seed': 3}"
+    assert error.spelled("sweeper") == (
+        "set hydra.sweeper.options.on_invalid=random or hydra.sweeper.llm.seed=3"
+    )
+
+    @spoken_by("api")
+    def api_door():
+        raise ConfigError(Key("tuner", "max_attempts"), " must be >= 1")
+
+    @spoken_by("sweeper")
+    def sweep_door():  # the sweeper drives the Python API: the outer door's spelling wins
+        api_door()
+
+    with pytest.raises(ConfigError, match=r"^max_attempts must be >= 1$"):
+        api_door()
+    with pytest.raises(ConfigError, match=r"^hydra\.sweeper\.options\.max_attempts must be"):
+        sweep_door()

@@ -25,17 +25,16 @@ import contextlib
 import functools
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from llmhpo.assemble import code_config, opened_study
 from llmhpo.checks import whole_number
-from llmhpo.errors import ConfigError, LlmhpoError, spell_keys
+from llmhpo.errors import ConfigError, spoken_by
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.space import SearchSpace
@@ -46,36 +45,9 @@ from llmhpo.store.trial_log import TrialRecord, TrialRequest
 log = logging.getLogger(__name__)
 
 DIRECTIONS = ("minimize", "maximize")
-# Which door a study was opened through: its messages name keys as that door spells them
-# (the Hydra sweeper, which drives this API, sets "sweeper").
-DOOR: ContextVar[str] = ContextVar("llmhpo_door", default="api")
-
-Method = TypeVar("Method", bound=Callable[..., Any])
-
-
-@contextlib.contextmanager
-def spoken_as(door: str) -> Iterator[None]:
-    """Within the block (or the function it decorates), studies speak as `door` spells keys."""
-    token = DOOR.set(door)
-    try:
-        yield
-    finally:
-        DOOR.reset(token)
-
-
-def in_door_terms(method: Method) -> Method:
-    """A public method whose LlmhpoError names config keys as the current door spells them
-    (`on_invalid='random'`, not the CLI's `tuner.on_invalid=random`)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except LlmhpoError as error:
-            error.args = (spell_keys(str(error), DOOR.get()), *error.args[1:])
-            raise
-
-    return wrapper  # type: ignore[return-value]
+# Its public methods' errors name config keys as the Python API spells them
+# (`on_invalid='random'`, not the CLI's `tuner.on_invalid=random`).
+in_door_terms = spoken_by("api")
 
 
 @dataclass

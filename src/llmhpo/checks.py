@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 
 
 def whole_number(value: Any, key: str, meaning: str, minimum: int | None = 1) -> int:
@@ -53,7 +53,8 @@ def check_argument_types(
             ok = isinstance(value, tuple(t for t in allowed if t is not type(None)))
         if not ok:
             names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-            raise ConfigError(f"{prefix}.{key} must be {names}, got {value!r}")
+            named = Key(prefix, key) if prefix in ("tuner", "llm") else f"{prefix}.{key}"
+            raise ConfigError(named, f" must be {names}, got {value!r}")
 
 
 def _plain_types(hint: Any) -> tuple[type, ...]:

@@ -11,15 +11,59 @@ traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
-import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+_NO_VALUE: Any = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    """A config key named in a message, with the value to set where the message advises one.
+    Each door spells it its own way: the CLI's `tuner.on_invalid=random` is the Python API's
+    keyword `on_invalid='random'` (an llm key: `llm={..., 'temperature': 0.7}`) and the
+    sweeper's `hydra.sweeper.options.on_invalid=random`."""
+
+    group: str  # tuner | llm
+    name: str
+    value: Any = _NO_VALUE
+
+    def spelled(self, door: str) -> str:
+        given = self.value is not _NO_VALUE
+        if door == "api":
+            shown = repr(self.value) if isinstance(self.value, str) else str(self.value)
+            if self.group == "tuner":
+                return f"{self.name}={shown}" if given else self.name
+            if given:
+                return f"llm={{..., {self.name!r}: {shown}}}"
+            return f"the llm dict's {self.name!r}"
+        where = f"{self.group}."
+        if door == "sweeper":
+            where = "hydra.sweeper." + ("options." if self.group == "tuner" else f"{self.group}.")
+        return where + self.name + (f"={self.value}" if given else "")
 
 
 class LlmhpoError(Exception):
-    """An expected failure with a complete message (exit status 1, one line)."""
+    """An expected failure with a complete message (exit status 1, one line). The message is
+    made of text and `Key`s, spelled as the CLI spells keys unless a door re-spells it
+    (`spoken_by`)."""
 
     exit_status = 1
+
+    def __init__(self, *parts: str | Key):
+        self.parts = parts
+        super().__init__(self.spelled("cli"))
+
+    def spelled(self, door: str) -> str:
+        """The message with its keys spelled as `door` (cli, api, sweeper) takes them."""
+        return "".join(p.spelled(door) if isinstance(p, Key) else str(p) for p in self.parts)
 
 
 class ConfigError(LlmhpoError, ValueError):
@@ -53,27 +97,20 @@ def one_line(message: str) -> str:
     return "; ".join(part.rstrip(",") for part in parts)
 
 
-# How each door spells a config key that a message names: the CLI's `tuner.on_invalid=random`
-# is the Python API's keyword `on_invalid='random'` and the sweeper's
-# `hydra.sweeper.options.on_invalid=random`.
-_KEY = re.compile(r"(?<![.\w])(tuner|llm)\.([a-z_]+)(?:=([^\s,;)]+?))?(?=[\s,;:)]|\.(?:\s|$)|$)")
-_LITERAL = re.compile(r"-?[\d.]+(e-?\d+)?|true|false|null|None|True|False")
+def spoken_by(door: str) -> Callable[[Function], Function]:
+    """A door's function (a public method of the Python API, the sweep), whose LlmhpoError
+    names config keys as `door` spells them. Where one door calls another (the sweeper drives
+    the Python API), the outermost spelling is the one the user reads."""
 
+    def decorate(function: Function) -> Function:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except LlmhpoError as error:
+                error.args = (error.spelled(door),)
+                raise
 
-def spell_keys(message: str, door: str) -> str:
-    """`message` with its `tuner.KEY` and `llm.KEY` spelled as `door` (cli, api or sweeper)
-    takes them, so that a hint names what the reader can actually set."""
-    if door == "cli":
-        return message
+        return wrapper  # type: ignore[return-value]
 
-    def spelled(match: re.Match[str]) -> str:
-        group, key, value = match.groups()
-        if door == "sweeper":
-            where = "options" if group == "tuner" else "llm"
-            return f"hydra.sweeper.{where}.{key}" + (f"={value}" if value else "")
-        shown = value if value is None or _LITERAL.fullmatch(value) else repr(value)
-        if group == "tuner":
-            return f"{key}={shown}" if value else key
-        return f"llm={{..., {key!r}: {shown}}}" if value else f"the llm dict's {key!r}"
-
-    return _KEY.sub(spelled, message)
+    return decorate

@@ -11,7 +11,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.checks import check_argument_types
-from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.errors import ConfigError, Key, LlmhpoError
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.store.naming import tuner_label
@@ -73,9 +73,8 @@ def make_tuner(
     initial = node.pop("initial", None) or []
     start_at_default = bool(node.pop("start_at_default", False))
     if not isinstance(initial, list) or not all(isinstance(c, dict) for c in initial):
-        raise ConfigError(
-            f"tuner.initial must be a list of configurations (dicts), got {initial!r}"
-        )
+        why = f" must be a list of configurations (dicts), got {initial!r}"
+        raise ConfigError(Key("tuner", "initial"), why)
     target = get_object(str(node.get("_target_")))
     check_argument_types(target, {k: v for k, v in node.items() if k[0] != "_"}, "tuner")
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.

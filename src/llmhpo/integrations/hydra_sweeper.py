@@ -20,9 +20,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.api import Study, spoken_as
+from llmhpo.api import Study
 from llmhpo.assemble import LLM_TUNERS
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, spoken_by
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
 from llmhpo.store.files import write_atomic
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "optimization_results.yaml"
 
 
-@spoken_as("sweeper")  # the study's messages name hydra.sweeper.* keys
+@spoken_by("sweeper")  # the study's messages name hydra.sweeper.* keys
 def run_sweep(
     settings: DictConfig,
     config: DictConfig,

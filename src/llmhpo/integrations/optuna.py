@@ -33,7 +33,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from llmhpo.api import in_door_terms
-from llmhpo.errors import ConfigError, spell_keys
+from llmhpo.errors import ConfigError
 from llmhpo.llm.credentials import api_key
 from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.space import SearchSpace
@@ -160,7 +160,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
             # No valid new answer: the independent sampler proposes instead (sample_independent).
             reason = proposal.error or proposal.info.get("invalid_reason")
             if proposal.fatal:
-                raise optuna.exceptions.OptunaError(f"LLMSampler: {spell_keys(reason, 'api')}")
+                raise optuna.exceptions.OptunaError(f"LLMSampler: {reason}")
             _mark(study, trial, {"source": "fallback", "reason": reason, **info})
             return {}
         _mark(study, trial, {"source": "llm", **info})

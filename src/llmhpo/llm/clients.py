@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmhpo.checks import check_argument_types
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.llm.base import LLMClient
 from llmhpo.llm.credentials import check_api_key_env
 from llmhpo.llm.local import EMBEDDED_MODEL, LocalLlamaClient
@@ -25,10 +25,11 @@ def check_llm_config(cfg: Mapping[str, Any]) -> None:
     model = cfg.get("model", EMBEDDED_MODEL)
     if cfg.get("provider") == "local" and not cfg.get("model_path") and model != EMBEDDED_MODEL:
         raise ConfigError(
-            f"llm.model={model!r} with llm.provider=local: the model run in-process is the "
-            f"embedded {EMBEDDED_MODEL}; give llm.model_path=FILE.gguf to run another model "
-            "here, or a remote model with llm=openai (provider: litellm)"
-        )
+            Key("llm", "model", repr(model)), " with ", Key("llm", "provider", "local"),
+            f": the model run in-process is the embedded {EMBEDDED_MODEL}; give ",
+            Key("llm", "model_path", "FILE.gguf"), " to run another model here, or a remote "
+            "model with llm=openai (provider: litellm)",
+        )  # fmt: skip
 
 
 def make_client(cfg: dict[str, Any], seed: int) -> LLMClient:
@@ -39,6 +40,6 @@ def make_client(cfg: dict[str, Any], seed: int) -> LLMClient:
     provider = cfg.get("provider", "litellm")
     clients = {"local": LocalLlamaClient, "litellm": LiteLLMClient}
     if provider not in clients:
-        raise ConfigError(f"llm.provider must be local or litellm, got {provider!r}")
+        raise ConfigError(Key("llm", "provider"), f" must be local or litellm, got {provider!r}")
     check_argument_types(clients[provider], settings, "llm")
     return clients[provider](**settings)

@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.llm.base import LLMError
 
 
@@ -29,10 +29,10 @@ def check_api_key_env(name: Any) -> None:
     written to the run's records, so it is refused without showing it."""
     if name is not None and not (isinstance(name, str) and ENV_NAME.fullmatch(name)):
         raise ConfigError(
-            "llm.api_key_env must be the name of the environment variable that holds the key "
-            "(letters, digits and _, such as OPENAI_API_KEY), not the key itself; the value "
-            "given is not shown"
-        )
+            Key("llm", "api_key_env"), " must be the name of the environment variable that "
+            "holds the key (letters, digits and _, such as OPENAI_API_KEY), not the key itself; "
+            "the value given is not shown",
+        )  # fmt: skip
 
 
 def api_key(model: str, api_key_env: str | None) -> str | None:
@@ -42,10 +42,10 @@ def api_key(model: str, api_key_env: str | None) -> str | None:
     key = os.environ.get(api_key_env)
     if not key:
         raise MissingAPIKeyError(
-            f"llm.model={model} needs an API key in the environment variable "
+            Key("llm", "model", model), " needs an API key in the environment variable "
             f"{api_key_env}, which is not set. Export it (export {api_key_env}=...), "
-            "or run offline with the embedded model: llm=local"
-        )
+            "or run offline with the embedded model: llm=local",
+        )  # fmt: skip
     return key
 
 

@@ -14,7 +14,7 @@ import time
 from importlib import resources
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.extras import require
 from llmhpo.llm.base import LLMError, LLMRequest, LLMResponse, bounded_response, decoding
 
@@ -75,7 +75,8 @@ class LocalLlamaClient:
     ):
         self.model_path = model_path or embedded_model_path()
         if not os.path.isfile(self.model_path):
-            raise ConfigError(f"llm.model_path={self.model_path} is not a file; give a .gguf file")
+            why = " is not a file; give a .gguf file"
+            raise ConfigError(Key("llm", "model_path", self.model_path), why)
         self.model = model
         self.n_ctx, self.n_threads = n_ctx, n_threads
         self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens

@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.llm.base import LLMError, LLMRequest, LLMResponse, bounded_response, decoding
 from llmhpo.llm.credentials import api_key, check_api_key_env, redact
 
@@ -57,7 +57,8 @@ class LiteLLMClient:
     ):
         if response_format not in RESPONSE_FORMATS:
             raise ConfigError(
-                f"llm.response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}"
+                Key("llm", "response_format"),
+                f" must be one of {RESPONSE_FORMATS}, got {response_format!r}",
             )
         check_api_key_env(api_key_env)
         self.model, self.api_base, self.api_key_env = model, api_base, api_key_env

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.store.files import DamagedFileError, read_json
 from llmhpo.store.folder import SUMMARY_FILE, TRIALS_FILE
 from llmhpo.store.trial_log import TrialLog
@@ -26,11 +26,11 @@ def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
         # Never written: the source may be a running study's folder, or read-only.
         records = TrialLog(folder / TRIALS_FILE).read_only()  # [] when there is no log
         if not 0 <= round_index < len(records):
+            if not records:
+                raise FromRunError(f"{folder / TRIALS_FILE} holds no trials")
             raise FromRunError(
-                f"tuner.from_round={round_index}: {folder / TRIALS_FILE} has rounds 0 to "
-                f"{len(records) - 1}"
-                if records
-                else f"{folder / TRIALS_FILE} holds no trials"
+                Key("tuner", "from_round", round_index),
+                f": {folder / TRIALS_FILE} has rounds 0 to {len(records) - 1}",
             )
         if records[round_index].config is None:
             raise FromRunError(
@@ -40,17 +40,17 @@ def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
     summary_path = folder / SUMMARY_FILE
     if not summary_path.exists():
         raise FromRunError(
-            f"tuner.from_run={folder}: no {SUMMARY_FILE} there; give the folder of a finished "
-            "study (outputs/<run>/ or outputs/multirun/<run>/), or tuner.from_round=N for one of "
-            "its rounds"
-        )
+            Key("tuner", "from_run", str(folder)), f": no {SUMMARY_FILE} there; give the folder "
+            "of a finished study (outputs/<run>/ or outputs/multirun/<run>/), or ",
+            Key("tuner", "from_round", "N"), " for one of its rounds",
+        )  # fmt: skip
     try:
         summary = read_json(summary_path)
     except DamagedFileError as error:
         raise FromRunError(
             f"{error}; run that study's command again to rewrite it (its trials are kept), or "
-            "give tuner.from_round=N for one of its rounds"
-        ) from error
+            "give ", Key("tuner", "from_round", "N"), " for one of its rounds",
+        ) from error  # fmt: skip
     if not summary.get("best_config"):
         raise FromRunError(f"{summary_path} has no best configuration (no trial finished ok)")
     return dict(summary["best_config"])

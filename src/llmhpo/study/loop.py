@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.errors import ConfigError, Key, LlmhpoError
 from llmhpo.objectives.base import METRIC_KEY, Objective
 from llmhpo.progress import as_step, as_value, failure_text, is_pruned_signal, reporting_to
 from llmhpo.pruning import Pruner
@@ -286,9 +286,11 @@ class StudyLoop:
         self._gave_up = None
         return TunerGaveUpError(
             f"round {record.round}: {record.error}. The round is logged as invalid in "
-            f"{self.trial_log.path}; rerun to go on from the next round, or set "
-            "tuner.on_invalid=random (fall back to a random configuration) or a larger "
-            "tuner.max_attempts."
+            f"{self.trial_log.path}; rerun to go on from the next round, or set ",
+            Key("tuner", "on_invalid", "random"),
+            " (fall back to a random configuration) or a larger ",
+            Key("tuner", "max_attempts"),
+            ".",
         )
 
     def _test_best(self, summary: dict[str, Any], best: TrialRecord) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
@@ -48,7 +48,9 @@ def bayesian_optimisation(
         from llmhpo.tuners.smac import SMACTuner
 
         return SMACTuner(space, seed, n_initial, crash_cost, name, task, folder)
-    raise ConfigError(f"tuner.backend={backend!r} is not known; choose one of {BACKENDS}")
+    raise ConfigError(
+        Key("tuner", "backend", repr(backend)), f" is not known; choose one of {BACKENDS}"
+    )
 
 
 class OptunaTuner(Tuner):
@@ -67,11 +69,13 @@ class OptunaTuner(Tuner):
         import optuna
 
         if sampler not in SAMPLERS:
-            raise ConfigError(f"tuner.sampler={sampler!r} is not known; choose one of {SAMPLERS}")
+            why = f" is not known; choose one of {SAMPLERS}"
+            raise ConfigError(Key("tuner", "sampler", repr(sampler)), why)
         if sampler == "gp":
             require("gp", "tuner=bo_gp (tuner.sampler=gp)")
         if n_startup_trials < 1:
-            raise ConfigError(f"tuner.n_startup_trials must be >= 1, got {n_startup_trials}")
+            why = f" must be >= 1, got {n_startup_trials}"
+            raise ConfigError(Key("tuner", "n_startup_trials"), why)
         super().__init__(space, seed, name or bo_name("optuna", sampler), task, folder)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler

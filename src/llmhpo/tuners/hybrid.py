@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import SearchSpace
 from llmhpo.store import HYBRID_DEFAULTS
@@ -54,15 +54,17 @@ class HybridTuner(FrontTuner):
         """`llm_options`: the LLM tuner's own (max_attempts, allow_repeats,
         retry_temperature); its on_invalid is always bo."""
         if warm_start < 0:
-            raise ConfigError(f"tuner.warm_start must be >= 0 rounds, got {warm_start}")
+            raise ConfigError(Key("tuner", "warm_start"), f" must be >= 0 rounds, got {warm_start}")
         if not 0.0 <= llm_share <= 1.0:
-            raise ConfigError(f"tuner.llm_share must be a probability in [0, 1], got {llm_share}")
+            why = f" must be a probability in [0, 1], got {llm_share}"
+            raise ConfigError(Key("tuner", "llm_share"), why)
         if advise and bo.get("backend", "optuna") == "smac":
             raise ConfigError(
-                "tuner.advise=true needs an Optuna BO tuner (tuner.bo.backend=optuna, sampler tpe "
-                "or gp): asking SMAC for advice the LLM does not take would change SMAC's own "
-                "sequence, so a resumed study could not replay it"
-            )
+                Key("tuner", "advise", "true"), " needs an Optuna BO tuner (",
+                Key("tuner", "bo.backend", "optuna"), ", sampler tpe or gp): asking SMAC for "
+                "advice the LLM does not take would change SMAC's own sequence, so a resumed "
+                "study could not replay it",
+            )  # fmt: skip
         self.llm = LLMTuner(
             space, seed, llm, prompt, budget, on_invalid="bo", bo=bo, task=task, folder=folder,
             **llm_options,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
 from llmhpo.space import (
@@ -84,14 +84,15 @@ class SMACTuner(Tuner):
 
         super().__init__(space, seed, name, task, folder)
         if n_initial < 1:
-            raise ConfigError(f"tuner.n_initial must be >= 1, got {n_initial}")
+            raise ConfigError(Key("tuner", "n_initial"), f" must be >= 1, got {n_initial}")
         worst = crash_cost if crash_cost is not None else (task.worst_value if task else None)
         if worst is None or not math.isfinite(worst):
             raise ConfigError(
-                "SMAC scores a failed trial with tuner.crash_cost, which defaults to the "
-                "objective's worst value, and this objective declares none (your own function "
-                "does not): set tuner.crash_cost to a value worse than any trial can reach"
-            )
+                "SMAC scores a failed trial with ", Key("tuner", "crash_cost"), ", which "
+                "defaults to the objective's worst value, and this objective declares none "
+                "(your own function does not): set ", Key("tuner", "crash_cost"),
+                " to a value worse than any trial can reach",
+            )  # fmt: skip
         self.crash_cost = float(worst)
         # In the run folder; without one (library use), in a temporary folder, never the cwd.
         output = Path(folder) / "smac" if folder else Path(tempfile.mkdtemp(prefix="llmhpo-smac-"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.store import TrialRecord
 from llmhpo.tuners.base import FrontTuner, Proposal, Tuner
@@ -27,17 +27,19 @@ def start_from(
     if start_at_default:
         if space.default is None:
             raise ConfigError(
-                f"tuner.start_at_default=true, but the search space '{space.name}' has no "
+                Key("tuner", "start_at_default", "true"),
+                f", but the search space '{space.name}' has no "
                 "default: add `default:` (a whole configuration) to its YAML, or list the "
-                "first configurations in tuner.initial"
+                "first configurations in ",
+                Key("tuner", "initial"),
             )
         configs.append(dict(space.default))
     for index, config in enumerate(initial or []):
         try:
             configs.append(space.validate(dict(config)))
         except (InvalidConfigError, TypeError, ValueError) as error:
-            why = f"tuner.initial[{index}] is not in the search space: {error}"
-            raise ConfigError(why) from None
+            why = f"[{index}] is not in the search space: {error}"
+            raise ConfigError(Key("tuner", "initial"), why) from None
     if not configs:
         return inner
     return GivenStart(inner, configs)

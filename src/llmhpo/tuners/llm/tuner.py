@@ -25,7 +25,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from llmhpo.errors import ConfigError
+from llmhpo.errors import ConfigError, Key
 from llmhpo.llm.base import LLMClient, LLMRequest, LLMResponse, Sampling
 from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import make_client
@@ -71,9 +71,10 @@ class LLMTuner(Tuner):
         tuner=bo: backend, sampler, n_startup_trials, n_initial, crash_cost)."""
         on_invalid = on_invalid or default_on_invalid(llm)
         if on_invalid not in ON_INVALID:
-            raise ConfigError(f"tuner.on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+            why = f" must be one of {ON_INVALID}, got {on_invalid!r}"
+            raise ConfigError(Key("tuner", "on_invalid"), why)
         if max_attempts < 1:
-            raise ConfigError(f"tuner.max_attempts must be >= 1, got {max_attempts}")
+            raise ConfigError(Key("tuner", "max_attempts"), f" must be >= 1, got {max_attempts}")
         super().__init__(space, seed, name or f"llm-{llm.get('model')}", task, folder)
         self.client = _client_from_config(llm, seed)
         self.settings = PromptSettings(**prompt)
