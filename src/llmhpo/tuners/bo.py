@@ -7,6 +7,7 @@ proposes what an uninterrupted one would have.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from llmhpo.store import EventCursor, TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 from llmhpo.tuners.optuna_space import distributions, from_optuna, to_optuna
 
-SAMPLERS = ("tpe", "gp")
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("tpe", "gp", "cmaes")
+# Samplers that keep their state in the trials they sample (CMA-ES: its optimizer, in each
+# trial's system attributes): a replayed round of theirs is asked of them again, as it was
+# live, instead of being entered with its logged configuration.
+STATEFUL_SAMPLERS = ("cmaes",)
 BACKENDS = ("optuna", "smac")
 
 
@@ -54,7 +61,8 @@ def bayesian_optimisation(
 
 
 class OptunaTuner(Tuner):
-    """Optuna's TPE or GP sampler through ask/tell, reseeded each round from (seed, round)."""
+    """Optuna's TPE, GP or CMA-ES sampler through ask/tell, reseeded each round from (seed,
+    round)."""
 
     def __init__(
         self,
@@ -73,6 +81,8 @@ class OptunaTuner(Tuner):
             raise ConfigError(Key("tuner", "sampler", repr(sampler)), why)
         if sampler == "gp":
             require("gp", "tuner=bo_gp (tuner.sampler=gp)")
+        if sampler == "cmaes":
+            require("cmaes", "tuner=cmaes (tuner.sampler=cmaes)")
         if n_startup_trials < 1:
             why = f" must be >= 1, got {n_startup_trials}"
             raise ConfigError(Key("tuner", "n_startup_trials"), why)
@@ -113,6 +123,8 @@ class OptunaTuner(Tuner):
         configuration."""
         asked, self._asked = self._asked, None
         params = None if record.config is None else to_optuna(self.space, record.config)
+        if asked is None and self.sampler in STATEFUL_SAMPLERS and self.owns(record):
+            asked = self._ask_again(record.round, params)
         if asked is not None and (params is None or asked.params == params):
             self._running[record.round] = asked
             return
@@ -125,6 +137,21 @@ class OptunaTuner(Tuner):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._running[record.round] = self.study.ask(self.distributions)
+
+    def _ask_again(self, round_index: int, params: dict[str, Any] | None) -> Any:
+        """Replaying a round this tuner proposed, ask its sampler again, seeded as it was
+        live: a stateful sampler writes its state into the trial as it did then."""
+        self.study.sampler = self._make_sampler(round_index)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial = self.study.ask(self.distributions)
+        if params is not None and trial.params != params:
+            log.warning(
+                "%s proposed %s on replay of round %d where the log has %s (another Optuna "
+                "or cmaes version?); the logged configuration is told instead",
+                self.sampler, trial.params, round_index, params,
+            )  # fmt: skip
+        return trial
 
     def _tell(self, record: TrialRecord) -> None:
         import optuna
@@ -158,18 +185,26 @@ class OptunaTuner(Tuner):
             )
         )
 
-    def _make_sampler(self) -> Any:
-        """The sampler for this round, seeded from (seed, round). TPE's is built once and
-        reseeded after, which leaves it as a new one of that seed would be: building one per
-        round cost more than a cheap objective's whole trial (Optuna inspects its signature
-        and makes two generators each time), and lost its search-space cache."""
+    def _make_sampler(self, round_index: int | None = None) -> Any:
+        """The sampler for this round (or `round_index`'s), seeded from (seed, round). TPE's
+        is built once and reseeded after, which leaves it as a new one of that seed would be:
+        building one per round cost more than a cheap objective's whole trial (Optuna
+        inspects its signature and makes two generators each time), and lost its search-space
+        cache. CMA-ES keeps its state in the trials, so a new one per round is the same one."""
         import optuna
 
-        seed = self.round_seed()
+        seed = self.round_seed(round_index)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.sampler == "gp":
                 return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
+            if self.sampler == "cmaes":  # categorical parameters: the independent sampler's
+                return optuna.samplers.CmaEsSampler(
+                    seed=seed,
+                    n_startup_trials=self.n_startup_trials,
+                    independent_sampler=optuna.samplers.RandomSampler(seed=seed),
+                    warn_independent_sampling=False,
+                )
             if _reseed_tpe(self._tpe, seed):
                 return self._tpe
             startup = self.n_startup_trials
