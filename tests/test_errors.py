@@ -12,8 +12,8 @@ MISTAKES = {
     "budget a word": (["objective=toy", "budget=ten"], "budget must be a whole number"),
     "seed a word": (["objective=toy", "seed=abc"], "seed must be a whole number"),
     "unknown sampler": (
-        ["objective=toy", "tuner=bo", "tuner.sampler=cmaes"],
-        "tuner.sampler='cmaes' is not known",
+        ["objective=toy", "tuner=bo", "tuner.sampler=annealing"],
+        "tuner.sampler='annealing' is not known",
     ),
     "no attempts": (
         ["objective=toy", "tuner=llm", "llm=local", "tuner.max_attempts=0"],

@@ -24,10 +24,13 @@ from tests.helpers.config import CONF
 from tests.helpers.runs import trial_lines
 
 TUNERS = sorted(path.stem for path in (CONF / "tuner").glob("*.yaml"))
-SPACE = {
-    "x1": {"type": "float", "low": -5.0, "high": 5.0},
-    "x2": {"type": "float", "low": -5.0, "high": 5.0},
-}
+SPACE = llmhpo.SearchSpace.from_dict(
+    {
+        "x1": {"type": "float", "low": -5.0, "high": 5.0},
+        "x2": {"type": "float", "low": -5.0, "high": 5.0},
+    },
+    default={"x1": 0.0, "x2": 0.0},  # for the default-first tuners
+)
 OPTIONS = {"smac": {"crash_cost": 100.0}, "fixed": {"config": {"x1": 0.0, "x2": 0.0}}}
 CONFIG = {"x1": 1.0, "x2": -2.0}
 

@@ -20,10 +20,13 @@ from tests.helpers.config import CONF, REPO
 from tests.helpers.runs import trial_lines
 
 TUNERS = sorted(path.stem for path in (CONF / "tuner").glob("*.yaml"))
-SPACE = {
-    "x1": {"type": "float", "low": -5.0, "high": 5.0},
-    "x2": {"type": "float", "low": -5.0, "high": 5.0},
-}
+SPACE = llmhpo.SearchSpace.from_dict(
+    {
+        "x1": {"type": "float", "low": -5.0, "high": 5.0},
+        "x2": {"type": "float", "low": -5.0, "high": 5.0},
+    },
+    default={"x1": 0.0, "x2": 0.0},  # for the default-first tuners
+)
 OPTIONS = {
     "fixed": {"config": {"x1": 1.0, "x2": -2.0}},  # the one configuration it evaluates
     "smac": {"crash_cost": 100.0},  # what a failed trial costs (an API objective has no worst)
