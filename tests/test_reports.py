@@ -112,7 +112,7 @@ COMBINATIONS = [
     (tuner, pruner)
     for tuner in TUNERS
     for pruner in PRUNERS
-    if tuner not in ("llm", "hybrid") or pruner in ("none", "hyperband")
+    if tuner not in ("llm", "hybrid", "centaur") or pruner in ("none", "hyperband")
 ]
 
 

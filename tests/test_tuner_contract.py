@@ -30,6 +30,7 @@ SPACE = llmhpo.SearchSpace.from_dict(
 OPTIONS = {
     "fixed": {"config": {"x1": 1.0, "x2": -2.0}},  # the one configuration it evaluates
     "smac": {"crash_cost": 100.0},  # what a failed trial costs (an API objective has no worst)
+    "centaur": {"llm_warmup": 2, "llm_ratio": 0.5},  # the LLM's rounds 2 and 4 within BUDGET
 }
 FAILED_ROUNDS = {1, 4}
 BUDGET = 6

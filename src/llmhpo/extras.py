@@ -73,6 +73,8 @@ def parts_of(node: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         needed.append(("gp", "tuner=bo_gp (tuner.sampler=gp)", ()))
     if node.get("backend") == "optuna" and node.get("sampler") == "cmaes":
         needed.append(("cmaes", "tuner=cmaes (tuner.sampler=cmaes)", ()))
+    if str(node.get("_target_", "")).endswith(".CentaurTuner"):
+        needed.append(("cmaes", "tuner=centaur (CMA-ES and an LLM)", ()))
     target = node.get("_target_")
     for prefix, (extra, part, skip) in OBJECTIVE_EXTRAS.items():
         if isinstance(target, str) and target.startswith(prefix):

@@ -18,7 +18,7 @@ import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers
 from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError
 
-LLM_TUNERS = ("llm", "hybrid")  # the tuners that take `llm` and `prompt`
+LLM_TUNERS = ("llm", "hybrid", "centaur")  # the tuners that take `llm` and `prompt`
 # Tuner options that are a whole configuration (tuner=fixed's `config`): the caller's replaces
 # the preset's, whose keys (the paper's space) a study of the caller's own space does not have.
 WHOLE_OPTIONS = {"config"}
@@ -52,7 +52,7 @@ def code_config(
         overrides.append(f"llm={_llm_preset(llm)}")
     elif llm is not None or prompt is not None:
         raise ConfigError(
-            f"llm and prompt are options of tuner='llm' and 'hybrid', not of tuner={tuner!r}"
+            f"llm and prompt are options of the LLM tuners {LLM_TUNERS}, not of tuner={tuner!r}"
         )
     options = dict(options or {})
     try:

@@ -46,11 +46,13 @@ def bayesian_optimisation(
     name: str | None = None,
     task: TaskInfo | None = None,
     folder: Path | None = None,
+    adopt: bool = False,
 ) -> Tuner:
-    """`tuner=bo`: Optuna (`sampler`, `n_startup_trials`) or SMAC3 (`n_initial`, `crash_cost`)."""
+    """`tuner=bo`: Optuna (`sampler`, `n_startup_trials`; `adopt`, for a tuner in front of
+    it) or SMAC3 (`n_initial`, `crash_cost`)."""
     name = name or bo_name(backend, sampler)
     if backend == "optuna":
-        return OptunaTuner(space, seed, sampler, n_startup_trials, name, task, folder)
+        return OptunaTuner(space, seed, sampler, n_startup_trials, name, task, folder, adopt)
     if backend == "smac":
         from llmhpo.tuners.smac import SMACTuner
 
@@ -73,7 +75,12 @@ class OptunaTuner(Tuner):
         name: str | None = None,
         task: TaskInfo | None = None,
         folder: Path | None = None,
+        adopt: bool = False,
     ):
+        """`adopt`: a round this tuner was asked for that evaluated another configuration
+        (an LLM's, in Centaur) keeps its trial, its parameters set to what was evaluated, so
+        the sampler learns from it as from its own (CMA-ES counts it in its generation);
+        otherwise such a proposal is dropped as FAIL and the other configuration entered."""
         import optuna
 
         if sampler not in SAMPLERS:
@@ -90,6 +97,7 @@ class OptunaTuner(Tuner):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler = sampler
         self.n_startup_trials = n_startup_trials
+        self.adopt = adopt
         self.distributions = distributions(space)
         self._tpe: Any = None  # TPE's sampler, reseeded each round (see _make_sampler)
         self.study = optuna.create_study(direction="minimize", sampler=self._make_sampler())
@@ -117,7 +125,8 @@ class OptunaTuner(Tuner):
     def _hold(self, record: TrialRecord) -> None:
         """A held round keeps its Optuna trial RUNNING until settled. The trial of the last
         ask is the round's where the round evaluates what it proposed (or nothing: an invalid
-        round); a proposal asked (a hybrid's advice) and not taken is dropped as FAIL, which
+        round), or, with `adopt`, whatever it evaluated; otherwise a proposal asked (a
+        hybrid's advice) and not taken is dropped as FAIL, which
         the samplers ignore, so a resumed study, which never asked it, sees the same history.
         Any other round (replayed, or another tuner's) gets a RUNNING trial with its
         configuration."""
@@ -125,7 +134,9 @@ class OptunaTuner(Tuner):
         params = None if record.config is None else to_optuna(self.space, record.config)
         if asked is None and self.sampler in STATEFUL_SAMPLERS and self.owns(record):
             asked = self._ask_again(record.round, params)
-        if asked is not None and (params is None or asked.params == params):
+        if asked is not None and (params is None or asked.params == params or self.adopt):
+            if params is not None and asked.params != params:
+                self._set_params(asked, params)
             self._running[record.round] = asked
             return
         if asked is not None:
@@ -138,6 +149,13 @@ class OptunaTuner(Tuner):
                 warnings.simplefilter("ignore")
                 self._running[record.round] = self.study.ask(self.distributions)
 
+    def _set_params(self, trial: Any, params: dict[str, Any]) -> None:
+        """Give a RUNNING trial the parameters that were evaluated in its round (`adopt`)."""
+        for name, value in params.items():
+            distribution = self.distributions[name]
+            internal = distribution.to_internal_repr(value)
+            self.study._storage.set_trial_param(trial._trial_id, name, internal, distribution)
+
     def _ask_again(self, round_index: int, params: dict[str, Any] | None) -> Any:
         """Replaying a round this tuner proposed, ask its sampler again, seeded as it was
         live: a stateful sampler writes its state into the trial as it did then."""
@@ -145,7 +163,7 @@ class OptunaTuner(Tuner):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = self.study.ask(self.distributions)
-        if params is not None and trial.params != params:
+        if params is not None and trial.params != params and not self.adopt:
             log.warning(
                 "%s proposed %s on replay of round %d where the log has %s (another Optuna "
                 "or cmaes version?); the logged configuration is told instead",
@@ -168,7 +186,7 @@ class OptunaTuner(Tuner):
             state = TrialState.PRUNED
         curve = {int(step): v for step, v in record.curve} if state == TrialState.PRUNED else {}
         params = to_optuna(self.space, record.config)
-        if trial is not None and trial.params == params:
+        if trial is not None and self.study._storage.get_trial_params(trial._trial_id) == params:
             for step, intermediate in curve.items():
                 trial.report(intermediate, step)
             self.study.tell(trial, value, state=state)

@@ -25,8 +25,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from llmhpo.errors import ConfigError, Key
-from llmhpo.llm.base import LLMClient, LLMRequest, LLMResponse, Sampling
+from llmhpo.llm.base import LLMClient, LLMRequest, LLMResponse, Message, Sampling
 from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import make_client
 from llmhpo.objectives.base import TaskInfo, tuning_intro
@@ -96,15 +98,8 @@ class LLMTuner(Tuner):
         rejected: list[tuple[str, str]] = []  # (answer, why it was rejected)
         calls: list[LLMResponse] = []
         rng = self.round_rng()
-        note = self._advice_text(advice) if advice is not None else None
         for attempt in range(self.max_attempts):
-            if attempt == 0:
-                messages, sampling = self.prompts.messages(self.history), None
-            else:
-                messages = self.prompts.retry(self.history, rejected)
-                sampling = Sampling(self.retry_temperature, int(rng.integers(2**31 - 1)))
-            if note is not None:
-                messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n{note}"}
+            messages, sampling = self._request(attempt, rejected, rng, advice)
             response = self.client.complete(
                 LLMRequest(messages, self.schema, self.settings.cot, sampling)
             )
@@ -133,6 +128,26 @@ class LLMTuner(Tuner):
         proposal = advice if advice is not None else self.bo.ask()
         info["bo"] = proposal.info
         return Proposal(proposal.config, info, proposal.error)
+
+    def _request(
+        self,
+        attempt: int,
+        rejected: list[tuple[str, str]],
+        rng: np.random.Generator,
+        advice: Proposal | None,
+    ) -> tuple[list[Message], Sampling | None]:
+        """The messages and decoding of an attempt: the paper's prompt, decoded as configured
+        (temperature 0); a retry with the reasons of the rejected answers, sampled at
+        `retry_temperature` with a seed from (seed, round); the BO tuner's advice noted."""
+        if attempt == 0:
+            messages, sampling = self.prompts.messages(self.history), None
+        else:
+            messages = self.prompts.retry(self.history, rejected)
+            sampling = Sampling(self.retry_temperature, int(rng.integers(2**31 - 1)))
+        if advice is not None:
+            note = self._advice_text(advice)
+            messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n{note}"}
+        return messages, sampling
 
     def attach(self, ledger: Ledger, owns: Owns = every_round) -> None:
         """The BO tuner behind on_invalid=bo reads the same ledger; its own rounds are those
