@@ -123,7 +123,7 @@ def test_a_space_from_a_dict_a_yaml_file_or_conf_is_the_same(tmp_path):
     [
         (("svm",), {}, r"tuner='svm' is not known; choose one of \['bo', 'bo_gp'"),
         (("bo",), {"samplr": "gp"}, "samplr"),
-        (("random",), {"llm": "local"}, "options of tuner='llm'"),
+        (("random",), {"llm": "local"}, "options of the LLM tuners"),
         (("random",), {"direction": "up"}, "direction must be one of"),
     ],
 )
