@@ -139,7 +139,7 @@ def test_help_lists_the_groups(cli):
         "objective: hpobench, sklearn, toy, train",
         "search_space: constrained, hpobench_histgb, hpobench_lr, hpobench_nn, hpobench_rf, "
         "hpobench_svm, own, toy2d",
-        "tuner: bo, bo_gp, centaur, cmaes, fixed, hybrid, llm, random, random_default, smac, tpe_default",
+        "tuner: bo, bo_gp, centaur, cmaes, fixed, hybrid, llambo, llm, random, random_default, smac, tpe_default",
         "experiment: hpobench_suite, llambo_warm_start, paper_resnet9, paper_vit, quickstart, sklearn_suite, sllmbo",
         "llm: anthropic, local, ollama, openai",
         "prompt: chat, compressed",

@@ -31,7 +31,11 @@ SPACE = llmhpo.SearchSpace.from_dict(
     },
     default={"x1": 0.0, "x2": 0.0},  # for the default-first tuners
 )
-OPTIONS = {"smac": {"crash_cost": 100.0}, "fixed": {"config": {"x1": 0.0, "x2": 0.0}}}
+OPTIONS = {
+    "smac": {"crash_cost": 100.0},
+    "fixed": {"config": {"x1": 0.0, "x2": 0.0}},
+    "llambo": {"n_candidates": 2, "min_candidates": 1, "surrogate_samples": 1},
+}
 CONFIG = {"x1": 1.0, "x2": -2.0}
 
 # Every kind of line a trial log can hold, as this version writes it or an earlier one did:
@@ -112,7 +116,7 @@ COMBINATIONS = [
     (tuner, pruner)
     for tuner in TUNERS
     for pruner in PRUNERS
-    if tuner not in ("llm", "hybrid", "centaur") or pruner in ("none", "hyperband")
+    if tuner not in ("llm", "hybrid", "centaur", "llambo") or pruner in ("none", "hyperband")
 ]
 
 

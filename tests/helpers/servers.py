@@ -62,7 +62,8 @@ def start_llama_server(model_path: str, timeout: float = 60) -> tuple[subprocess
     raise RuntimeError("llama_cpp.server did not start in time")
 
 
-def completion_body(content: str) -> bytes:
+def completion_body(content: str, *more: str) -> bytes:
+    """A chat completion whose choices are `content` and `more` (an n > 1 call's answers)."""
     return json.dumps(
         {
             "id": "chatcmpl-test",
@@ -71,14 +72,51 @@ def completion_body(content: str) -> bytes:
             "model": "fake",
             "choices": [
                 {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
+                    "index": i,
+                    "message": {"role": "assistant", "content": text},
                     "finish_reason": "stop",
                 }
+                for i, text in enumerate([content, *more])
             ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
     ).encode()
+
+
+class RespondingLLMServer:
+    """A fake LLM that answers each chat completion with what `respond(body)` returns (its
+    choices, one or more), recording every body in order: for a tuner whose requests differ
+    in kind (LLAMBO's candidates and surrogate), answered by what each one asks."""
+
+    def __init__(self, respond):
+        self.bodies: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                server.bodies.append(body)
+                answer = completion_body(*respond(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> RespondingLLMServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class FaultyLLMServer:

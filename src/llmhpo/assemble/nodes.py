@@ -18,7 +18,7 @@ import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers
 from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError
 
-LLM_TUNERS = ("llm", "hybrid", "centaur")  # the tuners that take `llm` and `prompt`
+LLM_TUNERS = ("llm", "hybrid", "centaur", "llambo")  # the tuners that take `llm` and `prompt`
 # Tuner options that are a whole configuration (tuner=fixed's `config`): the caller's replaces
 # the preset's, whose keys (the paper's space) a study of the caller's own space does not have.
 WHOLE_OPTIONS = {"config"}

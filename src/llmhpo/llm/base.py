@@ -40,6 +40,12 @@ class LLMRequest:
     schema: dict | None = None  # constrain the answer to this JSON schema where possible
     cot: bool = False  # an "Analysis:" line comes before the JSON
     sampling: Sampling | None = None  # override the client's temperature and seed
+    max_tokens: int | None = None  # override the client's limit (LLAMBO's short predictions)
+    n: int = 1  # answers wanted; a provider may give fewer (the local model gives one)
+    # GBNF the answer must match where a client decodes locally (llama.cpp): a format the
+    # prompt asks for in words, enforced for a model too small to follow it; remote providers
+    # get the words alone
+    grammar: str | None = None
 
 
 @dataclass
@@ -53,10 +59,13 @@ class LLMResponse:
     cached: bool = False
     retries: list[str] = field(default_factory=list)  # why earlier tries of this call failed
     cut_from: int | None = None  # the answer's length when it was cut to MAX_ANSWER_CHARS
+    alternatives: list[str] = field(default_factory=list)  # the further answers of an n > 1 call
 
 
 def bounded_response(text: str, **fields: Any) -> LLMResponse:
-    """An LLMResponse whose text is at most MAX_ANSWER_CHARS long (longer text is cut)."""
+    """An LLMResponse whose text is at most MAX_ANSWER_CHARS long (longer text is cut; the
+    further answers of an n > 1 call are cut to the same bound)."""
+    fields["alternatives"] = [a[:MAX_ANSWER_CHARS] for a in fields.get("alternatives", [])]
     if len(text) <= MAX_ANSWER_CHARS:
         return LLMResponse(text=text, **fields)
     return LLMResponse(text=text[:MAX_ANSWER_CHARS], cut_from=len(text), **fields)
@@ -77,3 +86,8 @@ def decoding(client: Any, sampling: Sampling | None) -> tuple[float, int]:
     if sampling is None:
         return client.temperature, client.seed
     return sampling.temperature, sampling.seed
+
+
+def answer_limit(client: Any, request: LLMRequest) -> int:
+    """The most tokens an answer of `request` may take: its own limit, else the client's."""
+    return request.max_tokens if request.max_tokens is not None else client.max_tokens

@@ -16,7 +16,14 @@ from typing import Any
 
 from llmhpo.errors import ConfigError, Key
 from llmhpo.extras import require
-from llmhpo.llm.base import LLMError, LLMRequest, LLMResponse, bounded_response, decoding
+from llmhpo.llm.base import (
+    LLMError,
+    LLMRequest,
+    LLMResponse,
+    answer_limit,
+    bounded_response,
+    decoding,
+)
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 
@@ -60,8 +67,17 @@ def _cot_grammar(schema_json: str) -> Any:
     return LlamaGrammar.from_string(rules, verbose=False)
 
 
+@functools.lru_cache(maxsize=8)
+def _grammar(rules: str) -> Any:
+    """A request's own GBNF, compiled once (LLAMBO asks with a few, many times)."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_string(rules, verbose=False)
+
+
 class LocalLlamaClient:
-    """A GGUF model run in-process by llama-cpp-python (default: the embedded SmolLM2-135M)."""
+    """A GGUF model run in-process by llama-cpp-python (default: the embedded SmolLM2-135M).
+    It gives one answer per call, whatever a request's `n`: llama.cpp decodes one sequence."""
 
     def __init__(
         self,
@@ -92,7 +108,8 @@ class LocalLlamaClient:
             "cot": request.cot,
             "temperature": temperature,
             "seed": seed,
-            "max_tokens": self.max_tokens,
+            "max_tokens": answer_limit(self, request),
+            **({"grammar": request.grammar} if request.grammar else {}),
         }
 
     def complete(self, request: LLMRequest) -> LLMResponse:
@@ -100,7 +117,9 @@ class LocalLlamaClient:
         messages, schema = request.messages, request.schema
         llama = _load_llama(self.model_path, self.n_ctx, self.n_threads)
         constraint: dict[str, Any] = {}
-        if schema is not None and request.cot:
+        if request.grammar:
+            constraint["grammar"] = _grammar(request.grammar)
+        elif schema is not None and request.cot:
             constraint["grammar"] = cot_grammar(schema)
         elif schema is not None:
             constraint["response_format"] = {"type": "json_object", "schema": schema}
@@ -110,7 +129,7 @@ class LocalLlamaClient:
                 messages=messages,
                 temperature=temperature,
                 seed=seed,
-                max_tokens=self.max_tokens,
+                max_tokens=answer_limit(self, request),
                 # Sample from the whole distribution (llama.cpp truncates to top-k 40, top-p
                 # 0.95, min-p 0.05 by default), so a sampled retry can leave the mode.
                 top_k=0,

@@ -16,7 +16,14 @@ import time
 from typing import Any
 
 from llmhpo.errors import ConfigError, Key
-from llmhpo.llm.base import LLMError, LLMRequest, LLMResponse, bounded_response, decoding
+from llmhpo.llm.base import (
+    LLMError,
+    LLMRequest,
+    LLMResponse,
+    answer_limit,
+    bounded_response,
+    decoding,
+)
 from llmhpo.llm.credentials import api_key, check_api_key_env, redact
 
 log = logging.getLogger(__name__)
@@ -104,7 +111,8 @@ class LiteLLMClient:
             "response_format": self._format(request.schema, request.cot),
             "temperature": temperature,
             "seed": seed,
-            "max_tokens": self.max_tokens,
+            "max_tokens": answer_limit(self, request),
+            **({"n": request.n} if request.n > 1 else {}),
         }
 
     def complete(self, request: LLMRequest) -> LLMResponse:
@@ -115,13 +123,15 @@ class LiteLLMClient:
             "messages": request.messages,
             "temperature": temperature,
             "seed": seed,
-            "max_tokens": self.max_tokens,
+            "max_tokens": answer_limit(self, request),
             "timeout": self.timeout,
             "num_retries": 0,  # retried here, where the log can say why
             "max_retries": 0,
         }
         if self.api_base:
             call["api_base"] = self.api_base
+        if request.n > 1:  # a provider that ignores n answers once; the caller asks again
+            call["n"] = request.n
         response_format = self._format(request.schema, request.cot)
         if response_format:
             call["response_format"] = response_format
@@ -133,12 +143,12 @@ class LiteLLMClient:
         for attempt in range(self.max_retries + 1):
             try:
                 response = litellm.completion(api_key=api_key, **call)
-                text = response.choices[0].message.content
-                if text is None:
+                texts = [choice.message.content for choice in response.choices]
+                if not texts or texts[0] is None:
                     raise ValueError("the response has no message content")
                 # An answer is provider text too: a server that echoes the request's headers
                 # would otherwise carry the key into the trial log, the cache and the terminal.
-                text = redact(text, [key])
+                texts = [redact(text, [key]) for text in texts if text is not None]
                 break
             except Exception as error:  # classified below: retried, or raised with its message
                 why = f"{type(error).__name__}: {_first_line(redact(str(error), [key]))}"
@@ -152,7 +162,8 @@ class LiteLLMClient:
                 time.sleep(wait)
         usage = getattr(response, "usage", None)
         return bounded_response(
-            text,
+            texts[0],
+            alternatives=texts[1:],
             model=self.model,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),

@@ -41,6 +41,7 @@ class TaskInfo:
     feedback_phrase: str
     goal_phrase: str
     worst_value: float | None = None  # the largest value a trial can report (a failed trial's cost)
+    best_value: float | None = None  # the least value a trial can report (0 for an error rate)
     direction: str = "minimize"  # of the metric shown: "maximize" for an accuracy (the API)
     step_name: str = "step"  # what a step of a reported curve is: an epoch, an iteration
 
@@ -54,6 +55,7 @@ def error_rate_task(model: str, dataset: str) -> TaskInfo:
         feedback_phrase="validation error rate",
         goal_phrase="error rate",
         worst_value=1.0,
+        best_value=0.0,
     )
 
 

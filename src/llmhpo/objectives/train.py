@@ -299,6 +299,7 @@ def training_task(model_cfg: dict[str, Any], dataset_cfg: dict[str, Any]) -> Tas
         feedback_phrase="validation error rate and loss",
         goal_phrase="error rate",
         worst_value=1.0,  # an error rate
+        best_value=0.0,
         step_name="epoch",
     )
 
