@@ -130,7 +130,9 @@ def test_llambo_samples_candidates_then_scores_them_then_picks_by_expected_impro
     # Each template shows the results in its own random order.
     shown = [re.findall(r"Performance: (\S+)\n", body["messages"][-1]["content"])
              for body in server.bodies if kind(body) == "candidates"]  # fmt: skip
-    assert all(sorted(s) == sorted(shown[2 * i]) for i in range(3) for s in shown[2 * i:2 * i + 2])
+    assert all(
+        sorted(s) == sorted(shown[2 * i]) for i in range(3) for s in shown[2 * i : 2 * i + 2]
+    )
     assert any(shown[2 * i] != shown[2 * i + 1] for i in range(3))
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert summary["llm"]["calls"] == len(server.bodies) == 19
