@@ -78,7 +78,7 @@ def test_every_tuner_composes_and_builds(option, tmp_path, monkeypatch):
         "llm": ["llm=local"],
         "hybrid": ["llm=local"],
         "centaur": ["llm=local"],
-        "llambo": ["llm=local"],
+        "llambo": ["llm=local", "tuner.n_initial=1"],  # a warm start of one configuration
         "fixed": ["tuner.config.x1=1", "tuner.config.x2=2"],
     }
     cfg = compose_config(["objective=toy", f"tuner={option}", *extra.get(option, [])])

@@ -324,6 +324,24 @@ def test_the_hybrid_tuner_sweeps_with_its_knobs(tmp_path):
     )
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
+def test_llambo_sweeps_with_its_steps(tmp_path):
+    folder, _ = sweep(
+        tmp_path,
+        "x=interval(-1, 1)",
+        "hydra.sweeper.tuner=llambo",
+        "hydra.sweeper.budget=3",
+        "+hydra.sweeper.options.n_initial=1",
+        "+hydra.sweeper.options.n_candidates=2",
+        "+hydra.sweeper.options.min_candidates=1",
+        "+hydra.sweeper.options.surrogate_samples=1",
+    )
+    lines = trial_lines(folder)
+    assert [line["tuner"]["phase"] for line in lines] == ["warm_start", "llambo", "llambo"]
+    assert all(line["tuner"]["calls_by_step"].get("candidates", 0) >= 2 for line in lines[1:])
+    assert results(folder)["tuner"].startswith("llambo-SmolLM2-135M-Instruct")
+
+
 def test_a_results_write_that_fails_leaves_the_previous_results_whole(tmp_path, monkeypatch):
     """optimization_results.yaml is replaced atomically: a failure while writing it (here the
     disk's fsync) leaves the previous file, never a truncated one."""
