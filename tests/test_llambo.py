@@ -24,8 +24,13 @@ LLM = {"provider": "litellm", "model": "openai/fake", "api_key_env": None, "cach
        "response_format": "none"}  # fmt: skip
 OPTIONS = {"n_initial": 3, "n_candidates": 4, "n_templates": 2, "min_candidates": 2,
            "surrogate_samples": 3}  # fmt: skip
-QUERY = re.compile(r"Hyperparameter configuration: x1 is (\S+), x2 is (\S+), act is (\w+)\s*"
-                   r"Performance:\s*$")  # fmt: skip
+QUERY = re.compile(r"Hyperparameter configuration: (.*)\s*Performance:\s*$")
+
+
+def queried(prompt: str) -> dict:
+    """The surrogate prompt's last configuration, 'x1 is 0.5000, act is relu, ...'."""
+    pairs = (pair.split(" is ") for pair in QUERY.search(prompt).group(1).split(", "))
+    return {name: value if name == "act" else float(value) for name, value in pairs}
 
 
 def loss(config: dict) -> float:
@@ -38,7 +43,7 @@ def kind(body: dict) -> str:
         return "warm_start"
     if "Recommend a configuration that can achieve the target performance" in prompt:
         return "candidates"
-    assert "Your response should only contain the predicted loss" in prompt
+    assert "Your response should only contain the predicted" in prompt
     return "surrogate"
 
 
@@ -59,8 +64,7 @@ class LLAMBOScript:
             return [json.dumps(WARM)]
         if step == "candidates":
             return [self._candidate() for _ in range(n)]
-        x1, x2, act = QUERY.search(body["messages"][-1]["content"]).groups()
-        true = loss({"x1": float(x1), "x2": float(x2), "act": act})
+        true = loss(queried(body["messages"][-1]["content"]))
         return [f"## {true + spread:.6f} ##" for spread in (-0.1, 0.0, 0.1)[:n]]
 
     def _candidate(self) -> str:
@@ -151,6 +155,33 @@ def test_a_provider_that_ignores_n_is_asked_again_for_the_rest(tmp_path):
     assert len(set(seeds)) == 3  # each call its own seed: a sample, not the same answer again
     line = trial_lines(tmp_path / "s")[3]
     assert all(len(c["predictions"]) == 6 for c in line["tuner"]["candidates"])
+
+
+def test_llmsampler_proposes_by_llambos_steps(tmp_path, monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    from llmhpo.integrations.optuna import USER_ATTR, LLMSampler
+
+    monkeypatch.chdir(tmp_path)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial):
+        config = {"x1": trial.suggest_float("x1", -5.0, 5.0),
+                  "x2": trial.suggest_float("x2", -5.0, 5.0),
+                  "act": trial.suggest_categorical("act", ["relu", "tanh"])}  # fmt: skip
+        return loss(config)
+
+    with RespondingLLMServer(LLAMBOScript()) as server:
+        sampler = LLMSampler(llm={**LLM, "api_base": server.url}, tuner="llambo", budget=5,
+                             **OPTIONS)  # fmt: skip
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(objective, n_trials=5)
+    sources = [t.user_attrs[USER_ATTR]["source"] for t in study.trials]
+    assert sources == ["independent", "llm", "llm", "llm", "llm"]
+    kinds = [kind(body) for body in server.bodies]
+    # Trial 0 is Optuna's (no parameter known yet); trials 1 and 2 the warm start's (asked
+    # once, for the 2 configurations left of n_initial=3); trials 3 and 4 LLAMBO's steps.
+    assert kinds == ["warm_start"] + (["candidates"] * 2 + ["surrogate"] * 4) * 2
+    assert {t.params["x1"] for t in study.trials[1:3]} == {-3.0, 3.0}
 
 
 def test_the_readers_take_the_papers_formats_and_nothing_else():

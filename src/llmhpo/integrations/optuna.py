@@ -15,6 +15,7 @@ have) comes from `independent_sampler` (default: Optuna's RandomSampler, seeded)
 where the LLM gives no valid new answer falls back to that sampler too (with the embedded
 model; a remote one raises, as tuner.on_invalid=fail), and the trial's user attribute
 `llmhpo` says which it was. Trials are proposed one at a time, also under `n_jobs>1`.
+`tuner="llambo"` proposes by LLAMBO's steps instead (conf/tuner/llambo.yaml's options).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.optuna_space import optuna_value, param_of
 
 USER_ATTR = "llmhpo"  # per trial: {"source": "llm" | "fallback" | "independent", ...}
+# The LLM tuners whose state is the study's history alone, rebuilt for every proposal; a
+# hybrid or Centaur keeps a second optimiser's state, which an Optuna sampler cannot hold.
+SAMPLER_TUNERS = ("llm", "llambo")
+KEPT_FOR_LATER = ("phase", "warm_start")  # a round's tuner info that later rounds read
 
 
 class LLMSampler(optuna.samplers.BaseSampler):
@@ -58,6 +63,7 @@ class LLMSampler(optuna.samplers.BaseSampler):
         task_description: str | None = None,
         metric: str = "objective value",
         independent_sampler: optuna.samplers.BaseSampler | None = None,
+        tuner: str = "llm",
         **tuner_options: Any,
     ):
         """A sampler whose proposals the LLM makes, through llmhpo's LLM tuner.
@@ -73,18 +79,23 @@ class LLMSampler(optuna.samplers.BaseSampler):
             independent_sampler: proposes what the LLM cannot (the first trial, conditional
                 parameters, a round without a valid answer); Optuna's RandomSampler by
                 default.
+            tuner: "llm" (the paper's method) or "llambo" (LLAMBO's candidates, surrogate
+                and expected improvement).
             **tuner_options: keys of conf/tuner/llm.yaml (max_attempts, on_invalid,
-                allow_repeats, retry_temperature).
+                allow_repeats, retry_temperature), or of conf/tuner/llambo.yaml.
         """
         from llmhpo.assemble import check, code_config
 
         # A round without a valid answer falls back to the independent sampler, whatever the
         # LLM (the CLI's default for a remote one is to fail); on_invalid="fail" stops instead.
+        if tuner not in SAMPLER_TUNERS:
+            raise ConfigError(f"LLMSampler's tuner must be one of {SAMPLER_TUNERS}, got {tuner!r}")
         tuner_options.setdefault("on_invalid", "random")
-        self._cfg = code_config("llm", budget, seed, llm, prompt, options=tuner_options)
+        self._cfg = code_config(tuner, budget, seed, llm, prompt, options=tuner_options)
         check(self._cfg)  # a missing extra, a pasted key: refused before the first trial
         self._budget = int(self._cfg.budget)
-        self._allow_repeats = bool(self._cfg.tuner.allow_repeats)
+        # None: the tuner never repeats an evaluated configuration (LLAMBO deduplicates)
+        self._allow_repeats = self._cfg.tuner.get("allow_repeats")
         if self._cfg.llm.get("provider") == "litellm":  # not at trial 2, after an evaluation
             api_key(str(self._cfg.llm.model), self._cfg.llm.get("api_key_env"))
         if task_description is not None:
@@ -139,10 +150,10 @@ class LLMSampler(optuna.samplers.BaseSampler):
             # it has a budget of fewer trials than it has already run. Where trials have
             # parameters beyond the shared ones (define-by-run, conditional), those come from
             # the independent sampler: the shared ones again are no repeat.
-            options = {
-                "budget": max(self._budget, len(history) + 1),
-                "allow_repeats": self._allow_repeats or _has_other_params(study, search_space),
-            }
+            options: dict[str, Any] = {"budget": max(self._budget, len(history) + 1)}
+            if self._allow_repeats is not None:
+                repeats = self._allow_repeats or _has_other_params(study, search_space)
+                options["allow_repeats"] = repeats
             tuner = self._tuner_for(study, search_space, options)
             rounds = Rounds(batch_size=1, budget=len(history) + 1)
             for record in history:  # as a resumed study replays its log
@@ -156,6 +167,8 @@ class LLMSampler(optuna.samplers.BaseSampler):
             if proposal.config is not None and not proposal.info.get("fallback"):
                 self._proposed[trial.number] = dict(proposal.config)
         info = {key: proposal.info.get(key) for key in ("attempts", "answer", "rejections")}
+        # LLAMBO's warm start, asked once for several trials: kept where the next trial reads it
+        info.update({key: proposal.info[key] for key in KEPT_FOR_LATER if key in proposal.info})
         if proposal.config is None or proposal.info.get("fallback"):
             # No valid new answer: the independent sampler proposes instead (sample_independent).
             reason = proposal.error or proposal.info.get("invalid_reason")
@@ -245,7 +258,9 @@ def _history(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> 
         if not all(name in trial.params for name in search_space):
             continue
         config = {name: trial.params[name] for name in search_space}
-        asked = {"round": len(records), "config": config, "proposed": config}
+        marked = trial.user_attrs.get(USER_ATTR, {})
+        tuner = {key: marked[key] for key in KEPT_FOR_LATER if key in marked}
+        asked = {"round": len(records), "config": config, "proposed": config, "tuner": tuner}
         complete = trial.state == TrialState.COMPLETE and trial.value is not None
         if complete and math.isfinite(trial.value):
             record = TrialRecord(status=Status.OK, value=sign * trial.value,
