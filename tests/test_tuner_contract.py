@@ -31,9 +31,10 @@ OPTIONS = {
     "fixed": {"config": {"x1": 1.0, "x2": -2.0}},  # the one configuration it evaluates
     "smac": {"crash_cost": 100.0},  # what a failed trial costs (an API objective has no worst)
     "centaur": {"llm_warmup": 2, "llm_ratio": 0.5},  # the LLM's rounds 2 and 4 within BUDGET
-    # LLAMBO's steps from round 3 on, with few calls (seconds each with the embedded model)
+    # LLAMBO's rounds 4 and 5 (a random fallback where no new candidate came), few calls
     "llambo": {
-        "n_initial": 3,
+        "n_initial": 4,
+        "max_attempts": 1,
         "n_templates": 1,
         "n_candidates": 2,
         "min_candidates": 1,
