@@ -19,6 +19,7 @@ PARAMETERS = {
     "float": {"type": "float", "low": 0.1, "high": 0.9},
     "float_exclusive": {"type": "float", "low": 0.0, "high": 1.0, "low_exclusive": True},
     "float_log": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
+    "float_logit": {"type": "float", "low": 0.01, "high": 0.99, "scale": "logit"},
     "float_low_only": {"type": "float", "low": 0.0, "low_exclusive": True},
     "float_high_only": {"type": "float", "high": 2.5},
     "int": {"type": "int", "low": 2, "high": 9},

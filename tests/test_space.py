@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from llmhpo.space import (
 from llmhpo.tuners.llm.answers import answer_schema
 from llmhpo.tuners.optuna_space import distributions
 from tests.helpers.config import compose_config
+from tests.helpers.runs import trial_lines
 
 
 @pytest.fixture
@@ -327,3 +329,82 @@ def test_names_in_any_script_and_with_punctuation_work_with_every_tuner(
     if tuner in ("llm", "hybrid"):  # the embedded model's grammar carried every name
         (trial,) = study.trials
         assert trial.tuner["answers"] and trial.tuner["attempts"] >= 1
+
+
+# The logit scale (Bayesmark's warping of a fraction): uniform in log(p / (1 - p)).
+LOGIT = {"type": "float", "low": 0.01, "high": 0.99, "scale": "logit"}
+
+
+def logit_share_below(threshold: float, low: float = 0.01, high: float = 0.99) -> float:
+    """The share of a logit-uniform draw on [low, high] below `threshold`, by hand."""
+    odds = lambda p: math.log(p / (1 - p))  # noqa: E731
+    return (odds(threshold) - odds(low)) / (odds(high) - odds(low))
+
+
+def test_a_logit_scale_parameter_samples_uniformly_in_its_log_odds():
+    space = SearchSpace.from_dict({"p": LOGIT})
+    rng = np.random.default_rng(0)
+    draws = np.array([space.sample(rng)["p"] for _ in range(20_000)])
+    assert draws.min() >= 0.01 and draws.max() <= 0.99
+    # 0.261 by hand; a linear draw would put 0.092 below 0.1, a log draw 0.5
+    assert abs(np.mean(draws < 0.1) - logit_share_below(0.1)) < 0.015
+    assert abs(np.mean(draws > 0.9) - logit_share_below(0.1)) < 0.015  # symmetric about 0.5
+    assert space.params["p"].describe() == "p: float in [0.01, 0.99], logit scale"
+
+
+@pytest.mark.parametrize(
+    ("spec", "phrase"),
+    [
+        ({**LOGIT, "low": 0.0}, "needs 0 < low < high < 1"),
+        ({**LOGIT, "high": 1.0}, "needs 0 < low < high < 1"),
+        ({"type": "float", "low": 0.1, "scale": "logit"}, "needs 0 < low < high < 1"),
+        ({"type": "int", "low": 1, "high": 3, "scale": "logit"}, "an int cannot be on a logit"),
+        ({**LOGIT, "log": True}, "'log: true' and 'scale: logit' disagree"),
+        ({**LOGIT, "scale": "exp"}, "'scale' must be one of ['linear', 'log', 'logit']"),
+    ],
+)
+def test_a_logit_scale_outside_the_open_unit_interval_or_on_an_int_is_refused(spec, phrase):
+    with pytest.raises(SearchSpaceError, match=re.escape(phrase)):
+        SearchSpace.from_dict({"p": spec})
+
+
+def test_scale_log_is_log_true_and_only_a_logit_parameter_records_a_scale():
+    """`scale: log` means `log: true`; a record of a space without a logit parameter is what
+    an earlier version wrote, so its studies' folders are still found."""
+    space = SearchSpace.from_dict(
+        {"lr": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"}, "p": LOGIT}
+    )
+    assert space.params["lr"].log
+    record = space.to_config()["parameters"]
+    assert record["lr"] == {"type": "float", "log": True, "low": 1e-4, "high": 1.0}
+    assert record["p"]["scale"] == "logit"
+    assert SearchSpace.from_config(space.to_config()).params == space.params
+
+
+def test_optuna_and_configspace_search_a_logit_parameter_in_its_log_odds():
+    from llmhpo.tuners.optuna_space import from_optuna, to_optuna
+    from llmhpo.tuners.smac import configspace
+
+    space = SearchSpace.from_dict({"p": LOGIT})
+    odds = math.log(0.99 / 0.01)
+    low, high = distributions(space)["p"].low, distributions(space)["p"].high
+    assert (low, high) == pytest.approx((-odds, odds))
+    assert not distributions(space)["p"].log
+    assert to_optuna(space, {"p": 0.5}) == {"p": 0.0}
+    assert from_optuna(space, {"p": math.log(0.2 / 0.8)})["p"] == pytest.approx(0.2)
+    assert from_optuna(space, {"p": odds})["p"] <= 0.99  # never past a bound by rounding
+    hyperparameter = configspace(space, seed=0)["p"]
+    assert (hyperparameter.lower, hyperparameter.upper) == pytest.approx((-odds, odds))
+
+
+def test_the_optuna_tuner_keeps_a_logit_parameter_as_log_odds_in_its_study(tmp_path):
+    """What TPE models is the log-odds: its trials hold logit(p) for the p the study ran."""
+    import llmhpo
+
+    study = llmhpo.Study({"p": LOGIT}, "bo", budget=4, seed=0, folder=tmp_path)
+    study.optimize(lambda config: (config["p"] - 0.2) ** 2)
+    optuna_trials = study._loop.tuner.study.trials
+    ran = [line["config"]["p"] for line in trial_lines(tmp_path)]
+    assert [t.params["p"] for t in optuna_trials] == pytest.approx(
+        [math.log(p / (1 - p)) for p in ran]
+    )

@@ -24,11 +24,14 @@ SPACE = llmhpo.SearchSpace.from_dict(
     {
         "x1": {"type": "float", "low": -5.0, "high": 5.0},
         "x2": {"type": "float", "low": -5.0, "high": 5.0},
+        # every tuner's own terms for a logit-scale fraction (Optuna's, ConfigSpace's: its
+        # log-odds) must give back the value it proposed, on replay as live
+        "p": {"type": "float", "low": 0.01, "high": 0.99, "scale": "logit"},
     },
-    default={"x1": 0.0, "x2": 0.0},  # for the default-first tuners
+    default={"x1": 0.0, "x2": 0.0, "p": 0.5},  # for the default-first tuners
 )
 OPTIONS = {
-    "fixed": {"config": {"x1": 1.0, "x2": -2.0}},  # the one configuration it evaluates
+    "fixed": {"config": {"x1": 1.0, "x2": -2.0, "p": 0.2}},  # the one configuration it evaluates
     "smac": {"crash_cost": 100.0},  # what a failed trial costs (an API objective has no worst)
     "centaur": {"llm_warmup": 2, "llm_ratio": 0.5},  # the LLM's rounds 2 and 4 within BUDGET
     # LLAMBO's rounds 4 and 5 (a random fallback where no new candidate came), few calls
@@ -46,7 +49,7 @@ BUDGET = 6
 
 
 def evaluate(config: dict) -> float:
-    return (config["x1"] - 1.0) ** 2 + (config["x2"] + 2.0) ** 2
+    return (config["x1"] - 1.0) ** 2 + (config["x2"] + 2.0) ** 2 + (config["p"] - 0.2) ** 2
 
 
 def drive(tuner: str, folder, stop_after: int | None = None, **options) -> None:
@@ -92,6 +95,7 @@ def check_the_contract(tuner: str, tmp_path, **options) -> None:
         "failed" if r in FAILED_ROUNDS else "ok" for r, _, _ in whole
     ]
     assert logged(tmp_path / "part") == whole
+    assert all(0.01 <= config["p"] <= 0.99 for _, _, config in whole)
     for line in trial_lines(tmp_path / "part")[2:]:  # the rounds asked again after the kill
         if "attempts" in line["tuner"]:
             assert line["tuner"]["cached_calls"] == line["tuner"]["attempts"]

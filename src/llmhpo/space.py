@@ -78,6 +78,11 @@ class FloatParam:
     high: float | None = None
     log: bool = False
     low_exclusive: bool = False
+    logit: bool = False  # uniform in log(p / (1 - p)): a fraction in (0, 1), as Bayesmark warps
+
+    def __post_init__(self) -> None:
+        if self.log and self.logit:
+            raise SearchSpaceError(f"'{self.name}' cannot be on both a log and a logit scale")
 
     def coerce(self, value: Any) -> float:
         number = _as_number(value)
@@ -94,10 +99,18 @@ class FloatParam:
         low, high = finite_bounds(self)
         if self.log:
             return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        if self.logit:
+            return self.from_logit(rng.uniform(logit(low), logit(high)))
         return float(rng.uniform(low, high))
 
+    def from_logit(self, warped: float) -> float:
+        """The value at `warped` on the logit scale, kept within the bounds that rounding
+        through log(p / (1 - p)) and back can cross by an ulp."""
+        low, high = finite_bounds(self)
+        return min(max(float(1.0 / (1.0 + math.exp(-warped))), low), high)
+
     def describe(self) -> str:
-        scale = ", log scale" if self.log else ""
+        scale = ", log scale" if self.log else ", logit scale" if self.logit else ""
         return f"{self.name}: float {range_text(self.low, self.high, self.low_exclusive)}{scale}"
 
 
@@ -244,6 +257,11 @@ def _check_bounds(
             raise ValueError(f"'{name}' is {_fmt(number)}, below the minimum {_fmt(low)}")
     if high is not None and number > high:
         raise ValueError(f"'{name}' is {_fmt(number)}, above the maximum {_fmt(high)}")
+
+
+def logit(fraction: float) -> float:
+    """log(p / (1 - p)): the coordinate in which a `scale: logit` parameter is uniform."""
+    return math.log(fraction / (1.0 - fraction))
 
 
 def finite_bounds(param: FloatParam | IntParam) -> tuple[float, float]:
@@ -459,6 +477,8 @@ def _param_config(param: Param) -> dict[str, Any]:
     spec.update({k: v for k, v in (("low", param.low), ("high", param.high)) if v is not None})
     if isinstance(param, FloatParam) and param.low_exclusive:
         spec["low_exclusive"] = True
+    if isinstance(param, FloatParam) and param.logit:  # only then: older records stay equal
+        spec["scale"] = "logit"
     return spec
 
 
@@ -475,8 +495,8 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
         )
     kind = spec["type"]
     allowed = {
-        "float": {"low", "high", "log", "low_exclusive"},
-        "int": {"low", "high", "log"},
+        "float": {"low", "high", "log", "low_exclusive", "scale"},
+        "int": {"low", "high", "log", "scale"},
         "categorical": {"choices"},
         "grid": {"values", "log"},
     }
@@ -488,6 +508,8 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
     if extra:
         raise SearchSpaceError(f"{where}: unknown field(s) {sorted(extra)} for type {kind}")
     log = _flag(where, "log", spec.get("log", False))
+    scale = _scale(where, kind, spec.get("scale"), log)
+    log = log or scale == "log"
     if kind == "categorical":
         return CategoricalParam(key, _choices(where, spec.get("choices")))
     if kind == "grid":
@@ -497,10 +519,34 @@ def _param_from_config(space: str, key: str, spec: Any) -> Param:
         raise SearchSpaceError(f"{where}: low ({low}) must be below high ({high})")
     if log and low is not None and low <= 0:
         raise SearchSpaceError(f"{where}: a log-scale parameter needs low > 0, got {low}")
+    if scale == "logit" and (low is None or high is None or low <= 0 or high >= 1):
+        raise SearchSpaceError(
+            f"{where}: a logit-scale parameter is a fraction: it needs 0 < low < high < 1, "
+            f"got low={low}, high={high}"
+        )
     if kind == "float":
         exclusive = _flag(where, "low_exclusive", spec.get("low_exclusive", False))
-        return FloatParam(key, low, high, log, exclusive)
+        return FloatParam(key, low, high, log, exclusive, logit=scale == "logit")
     return IntParam(key, low, high, log)
+
+
+SCALES = ("linear", "log", "logit")
+
+
+def _scale(where: str, kind: str, scale: Any, log: bool) -> str:
+    """`scale:` of a number (linear, log or logit: logit for floats only), agreeing with
+    `log:` where both are given."""
+    if scale is None:
+        return "log" if log else "linear"
+    if scale not in SCALES:
+        raise SearchSpaceError(f"{where}: 'scale' must be one of {list(SCALES)}, got {scale!r}")
+    if kind == "int" and scale == "logit":
+        raise SearchSpaceError(
+            f"{where}: an int cannot be on a logit scale (a fraction in (0, 1)); use a float"
+        )
+    if log and scale != "log":
+        raise SearchSpaceError(f"{where}: 'log: true' and 'scale: {scale}' disagree; keep one")
+    return scale
 
 
 def _flag(where: str, field: str, value: Any) -> bool:

@@ -2,7 +2,8 @@
 
 The `hydra/sweeper=llmhpo` plugin reads `hydra.sweeper.params` and the command line the way
 Hydra's Optuna sweeper does: `interval(a, b)` is a float range (Hydra reads its bounds as
-floats), `int(interval(a, b))` an integer one, `tag(log, ...)` makes either log-scaled,
+floats), `int(interval(a, b))` an integer one, `tag(log, ...)` makes either log-scaled
+(`tag(logit, interval(0.01, 0.99))` a float on the logit scale),
 `range(start, stop, step)` is the grid of its values (stop excluded, as Hydra sweeps it), and
 `choice(...)` a categorical; any other override is a fixed value passed to every job.
 """
@@ -96,12 +97,15 @@ def _spec(override: Any) -> dict[str, Any]:
     sweep = override.value()
     if override.is_interval_sweep():
         integer = isinstance(sweep.start, int) and isinstance(sweep.end, int)
-        return {
+        spec = {
             "type": "int" if integer else "float",
             "low": sweep.start,
             "high": sweep.end,
             "log": "log" in sweep.tags,
         }
+        if "logit" in sweep.tags:
+            spec["scale"] = "logit"
+        return spec
     if override.is_range_sweep():
         values = list(override.sweep_iterator())
         return {"type": "grid", "values": values, "log": "log" in sweep.tags}

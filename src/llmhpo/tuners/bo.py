@@ -15,7 +15,7 @@ from typing import Any
 from llmhpo.errors import ConfigError, Key
 from llmhpo.extras import require
 from llmhpo.objectives.base import TaskInfo
-from llmhpo.space import SearchSpace
+from llmhpo.space import SearchSpace, same_config
 from llmhpo.store import EventCursor, TrialRecord
 from llmhpo.tuners.base import Proposal, Tuner
 from llmhpo.tuners.optuna_space import distributions, from_optuna, to_optuna
@@ -133,9 +133,10 @@ class OptunaTuner(Tuner):
         asked, self._asked = self._asked, None
         params = None if record.config is None else to_optuna(self.space, record.config)
         if asked is None and self.sampler in STATEFUL_SAMPLERS and self.owns(record):
-            asked = self._ask_again(record.round, params)
-        if asked is not None and (params is None or asked.params == params or self.adopt):
-            if params is not None and asked.params != params:
+            asked = self._ask_again(record.round, record.config)
+        same = asked is not None and self._runs(asked.params, record.config)
+        if asked is not None and (params is None or same or self.adopt):
+            if params is not None and not same:
                 self._set_params(asked, params)
             self._running[record.round] = asked
             return
@@ -156,18 +157,23 @@ class OptunaTuner(Tuner):
             internal = distribution.to_internal_repr(value)
             self.study._storage.set_trial_param(trial._trial_id, name, internal, distribution)
 
-    def _ask_again(self, round_index: int, params: dict[str, Any] | None) -> Any:
+    def _runs(self, params: dict[str, Any], config: dict[str, Any] | None) -> bool:
+        """Optuna's parameters are the configuration the round ran: compared in the space's
+        terms, since a logit value's log-odds and back may differ in the last digit."""
+        return config is not None and same_config(from_optuna(self.space, params), config)
+
+    def _ask_again(self, round_index: int, config: dict[str, Any] | None) -> Any:
         """Replaying a round this tuner proposed, ask its sampler again, seeded as it was
         live: a stateful sampler writes its state into the trial as it did then."""
         self.study.sampler = self._make_sampler(round_index)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = self.study.ask(self.distributions)
-        if params is not None and trial.params != params and not self.adopt:
+        if config is not None and not self._runs(trial.params, config) and not self.adopt:
             log.warning(
                 "%s proposed %s on replay of round %d where the log has %s (another Optuna "
                 "or cmaes version?); the logged configuration is told instead",
-                self.sampler, trial.params, round_index, params,
+                self.sampler, from_optuna(self.space, trial.params), round_index, config,
             )  # fmt: skip
         return trial
 
@@ -186,7 +192,8 @@ class OptunaTuner(Tuner):
             state = TrialState.PRUNED
         curve = {int(step): v for step, v in record.curve} if state == TrialState.PRUNED else {}
         params = to_optuna(self.space, record.config)
-        if trial is not None and self.study._storage.get_trial_params(trial._trial_id) == params:
+        stored = None if trial is None else self.study._storage.get_trial_params(trial._trial_id)
+        if stored is not None and self._runs(stored, record.config):
             for step, intermediate in curve.items():
                 trial.report(intermediate, step)
             self.study.tell(trial, value, state=state)

@@ -25,11 +25,11 @@ import numpy as np
 from llmhpo.errors import ConfigError, Key
 from llmhpo.llm.base import Message, Sampling
 from llmhpo.objectives.base import TaskInfo
-from llmhpo.space import GridParam, SearchSpace
+from llmhpo.space import SearchSpace
 from llmhpo.store import Ledger
 from llmhpo.tuners.base import Owns, Proposal, Tuner, every_round
 from llmhpo.tuners.llm.tuner import LLMTuner
-from llmhpo.tuners.optuna_space import distributions
+from llmhpo.tuners.optuna_space import distributions, space_value
 
 HISTORY_SHOWN = 20  # the last trials in the prompt, as the paper's code shows them
 TOP_SHOWN = 5  # the best configurations in CMA-ES's analysis
@@ -151,10 +151,13 @@ class CentaurTuner(LLMTuner):
                 lines.append(f"  {rank}. {result}: {json.dumps(record.config)}")
         names = state["names"]
         order = ", ".join(f"{i}={name}" for i, name in enumerate(names))
+        warped = "log" + ("- or logit" if any(getattr(p, "logit", False) for p in
+                                              self.space.params.values()) else "")  # fmt: skip
         lines.append(
             f"\nCMA-ES covariance matrix ({len(names)}x{len(names)}), over the float and "
-            "integer hyperparameters, each scaled to [0, 1] (log-scaled first where the space "
-            "is on a log scale). This matrix describes how the hyperparameters co-vary in the "
+            f"integer hyperparameters, each scaled to [0, 1] ({warped}-scaled first where the "
+            f"space is on a {warped} scale). This matrix describes how the hyperparameters "
+            "co-vary in the "
             "learned search distribution. Positive off-diagonal entries mean those "
             "hyperparameters tend to increase together in good regions; negative entries mean "
             f"they trade off. Row/column order: {order}."
@@ -200,9 +203,8 @@ def cma_state(study: Any, space: SearchSpace) -> dict[str, Any] | None:
             if not isinstance(distribution, CategoricalDistribution)
         }
         mean = _SearchSpaceTransform(modelled, transform_0_1=True).untransform(optimizer._mean)
-        for name, value in mean.items():  # a grid parameter's position, as its grid value
-            param = space.params[name]
-            mean[name] = param.values[int(value)] if isinstance(param, GridParam) else value
+        for name, value in mean.items():  # a grid position as its value, log-odds as a fraction
+            mean[name] = space_value(space.params[name], value)
         return {
             "names": list(modelled),
             "mean": {name: _plain(value) for name, value in mean.items()},

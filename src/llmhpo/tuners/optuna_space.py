@@ -6,7 +6,8 @@ sampler's (integrations/optuna.py), kept here so that both directions are read t
 grid parameter (a tabular benchmark's) becomes its position on the grid: Optuna has no
 ordinal distribution, and its categorical one forgets the order that TPE and the GP can
 use; positions are evenly spaced in the grid's own scale (log where log), so the index is
-the natural coordinate.
+the natural coordinate. A logit-scale parameter becomes its log(p / (1 - p)), in which it is
+uniform: Optuna's distributions know linear and log scales only.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from llmhpo.space import (
     Param,
     SearchSpace,
     finite_bounds,
+    logit,
 )
 
 
@@ -42,6 +44,8 @@ def distribution(param: Param) -> BaseDistribution:
     if isinstance(param, IntParam):
         return IntDistribution(int(low), int(high), log=param.log)
     assert isinstance(param, FloatParam)
+    if param.logit:
+        return FloatDistribution(logit(low), logit(high))
     return FloatDistribution(low, high, log=param.log)
 
 
@@ -50,19 +54,33 @@ def distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
 
 
 def to_optuna(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
-    """A configuration in Optuna's coordinates (a grid value becomes its position)."""
-    return {
-        name: param.index_of(config[name]) if isinstance(param, GridParam) else config[name]
-        for name, param in space.params.items()
-    }
+    """A configuration in Optuna's coordinates (a grid value becomes its position, a logit
+    one its log-odds)."""
+    return {name: optuna_coordinate(param, config[name]) for name, param in space.params.items()}
 
 
 def from_optuna(space: SearchSpace, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Optuna's parameters as a configuration (a grid position becomes its value)."""
-    return {
-        name: param.values[int(params[name])] if isinstance(param, GridParam) else params[name]
-        for name, param in space.params.items()
-    }
+    """Optuna's parameters as a configuration (a grid position becomes its value, a logit
+    coordinate its fraction)."""
+    return {name: space_value(param, params[name]) for name, param in space.params.items()}
+
+
+def optuna_coordinate(param: Param, value: Any) -> Any:
+    """One value in Optuna's coordinates."""
+    if isinstance(param, GridParam):
+        return param.index_of(value)
+    if isinstance(param, FloatParam) and param.logit:
+        return logit(float(value))
+    return value
+
+
+def space_value(param: Param, coordinate: Any) -> Any:
+    """One of Optuna's coordinates as the space's value."""
+    if isinstance(param, GridParam):
+        return param.values[int(coordinate)]
+    if isinstance(param, FloatParam) and param.logit:
+        return param.from_logit(float(coordinate))
+    return coordinate
 
 
 def param_of(name: str, distribution: BaseDistribution) -> Param | None:

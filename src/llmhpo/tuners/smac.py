@@ -28,6 +28,7 @@ from llmhpo.space import (
     IntParam,
     SearchSpace,
     SearchSpaceError,
+    logit,
     same_config,
 )
 from llmhpo.store import EventCursor, TrialRecord
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 def configspace(space: SearchSpace, seed: int) -> Any:
     """The SearchSpace as a ConfigSpace space: floats and ints (linear or log), categoricals,
-    and grids as ordinals (SMAC's random forest splits on their order, as on a number's)."""
+    grids as ordinals (SMAC's random forest splits on their order, as on a number's) and a
+    logit-scale float as its log-odds (ConfigSpace knows no logit scale)."""
     from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer, OrdinalHyperparameter
 
     hyperparameters = []
@@ -54,7 +56,9 @@ def configspace(space: SearchSpace, seed: int) -> Any:
                 f"'{name}' has no finite range, so SMAC cannot search it; "
                 "use a bounded space such as search_space=constrained"
             )
-        if isinstance(param, FloatParam):
+        if isinstance(param, FloatParam) and param.logit:
+            hyperparameters.append(Float(name, (logit(param.low), logit(param.high))))
+        elif isinstance(param, FloatParam):
             hyperparameters.append(
                 Float(name, (float(param.low), float(param.high)), log=param.log)
             )
@@ -163,7 +167,9 @@ class SMACTuner(Tuner):
         intensifier = self.smac.intensifier
         intensifier.__post_init__()  # SMAC's first ask runs it too; needed for its seeds
         seed = intensifier.get_instance_seed_keys_of_interest()[0].seed
-        config = Configuration(space, values=dict(record.config))
+        values = {name: _coordinate(self.space.params[name], value)
+                  for name, value in record.config.items()}  # fmt: skip
+        config = Configuration(space, values=values)
         self._held[record.round] = TrialInfo(config=config, seed=seed)
 
     def _value(self, record: TrialRecord) -> Any:
@@ -179,11 +185,24 @@ class SMACTuner(Tuner):
     def _plain(self, config: Any) -> dict[str, Any]:
         """SMAC's Configuration as plain Python values, in the space's key order."""
         values = dict(config)
-        return {name: _python(values[name]) for name in self.space.names}
+        return {name: _value_at(param, _python(values[name]))
+                for name, param in self.space.params.items()}  # fmt: skip
 
 
 def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _coordinate(param: Any, value: Any) -> Any:
+    """A value in ConfigSpace's terms: a logit-scale float as its log-odds."""
+    return logit(value) if isinstance(param, FloatParam) and param.logit else value
+
+
+def _value_at(param: Any, coordinate: Any) -> Any:
+    """ConfigSpace's value in the space's terms: log-odds as the fraction."""
+    if isinstance(param, FloatParam) and param.logit:
+        return param.from_logit(coordinate)
+    return coordinate
 
 
 def _hash_free(maximizer: Any) -> Any:
