@@ -68,8 +68,9 @@ def results(folder: Path) -> dict:
 
 
 def test_each_form_of_the_grammar_becomes_the_parameter_it_means():
-    swept = sweep_space([*ALL_FORMS[:-1], "db=mysql"])
+    swept = sweep_space([*ALL_FORMS[:-1], "db=mysql", "p=tag(logit, interval(0.01, 0.99))"])
     params = swept.space.params
+    assert params["p"] == FloatParam("p", 0.01, 0.99, logit=True)
     assert params["x"] == FloatParam("x", -1.0, 1.0)
     assert params["n"] == IntParam("n", 1, 8)
     assert params["lr"] == FloatParam("lr", 1e-4, 1e-1, log=True)
