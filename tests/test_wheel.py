@@ -72,8 +72,11 @@ def test_the_wheel_carries_every_module_and_every_config_file(wheel):
     modules = {str(p.relative_to(REPO / "src")) for p in (REPO / "src").rglob("*.py")}
     configs = {f"llmhpo/conf/{p.relative_to(CONF)}" for p in CONF.rglob("*")}
     configs = {name for name in configs if name.endswith((".yaml", ".py"))}
+    data = {str(p.relative_to(REPO / "src")) for p in (REPO / "src/llmhpo/objectives/data").rglob("*")
+            if p.is_file()}  # fmt: skip
     assert modules - names == set()
     assert configs - names == set()
+    assert len(data) > 50 and data - names == set()  # Bayesmark's data, spaces, starting points
     assert not any("tests/" in name or name.startswith("scripts/") for name in names)
 
 

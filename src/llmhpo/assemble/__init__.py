@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.assemble.nodes import LLM_TUNERS, code_config
-from llmhpo.assemble.parts import build_objective, build_search_space, make_tuner
+from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner, make_tuner
 from llmhpo.assemble.preflight import preflight
 from llmhpo.checks import whole_number
 from llmhpo.objectives.base import Objective, TaskInfo
@@ -82,9 +82,11 @@ def opened_study(
         objective: Objective | None = None
         if "objective" in cfg:
             objective = build_objective(cfg)
-            space, task = build_search_space(cfg, objective), objective.task
-        assert space is not None, "a study without an objective node needs its space"
-        tuner = make_tuner(cfg.tuner, space, cfg.seed, task, folder)
+            space = build_search_space(cfg, objective)
+            tuner = build_tuner(cfg, space, objective, folder)
+        else:
+            assert space is not None, "a study without an objective node needs its space"
+            tuner = make_tuner(cfg.tuner, space, cfg.seed, task, folder)
         if tuner.trials is not None and tuner.trials != budget:
             log.info("tuner=%s runs exactly %d trial(s); budget=%d is ignored",
                      tuner.name, tuner.trials, budget)  # fmt: skip

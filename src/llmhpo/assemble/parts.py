@@ -55,16 +55,25 @@ def build_search_space(cfg: DictConfig, objective: Objective) -> SearchSpace:
 def build_tuner(
     cfg: DictConfig, space: SearchSpace, objective: Objective, folder: Path | None = None
 ) -> Tuner:
-    return make_tuner(cfg.tuner, space, cfg.seed, objective.task, folder)
+    """The configured tuner of a study with an objective node, started from the objective's
+    own first configurations where it has them (Bayesmark's: every tuner of a seed evaluates
+    the same ones first)."""
+    first = list(getattr(objective, "initial_configs", None) or [])
+    return make_tuner(cfg.tuner, space, cfg.seed, objective.task, folder, first)
 
 
 def make_tuner(
-    tuner_cfg: DictConfig, space: SearchSpace, seed: int, task: TaskInfo, folder: Path | None
+    tuner_cfg: DictConfig,
+    space: SearchSpace,
+    seed: int,
+    task: TaskInfo,
+    folder: Path | None,
+    first: list[dict[str, Any]] | None = None,
 ) -> Tuner:
     """The tuner a `tuner` config node describes, for this space, seed and task; started
-    from the space's default and/or `tuner.initial` where the node asks for them, and named
-    as its run folder and the aggregation name it (`tuner_label`: `+bo-fallback`,
-    `+warm_start=3`, `+default`, ...)."""
+    from the space's default, then `first` (the objective's), then `tuner.initial` where
+    given, and named as its run folder and the aggregation name it (`tuner_label`:
+    `+bo-fallback`, `+warm_start=3`, `+default`, ...)."""
     if OmegaConf.is_config(tuner_cfg):
         node = OmegaConf.to_container(tuner_cfg, resolve=True)
     else:
@@ -80,6 +89,6 @@ def make_tuner(
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(node, _partial_=True, _convert_="all")
     inner = make(space=space, seed=seed, task=task, folder=folder)
-    tuner = start_from(inner, space, initial, start_at_default)
+    tuner = start_from(inner, space, [*(first or []), *initial], start_at_default)
     tuner.name = tuner_label({"name": inner.name, **described})
     return tuner

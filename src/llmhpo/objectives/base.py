@@ -75,7 +75,11 @@ def metric_task(description: str | None, metric: str, direction: str) -> TaskInf
 
 
 class Objective(Protocol):
-    """Evaluates one configuration. Raising marks the trial as failed."""
+    """Evaluates one configuration. Raising marks the trial as failed.
+
+    An objective may also have `initial_configs`, a list of configurations every tuner
+    evaluates first (a benchmark's fixed starting points, as Bayesmark's in LLAMBO's
+    experiments), read where the study is assembled."""
 
     name: str
     # Test-split metrics ("test_*" keys) of a configuration, called by the study for its best
