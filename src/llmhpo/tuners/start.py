@@ -19,21 +19,29 @@ from llmhpo.tuners.base import FrontTuner, Proposal, Tuner
 
 
 def start_from(
-    inner: Tuner, space: SearchSpace, initial: Sequence[Mapping[str, Any]], start_at_default: bool
+    inner: Tuner,
+    space: SearchSpace,
+    initial: Sequence[Mapping[str, Any]],
+    start_at_default: bool,
+    first: Sequence[Mapping[str, Any]] = (),
 ) -> Tuner:
-    """`inner`, started from the space's default and/or `initial` (checked against the space
-    here, before any trial); `inner` itself when neither is asked for."""
+    """`inner`, started from the space's default, then `first` (a benchmark's own starting
+    configurations), then `initial` (all checked against the space here, before any trial);
+    `inner` itself when none is asked for. Where the space has no default, a benchmark's
+    starting configurations are its default-first start (Bayesmark's, which every tuner
+    evaluates first), so start_at_default adds nothing there instead of being refused."""
     configs: list[dict[str, Any]] = []
-    if start_at_default:
-        if space.default is None:
-            raise ConfigError(
-                Key("tuner", "start_at_default", "true"),
-                f", but the search space '{space.name}' has no "
-                "default: add `default:` (a whole configuration) to its YAML, or list the "
-                "first configurations in ",
-                Key("tuner", "initial"),
-            )
+    if start_at_default and space.default is None and not first:
+        raise ConfigError(
+            Key("tuner", "start_at_default", "true"),
+            f", but the search space '{space.name}' has no "
+            "default: add `default:` (a whole configuration) to its YAML, or list the "
+            "first configurations in ",
+            Key("tuner", "initial"),
+        )
+    if start_at_default and space.default is not None:
         configs.append(dict(space.default))
+    configs += [space.validate(dict(config)) for config in first]  # the benchmark's: checked
     for index, config in enumerate(initial or []):
         try:
             configs.append(space.validate(dict(config)))
