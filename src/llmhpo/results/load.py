@@ -142,6 +142,8 @@ def _trial_columns(record: dict[str, Any]) -> dict[str, Any]:
         "val_error": metrics.get("val_error"),
         "val_loss": metrics.get("val_loss"),
         "test_error": metrics.get("test_error"),
+        "score": metrics.get("score"),  # Bayesmark's cross-validated score, as LLAMBO's
+        "test_score": metrics.get("test_score"),  # and its test split's
         "x1": (record.get("config") or {}).get("x1"),
         "x2": (record.get("config") or {}).get("x2"),
         "config": json.dumps(record.get("config")),

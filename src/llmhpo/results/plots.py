@@ -28,6 +28,23 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     return _plot_bands(rows, "k", "evaluations", ylabel, task, bool((rows["mean"] > 0).all()), path)
 
 
+def plot_lines(frame: pd.DataFrame, column: str, ylabel: str, path: Path) -> Path:
+    """`column` against evaluations, one line per tuner (the leaderboard's mean rank and
+    mean normalised regret over every task and seed)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for tuner, group in frame.groupby("tuner", sort=True):
+        group = group.sort_values("k")
+        ax.plot(group["k"], group[column], marker="o", markersize=3, label=tuner)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_cost(table: pd.DataFrame, task: str, cost: str, path: Path) -> Path:
     """Best value reached within each cost budget (epochs or seconds spent), one line and 95%
     band per tuner: a pruned study beside a full one at equal cost."""

@@ -1,0 +1,205 @@
+"""`llmhpo-leaderboard`: run folders of many benchmarks -> one leaderboard, its plots and
+every study as a CSV.
+
+    llmhpo-leaderboard outputs/multirun --out results/leaderboard
+
+Writes to --out:
+- leaderboard.md: per tuner, the mean normalised regret and mean rank at each --ks
+  evaluation count (and at the largest budget), the share of tasks it beats random search
+  on at 10 evaluations (the paper's measure), the same regret per benchmark, the paired
+  tests against each --baselines tuner, and, for Bayesmark, each study's best
+  configuration's cross-validated and test scores;
+- regret.csv, ranks.csv (every k), pairs.csv, generalisation.csv, scales.csv (each task's
+  optimum and reference value, and where they come from);
+- rank.png (mean rank against evaluations) and regret.png (mean normalised regret);
+- runs/<task>/<tuner>/<seed>.csv: every study as LLAMBO's repository publishes its runs
+  (one row per trial: the configuration's columns, `score` and `generalization_score`;
+  `score` is Bayesmark's cross-validated score, elsewhere the tuned value).
+Problems with runs are printed and saved to problems.txt; they never stop it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from llmhpo.extras import MissingExtraError, require
+from llmhpo.objectives.benchmarks import split_task
+from llmhpo.results import leaderboard as board
+from llmhpo.results.aggregate import to_markdown
+from llmhpo.results.load import load_runs
+from llmhpo.results.plots import plot_lines, safe_name
+
+BASELINES = ("random+default", "bo-tpe+default")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("paths", nargs="+", help="run or multirun folders, or globs")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument(
+        "--ks",
+        type=int,
+        nargs="+",
+        default=[10],
+        help="evaluation counts of the tables (the largest budget is added)",
+    )
+    parser.add_argument(
+        "--baselines", nargs="+", default=list(BASELINES),
+        help="tuners every other is tested against (default: default-first random search and "
+        "TPE); on a task where one ran no study, the same tuner without '+default' stands in",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    try:  # the tables' optima and the paired tests
+        require("bench", "llmhpo-leaderboard")
+    except MissingExtraError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    loaded = load_runs(args.paths)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "problems.txt").write_text("".join(f"{p}\n" for p in loaded.problems))
+    for problem in loaded.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    trials = loaded.trials
+    if trials.empty:
+        print("no trials found in " + " ".join(args.paths), file=sys.stderr)
+        return 1
+
+    scales = board.scales(trials)
+    curves = board.normalised(board.study_curves(trials), scales)
+    largest = int(curves["k"].max())
+    ks = sorted({k for k in [*args.ks, largest] if k <= largest})
+    ranks = board.mean_ranks(curves)
+    regret = curves.groupby(["tuner", "k"], as_index=False)["regret"].mean()
+    pairs = pd.concat(
+        [board.paired_tests(curves, name, k, fallback=name.removesuffix("+default"))
+         for name in args.baselines if name in set(curves["tuner"]) for k in ks]
+        or [pd.DataFrame()]
+    )  # fmt: skip
+    generalisation = generalisation_table(trials)
+
+    scales.to_csv(args.out / "scales.csv")
+    regret.to_csv(args.out / "regret.csv", index=False)
+    ranks.to_csv(args.out / "ranks.csv", index=False)
+    pairs.to_csv(args.out / "pairs.csv", index=False)
+    generalisation.to_csv(args.out / "generalisation.csv")
+    plot_lines(ranks, "rank", "mean rank (1 is best)", args.out / "rank.png")
+    plot_lines(regret, "regret", "mean normalised regret", args.out / "regret.png")
+    export_runs(trials, args.out / "runs")
+
+    text = report(trials, curves, scales, ks, pairs, generalisation)
+    (args.out / "leaderboard.md").write_text(text)
+    print(text)
+    print(f"wrote {args.out}: {trials['run'].nunique()} studies, {len(trials)} trials, "
+          f"{len(loaded.problems)} problem(s)")  # fmt: skip
+    return 0
+
+
+def summary_table(curves: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
+    """Per tuner: studies, tasks, mean normalised regret and mean rank at each k, and the
+    share of tasks it beats random search on at 10 evaluations."""
+    table = curves.groupby("tuner").agg(studies=("run", "nunique"), tasks=("task", "nunique"))
+    for k in ks:
+        reached = board.at(curves, k)
+        table[f"regret@{k}"] = reached.groupby("tuner")["regret"].mean()
+        table[f"rank@{k}"] = board.mean_ranks(reached.assign(k=k)).set_index("tuner")["rank"]
+    if int(curves["k"].max()) >= 10:
+        table["beats random@10"] = board.beats_random_share(curves, 10)
+    return table.sort_values(f"rank@{ks[-1]}")
+
+
+def family_table(curves: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Mean normalised regret at k, per tuner and benchmark."""
+    reached = board.at(curves, k).copy()
+    reached["benchmark"] = [split_task(task)[0] if split_task(task)[1] else "other"
+                            for task in reached["task"]]  # fmt: skip
+    return reached.pivot_table(index="tuner", columns="benchmark", values="regret", aggfunc="mean")
+
+
+def generalisation_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """For the Bayesmark studies: each study's best configuration (by its cross-validated
+    score), its mean CV score and test score per tuner."""
+    scored = trials[(trials["status"] == "ok") & trials["test_score"].notna()]
+    if scored.empty:
+        return pd.DataFrame()
+    best = scored.loc[scored.groupby("run")["value"].idxmin()]
+    return best.groupby("tuner").agg(
+        studies=("run", "nunique"), cv_score=("score", "mean"), test_score=("test_score", "mean")
+    )
+
+
+def report(
+    trials: pd.DataFrame,
+    curves: pd.DataFrame,
+    scales: pd.DataFrame,
+    ks: list[int],
+    pairs: pd.DataFrame,
+    generalisation: pd.DataFrame,
+) -> str:
+    families = pd.Series([split_task(t)[0] for t in scales.index]).value_counts().sort_index()
+    lines = [
+        "# Leaderboard",
+        "",
+        f"{trials['run'].nunique()} studies: {len(scales)} tasks ("
+        + ", ".join(f"{name} {count}" for name, count in families.items())
+        + f"), {curves['tuner'].nunique()} tuners, seeds "
+        + ", ".join(str(s) for s in sorted(trials["seed"].dropna().unique()))
+        + ".",
+        "",
+        "Normalised regret: 0 at the task's optimum, 1 at its reference value (the tables' "
+        "least and median value, Bayesmark's bounds, else the least and median value "
+        "observed; scales.csv). Rank: within each task and seed, 1 is best.",
+        "",
+        to_markdown(summary_table(curves, ks).round(4)),
+        "",
+        f"## Mean normalised regret per benchmark at {ks[-1]} evaluations",
+        "",
+        to_markdown(family_table(curves, ks[-1]).round(4)),
+    ]
+    if not pairs.empty:
+        lines += [
+            "",
+            "## Paired tests against the baselines",
+            "",
+            "Pairs: (task, seed) both ran; a win is a lower normalised regret. p: two-sided "
+            "Wilcoxon signed-rank test (zero differences dropped); p_holm: Holm's correction "
+            "over the tuners compared with the same baseline at the same k.",
+            "",
+            to_markdown(pairs.set_index("tuner").round(4)),
+        ]
+    if not generalisation.empty:
+        lines += [
+            "",
+            "## Bayesmark: the best configuration's cross-validated and test scores",
+            "",
+            "Each study's best configuration by its 5-fold CV score (tuned on), and its score "
+            "on the test split (never shown to a tuner); accuracy, or MSE for diabetes.",
+            "",
+            to_markdown(generalisation.round(4)),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def export_runs(trials: pd.DataFrame, folder: Path) -> None:
+    """Every study as one CSV in the shape LLAMBO publishes its runs."""
+    for (task, tuner, seed), group in trials.groupby(["task", "tuner", "seed"]):
+        group = group.sort_values("round")
+        configs = pd.DataFrame([json.loads(c) or {} for c in group["config"]])
+        score = group["score"].where(group["score"].notna(), group["value"]).to_numpy()
+        configs["score"] = np.where(group["status"].to_numpy() == "ok", score, np.nan)
+        configs["generalization_score"] = group["test_score"].to_numpy()
+        path = folder / safe_name(str(task)) / safe_name(str(tuner)) / f"{seed}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        configs.to_csv(path, index=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
