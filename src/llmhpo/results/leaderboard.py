@@ -120,22 +120,24 @@ def paired_tests(
     two-sided Wilcoxon signed-rank test's p value (zero differences dropped, as Wilcoxon's
     test does) with Holm's correction over the tuners compared. On a task where `baseline`
     ran no study, `fallback` stands in for it (Bayesmark has no default-first tuners: every
-    tuner there starts from the seed's given configurations)."""
+    tuner there starts from the seed's given configurations); `fallback` itself is compared
+    on the tasks where `baseline` ran."""
     from scipy.stats import wilcoxon
 
     reached = at(curves, k)
-    base = reached[reached["tuner"] == baseline]
+    own = reached[reached["tuner"] == baseline].set_index(["task", "seed"])["regret"]
+    base = own
     if fallback is not None:
-        missing = set(reached["task"]) - set(base["task"])
+        missing = set(reached["task"]) - set(own.index.get_level_values("task"))
         stand_in = reached[(reached["tuner"] == fallback) & reached["task"].isin(missing)]
-        base = pd.concat([base, stand_in])
-    base = base.set_index(["task", "seed"])["regret"]
+        base = pd.concat([own, stand_in.set_index(["task", "seed"])["regret"]])
     rows = []
     for tuner, group in reached.groupby("tuner", sort=True):
-        if tuner in (baseline, fallback):
+        if tuner == baseline:
             continue
         mine = group.set_index(["task", "seed"])["regret"]
-        both = pd.concat([mine, base], axis=1, join="inner").dropna()
+        against = own if tuner == fallback else base
+        both = pd.concat([mine, against], axis=1, join="inner").dropna()
         difference = (both.iloc[:, 0] - both.iloc[:, 1]).to_numpy()
         ties = np.isclose(difference, 0.0, atol=1e-12)
         p = np.nan
