@@ -30,6 +30,15 @@ SKIPPED = {
     "make ": "make run is experiment=quickstart, run here; make test is this suite; make bench "
     "is scripts/bench_toy.py (tests/test_benchmarks.py)",
 }
+# The tasks a suite's command runs here (key, value): a few of its sweep.
+SUITE_TASKS = {
+    "hpobench_suite": [("objective.dataset", "australian,car")],
+    "sklearn_suite": [("objective.dataset", "iris"), ("objective.model", "svm,lr")],
+    "bayesmark_suite": [("objective.dataset", "wine"), ("objective.model", "DecisionTree")],
+    "hpolib_suite": [("objective.dataset", "naval_propulsion")],
+    "nb201_suite": [("objective.dataset", "cifar10")],
+    "leaderboard": [("task", "hpobench-australian,bayesmark-DecisionTree-wine")],
+}
 NOT_COMMANDS = ("#", ". .venv/bin/activate", "export ")
 SHELL = ("mkdir ",)  # run as written, by the shell
 
@@ -56,21 +65,20 @@ def shrink(args: list[str], cifar_root: Path, llm_url: str) -> list[str]:
     overrides = {a.split("=", 1)[0]: a for a in args if "=" in a and not a.startswith("-")}
     keys = set(overrides)
     experiment = overrides.get("experiment", "")
-    suite = experiment in ("experiment=hpobench_suite", "experiment=sklearn_suite")
+    suite = experiment.removeprefix("experiment=") in SUITE_TASKS
     trains = not suite and overrides.get("objective", "objective=train") == "objective=train"
     tiny: dict[str, str] = {}
     if "budget" not in keys or int(overrides["budget"].split("=")[1]) > 4:
         tiny["budget"] = "budget=2"
     if "seed" in keys and "range(" in overrides["seed"]:
         tiny["seed"] = "seed=range(2)"
-    if suite:  # two tasks of the suite's sweep
-        tiny["objective.dataset"] = (
-            "objective.dataset=australian,car"
-            if "hpobench" in experiment
-            else "objective.dataset=iris"
+    if suite:  # a task or two of the suite's sweep
+        tiny.update(
+            {
+                key: f"{key}={value}"
+                for key, value in SUITE_TASKS[experiment.removeprefix("experiment=")]
+            }
         )
-        if "sklearn" in experiment:
-            tiny["objective.model"] = "objective.model=svm,lr"
     if trains:
         tiny["trainer.max_epochs"] = "trainer.max_epochs=1"
         if "quickstart" not in experiment and overrides.get("dataset") != "dataset=digits":
@@ -107,8 +115,8 @@ def run_block(commands: list[str], folder: Path, cifar_root: Path, llm_url: str)
         scripts = Path(sys.executable).parent  # the console scripts pip installed beside it
         if args[0] == "llmhpo":
             args = [str(scripts / "llmhpo"), *shrink(args[1:], cifar_root, llm_url)]
-        elif args[0] == "llmhpo-aggregate":
-            args = [str(scripts / "llmhpo-aggregate"), *args[1:]]
+        elif args[0] in ("llmhpo-aggregate", "llmhpo-leaderboard"):
+            args = [str(scripts / args[0]), *args[1:]]
         else:
             assert args[0] == "python", command
             if "<study>" in command:  # a study made by an earlier command of the block

@@ -14,6 +14,7 @@ from llmhpo.objectives.bayesmark import starting_configs
 from llmhpo.objectives.benchmarks import benchmark_objective, split_task
 from llmhpo.results import leaderboard as board
 from llmhpo.results.leaderboard_report import main as leaderboard_main
+from llmhpo.results.leaderboard_report import uneven_note
 from tests.helpers.runs import run_cli, trial_lines
 
 
@@ -147,4 +148,15 @@ def test_a_small_leaderboard_from_the_cli_to_its_tables_and_plots(tmp_path):
     assert json.loads(frame.drop(columns=["score", "generalization_score"]).iloc[0].to_json()) \
         == pytest.approx(first["config"])  # fmt: skip
     text = (out / "leaderboard.md").read_text()
-    assert "12 studies" in text and "bo-tpe" in text
+    assert "12 studies" in text and "bo-tpe" in text and "Not every tuner" not in text
+
+    chosen = tmp_path / "chosen"
+    assert leaderboard_main([str(sweep), "--out", str(chosen), "--tuners", "random", "bo-tpe"]) == 0
+    assert set(pd.read_csv(chosen / "ranks.csv")["tuner"]) == {"random", "bo-tpe"}
+
+
+def test_ranks_among_different_sets_of_tasks_are_flagged():
+    rows = curve_rows("own", "random", 0, [1.0]) + curve_rows("own", "a", 0, [0.5])
+    rows += curve_rows("other", "random", 0, [1.0])
+    note = " ".join(uneven_note(pd.DataFrame(rows)))
+    assert "a: 1 of 2" in note and "random:" not in note

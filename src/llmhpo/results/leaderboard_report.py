@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         help="tuners every other is tested against (default: default-first random search and "
         "TPE); on a task where one ran no study, the same tuner without '+default' stands in",
     )  # fmt: skip
+    parser.add_argument("--tuners", nargs="+", help="only these tuners' studies (as named in the "
+                        "tables, e.g. random bo-tpe); default: every tuner found")  # fmt: skip
     args = parser.parse_args(argv)
     try:  # the tables' optima and the paired tests
         require("bench", "llmhpo-leaderboard")
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in loaded.problems:
         print(f"problem: {problem}", file=sys.stderr)
     trials = loaded.trials
+    if args.tuners and not trials.empty:
+        trials = trials[trials["tuner"].isin(args.tuners)]
     if trials.empty:
         print("no trials found in " + " ".join(args.paths), file=sys.stderr)
         return 1
@@ -115,6 +119,23 @@ def summary_table(curves: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
     if int(curves["k"].max()) >= 10:
         table["beats random@10"] = board.beats_random_share(curves, 10)
     return table.sort_values(f"rank@{ks[-1]}")
+
+
+def uneven_note(curves: pd.DataFrame) -> list[str]:
+    """A warning, when the tuners ran different sets of tasks: mean ranks are then taken
+    among different competitors and do not compare."""
+    tasks = curves.groupby("tuner")["task"].nunique()
+    everywhere = curves["task"].nunique()
+    fewer = tasks[tasks < everywhere]
+    if fewer.empty:
+        return []
+    return [
+        "Not every tuner ran every task ("
+        + ", ".join(f"{tuner}: {count} of {everywhere}" for tuner, count in fewer.items())
+        + "). Each rank is among the tuners that ran that task, so compare the ranks of "
+        "tuners that ran the same tasks, or choose them with --tuners.",
+        "",
+    ]
 
 
 def family_table(curves: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -164,6 +185,7 @@ def report(
         "",
         to_markdown(summary_table(curves, ks).round(4)),
         "",
+        *uneven_note(curves),
         f"## Mean normalised regret per benchmark at {ks[-1]} evaluations",
         "",
         to_markdown(family_table(curves, ks[-1]).round(4)),
@@ -177,9 +199,7 @@ def report(
             "Wilcoxon signed-rank test (zero differences dropped); p_holm: Holm's correction "
             "over the tuners compared with the same baseline at the same k.",
             "",
-            to_markdown(
-                pairs.set_index("tuner").round({"median_difference": 4, "p": 6, "p_holm": 6})
-            ),
+            to_markdown(pairs.set_index("tuner").round({"median_difference": 4})),
         ]
     if not generalisation.empty:
         lines += [
