@@ -56,7 +56,10 @@ def page_blocks() -> list[tuple[str, list[str]]]:
                     blocks.append((f"{page.relative_to(REPO)}:{start}", current))
                 current = None
             elif current is not None and line.strip():
-                current.append(line.strip())
+                if current and current[-1].endswith("\\"):  # a command continued
+                    current[-1] = current[-1][:-1] + line.strip()
+                else:
+                    current.append(line.strip())
     return blocks
 
 
@@ -84,9 +87,14 @@ def shrink(args: list[str], cifar_root: Path, llm_url: str) -> list[str]:
         if "quickstart" not in experiment and overrides.get("dataset") != "dataset=digits":
             tiny["dataset.root"] = f"dataset.root={cifar_root}"
             tiny["dataset.val_size"] = "dataset.val_size=10"
+    default_tuner = "tuner=random" if suite else "tuner=llm"  # a suite sweeps its own tuners
     remote_llm = "quickstart" not in experiment and (
-        overrides.get("tuner", "tuner=llm") == "tuner=llm" and "llm" not in keys
+        overrides.get("tuner", default_tuner) == "tuner=llm" and "llm" not in keys
     )
+    if "llm.api_base" in keys:  # a server of the reader's: here llama.cpp's, on 127.0.0.1
+        tiny["llm.api_base"] = f"llm.api_base={llm_url}"
+        tiny["llm.model"] = "llm.model=openai/smollm2"
+        tiny["tuner.on_invalid"] = "tuner.on_invalid=random"  # the 135M model, no grammar
     if remote_llm:  # the paper's default, llm=openai: served here by the embedded model
         tiny["llm.api_base"] = f"llm.api_base={llm_url}"
         tiny["llm.model"] = "llm.model=openai/smollm2"
