@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/python -m llmhpo.run experiment=quickstart
 
-# One pytest worker per core (pytest-xdist): 3.6 min here on 2 cores, 5 min in one process.
+# One pytest worker per core (pytest-xdist): under 5 minutes on a 2-core CPU.
 test: install
 	$(BIN)/python -m pytest -n auto
 

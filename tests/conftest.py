@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+# Under pytest-xdist (`make test`: one worker per core) each worker and the processes it starts
+# compute on one thread: torch, scikit-learn's BLAS and OpenMP would otherwise each take every
+# core, and two workers oversubscribing two cores made the suite about 10% slower. Set before
+# anything imports torch or numpy.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
 from llmhpo.llm.local import embedded_model_path
 from tests.helpers.runs import run_cli
