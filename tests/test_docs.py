@@ -10,6 +10,7 @@ key in the environment. What cannot run here is listed in `SKIPPED` with the rea
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -149,6 +150,22 @@ def cifar_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
     write_cifar_copy(root)
     return root
+
+
+# Words of how the software was made, which a reader of it has no use for: an issue or an
+# audit, a working session, a machine lent, a commit's hash, the date of a run.
+HISTORY = re.compile(
+    r"\b(issues?|audits?|sessions?|lent)\b|\bcommit [0-9a-f]{7,40}\b|\b20\d\d-\d\d-\d\d\b",
+    re.IGNORECASE,
+)
+
+
+def test_no_page_speaks_of_how_the_software_was_made():
+    found = [f"{page.relative_to(REPO)}:{number}: {line.strip()}"
+             for page in PAGES + sorted((REPO / "src").rglob("*.py"))
+             for number, line in enumerate(page.read_text().splitlines(), start=1)
+             if HISTORY.search(line)]  # fmt: skip
+    assert not found, "\n".join(found)
 
 
 def test_the_pages_have_their_commands_and_every_skip_is_used():
