@@ -9,6 +9,7 @@ key in the environment. What cannot run here is listed in `SKIPPED` with the rea
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -189,3 +190,19 @@ def test_every_command_of_the_pages_runs(where, commands, tmp_path, cifar_root, 
         ]
     for line in run_block(commands, tmp_path, cifar_root, llama_server):
         print(f"skipped: {line}")
+
+
+def test_the_config_group_tables_are_read_from_the_config_tree():
+    spec = importlib.util.spec_from_file_location("hook", REPO / "docs/hooks/config_groups.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = (REPO / "docs" / "paper.md").read_text()
+    built = hook.on_page_markdown(page)
+    assert "<!-- config-groups -->" in page and "config-groups" not in built
+    conf = REPO / "src" / "llmhpo" / "conf"
+    for group in (p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        assert f"**`{group.name}`**" in built
+        for option in group.glob("*.yaml"):
+            assert f"`{option.stem}`" in built, option
+    # each option row carries the first sentence of its file's top comment
+    assert "| `cpu` | The default Trainer on the CPU, in 32-bit precision. |" in built
