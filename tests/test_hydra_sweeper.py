@@ -170,6 +170,7 @@ def test_bo_maximises_a_named_entry_of_a_returned_dict(tmp_path):
     assert study["objective"] == {"name": "app", "metric": "loss", "direction": "maximize"}
 
 
+@pytest.mark.slow  # kept out of `make test` (under 5 min); `make test-all` runs it
 def test_the_embedded_llm_proposes_every_round(tmp_path):
     folder, _ = sweep(
         tmp_path,
