@@ -15,12 +15,11 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.conf import CONFIG_MODULE
-from llmhpo.errors import ConfigError, LlmhpoError
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import Objective
 
 FAMILIES = ("bayesmark", "hpobench", "hpolib", "nb201")
@@ -67,9 +66,7 @@ def benchmark_objective(task: str, seed: int = 0, name: str | None = None) -> Ob
     if name is not None:
         node.name = name
     root = OmegaConf.create({"seed": seed, "objective": node})  # what ${seed} refers to
-    try:
-        return instantiate(root.objective, _convert_="all")
-    except InstantiationException as error:
-        if isinstance(error.__cause__, LlmhpoError):  # the objective's own complete message
-            raise error.__cause__ from None
-        raise
+    # Called, not instantiated: an objective's ConfigError then reaches the caller as itself
+    # (build_objective unwraps the one instantiation that built this task).
+    arguments: Any = OmegaConf.to_container(root.objective, resolve=True)
+    return get_method(arguments.pop("_target_"))(**arguments)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS
 from llmhpo.results import stats
-from llmhpo.results.load import load_runs
+from llmhpo.results.load import load_for_report, report_parser
 from llmhpo.results.plots import plot_cost, plot_curves, plot_path, safe_name
 
 # Objectives whose suites reproduce the paper's HPOBench experiment: vs_random shows its figures.
@@ -44,11 +44,7 @@ TABULAR = ("HPOBenchObjective", "SklearnObjective")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("paths", nargs="+", help="run or multirun folders, or globs")
-    parser.add_argument("--out", required=True, type=Path)
+    parser = report_parser(__doc__)
     parser.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap draws (default 1000)"
     )
@@ -79,15 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    loaded = load_runs(args.paths)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "problems.txt").write_text("".join(f"{p}\n" for p in loaded.problems))
-    for problem in loaded.problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    trials = loaded.trials
-    if trials.empty:
-        print("no trials found in " + " ".join(args.paths), file=sys.stderr)
+    loaded = load_for_report(args.paths, args.out)
+    if loaded is None:
         return 1
+    trials = loaded.trials
     write_table(trials, args.out / "trials", markdown=False)
 
     curves = stats.run_curves(trials)

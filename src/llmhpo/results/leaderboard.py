@@ -21,23 +21,18 @@ import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.benchmarks import split_task
-from llmhpo.results.stats import best_so_far
+from llmhpo.results.stats import run_curves
 
 TABLE_FAMILIES = ("hpobench", "hpolib", "nb201")
 
 
 def study_curves(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per study and evaluation count k (1 to its last round + 1): task, tuner, seed
-    and the best value after k evaluations (a failed trial is no improvement)."""
-    rows = []
-    for (task, tuner, seed, run), group in trials.groupby(["task", "tuner", "seed", "run"]):
-        group = group.sort_values("round")
-        values = [v if s == "ok" else None for v, s in zip(group["value"], group["status"],
-                                                          strict=True)]  # fmt: skip
-        for k, best in enumerate(best_so_far(values), start=1):
-            rows.append({"task": task, "tuner": tuner, "seed": seed, "run": run, "k": k,
-                         "best": best})  # fmt: skip
-    return pd.DataFrame(rows, columns=["task", "tuner", "seed", "run", "k", "best"])
+    """The aggregation's best-so-far curves (one row per study and evaluation count k), with
+    each study's seed: the leaderboard pairs studies by (task, seed)."""
+    seeds = trials.groupby("run")["seed"].first()
+    curves = run_curves(trials)
+    curves.insert(2, "seed", curves["run"].map(seeds))
+    return curves
 
 
 def task_scale(task: str, values: np.ndarray) -> tuple[float, float, str]:

@@ -20,7 +20,6 @@ Problems with runs are printed and saved to problems.txt; they never stop it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -33,18 +32,14 @@ from llmhpo.objectives.bayesmark import DATASETS
 from llmhpo.objectives.benchmarks import split_task
 from llmhpo.results import leaderboard as board
 from llmhpo.results.aggregate import to_markdown
-from llmhpo.results.load import load_runs
+from llmhpo.results.load import load_for_report, report_parser
 from llmhpo.results.plots import plot_lines, safe_name
 
 BASELINES = ("random+default", "bo-tpe+default")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("paths", nargs="+", help="run or multirun folders, or globs")
-    parser.add_argument("--out", required=True, type=Path)
+    parser = report_parser(__doc__)
     parser.add_argument(
         "--ks",
         type=int,
@@ -66,17 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
 
-    loaded = load_runs(args.paths)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "problems.txt").write_text("".join(f"{p}\n" for p in loaded.problems))
-    for problem in loaded.problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    trials = loaded.trials
-    if args.tuners and not trials.empty:
-        trials = trials[trials["tuner"].isin(args.tuners)]
-    if trials.empty:
-        print("no trials found in " + " ".join(args.paths), file=sys.stderr)
+    loaded = load_for_report(args.paths, args.out)
+    if loaded is None:
         return 1
+    trials = loaded.trials
+    if args.tuners:
+        trials = trials[trials["tuner"].isin(args.tuners)]
+        if trials.empty:
+            print(f"no trials of {', '.join(args.tuners)} in the runs found", file=sys.stderr)
+            return 1
 
     scales = board.scales(trials)
     curves = board.normalised(board.study_curves(trials), scales)
@@ -141,8 +134,8 @@ def uneven_note(curves: pd.DataFrame) -> list[str]:
 def family_table(curves: pd.DataFrame, k: int) -> pd.DataFrame:
     """Mean normalised regret at k, per tuner and benchmark."""
     reached = board.at(curves, k).copy()
-    reached["benchmark"] = [split_task(task)[0] if split_task(task)[1] else "other"
-                            for task in reached["task"]]  # fmt: skip
+    reached["benchmark"] = [family if parts else "other"
+                            for family, parts in map(split_task, reached["task"])]  # fmt: skip
     return reached.pivot_table(index="tuner", columns="benchmark", values="regret", aggfunc="mean")
 
 
@@ -154,8 +147,8 @@ def generalisation_table(trials: pd.DataFrame) -> pd.DataFrame:
     if scored.empty:
         return pd.DataFrame()
     best = scored.loc[scored.groupby("run")["value"].idxmin()].copy()
-    best["scorer"] = [DATASETS.get(split_task(task)[1][-1], "score") if split_task(task)[1]
-                      else "score" for task in best["task"]]  # fmt: skip
+    best["scorer"] = [DATASETS.get(parts[-1], "score") if parts else "score"
+                      for _, parts in map(split_task, best["task"])]  # fmt: skip
     return best.groupby(["tuner", "scorer"]).agg(
         studies=("run", "nunique"), cv_score=("score", "mean"), test_score=("test_score", "mean")
     )

@@ -7,8 +7,10 @@ problem naming the folder, and whatever is readable is still used.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,31 @@ def find_runs(paths: list[str]) -> tuple[list[Path], list[str]]:
             runs.update(p.parent for p in match.rglob(TRIALS_FILE))
             runs.update(p.parent for p in match.rglob(STUDY_FILE))
     return sorted(runs), problems
+
+
+def report_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments every report command starts with: run folders in, a folder out."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("paths", nargs="+", help="run or multirun folders, or globs")
+    parser.add_argument("--out", required=True, type=Path)
+    return parser
+
+
+def load_for_report(paths: list[str], out: Path) -> Loaded | None:
+    """The runs under `paths` for a report written to `out`, which is created: each problem
+    printed and saved to out/problems.txt (they never stop a report); None, said on stderr,
+    when there is no trial at all."""
+    loaded = load_runs(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "problems.txt").write_text("".join(f"{p}\n" for p in loaded.problems))
+    for problem in loaded.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if loaded.trials.empty:
+        print("no trials found in " + " ".join(paths), file=sys.stderr)
+        return None
+    return loaded
 
 
 def load_runs(paths: list[str]) -> Loaded:

@@ -29,20 +29,10 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
 
 
 def plot_lines(frame: pd.DataFrame, column: str, ylabel: str, path: Path) -> Path:
-    """`column` against evaluations, one line per tuner (the leaderboard's mean rank and
-    mean normalised regret over every task and seed)."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for tuner, group in frame.groupby("tuner", sort=True):
-        group = group.sort_values("k")
-        ax.plot(group["k"], group[column], marker="o", markersize=3, label=tuner)
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    """`column` against evaluations, one line per tuner and no band (the leaderboard's mean
+    rank and mean normalised regret over every task and seed)."""
+    rows = frame.rename(columns={column: "mean"})
+    return _plot_bands(rows, "k", "evaluations", ylabel, "", False, path)
 
 
 def plot_cost(table: pd.DataFrame, task: str, cost: str, path: Path) -> Path:
@@ -57,12 +47,15 @@ def plot_cost(table: pd.DataFrame, task: str, cost: str, path: Path) -> Path:
 def _plot_bands(
     rows: pd.DataFrame, x: str, xlabel: str, ylabel: str, title: str, log_y: bool, path: Path
 ) -> Path:
-    """One line (`mean` against `x`) and its 95% band (`low`, `high`) per tuner of `rows`."""
+    """One line (`mean` against `x`) and its 95% band (`low`, `high`, where `rows` has them)
+    per tuner of `rows`."""
     fig, ax = plt.subplots(figsize=(8, 4))
     for tuner, group in rows.groupby("tuner", sort=True):
         group = group.sort_values(x)
         line = ax.plot(group[x], group["mean"], marker="o", markersize=3, label=tuner)[0]
-        ax.fill_between(group[x], group["low"], group["high"], color=line.get_color(), alpha=0.2)
+        if "low" in group:
+            ax.fill_between(group[x], group["low"], group["high"], color=line.get_color(),
+                            alpha=0.2)  # fmt: skip
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
