@@ -25,18 +25,19 @@ def config_from_run(folder: Path, round_index: int | None) -> dict[str, Any]:
     if round_index is not None:
         # Never written: the source may be a running study's folder, or read-only.
         records = TrialLog(folder / TRIALS_FILE).read_only()  # [] when there is no log
-        if not 0 <= round_index < len(records):
+        by_round = {record.round: record for record in records}
+        if round_index not in by_round:
             if not records:
                 raise FromRunError(f"{folder / TRIALS_FILE} holds no trials")
             raise FromRunError(
                 Key("tuner", "from_round", round_index),
-                f": {folder / TRIALS_FILE} has rounds 0 to {len(records) - 1}",
+                f": {folder / TRIALS_FILE} has rounds 0 to {max(by_round)}",
             )
-        if records[round_index].config is None:
+        if by_round[round_index].config is None:
             raise FromRunError(
                 f"round {round_index} of {folder} was invalid: nothing was evaluated"
             )
-        return dict(records[round_index].config)
+        return dict(by_round[round_index].config)
     summary_path = folder / SUMMARY_FILE
     if not summary_path.exists():
         raise FromRunError(

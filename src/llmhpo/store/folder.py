@@ -43,12 +43,14 @@ log = logging.getLogger(__name__)
 
 STUDY_FILE = "study.json"  # the fingerprint and the resolved config
 TRIALS_FILE = "trials.jsonl"  # the trial log, one line per round
+RUNNING_FILE = "running.json"  # an asynchronous study's trials out for evaluation, with their jobs
 SUMMARY_FILE = "summary.json"  # the study's result, rewritten at each end of a run
 LOCK_FILE = ".lock"  # held while a study runs; names its holder
 HOLDER_WRITE_WAIT_SECONDS = 2.0  # how long a process that finds the lock taken waits for the name
 
-# Top-level keys that say how to run, not what: they never change a folder's name.
-OPERATIONAL_KEYS = ("on_busy",)
+# Top-level keys that say how to run, not what: they never change a folder's name. (The
+# executor's workers do where they run in batches: a batch's proposals depend on its size.)
+OPERATIONAL_KEYS = ("on_busy", "executor")
 ON_BUSY = ("stop", "wait")
 
 
@@ -78,6 +80,10 @@ def job_config(root: DictConfig) -> dict[str, Any]:
             if key != "hydra" and key not in OPERATIONAL_KEYS
         }
     )
+    executor = root.get("executor") or {}
+    in_batches = executor.get("name", "inline") != "inline" and executor.get("mode") == "batch"
+    if in_batches and int(executor.get("workers", 1)) > 1:
+        config["batch_size"] = int(executor.workers)  # as the Python API records it
     space, tuner = config.get("search_space"), config.get("tuner")
     default_first = isinstance(tuner, dict) and tuner.get("start_at_default")
     if isinstance(space, dict) and "default" in space and not default_first:

@@ -1,14 +1,15 @@
 """The append-only trial log (`trials.jsonl`): the study's only source of truth.
 
-One JSON line per finished trial, written to the file (the kernel's) before the tuner hears
-of the trial, so a kill -9 loses at most the trial in flight. Each line is fsynced too, but
-within `FSYNC_INTERVAL_SECONDS` (group commit): a trial told that long after the last fsync
-is fsynced at once, and lines told sooner are fsynced together by the next such trial or by
-a timer at the end of the interval, so a study of cheap trials (microseconds of objective)
-is not held to one disk flush per trial. A power loss or kernel crash can lose the trials
-told in the last interval, never a clean exit (closing the log fsyncs what is pending). Reading
-tolerates the one defect a crash can leave, a torn last line, and repairs the file so later
-appends start on a clean line.
+One JSON line per finished trial (in round order; in the order they were told where trials
+run beside each other, each line then saying when its trial was asked), written to the file
+(the kernel's) before the tuner hears of the trial, so a kill -9 loses at most the trial in
+flight. Each line is fsynced too, but within `FSYNC_INTERVAL_SECONDS` (group commit): a
+trial told that long after the last fsync is fsynced at once, and lines told sooner are
+fsynced together by the next such trial or by a timer at the end of the interval, so a study
+of cheap trials (microseconds of objective) is not held to one disk flush per trial. A power
+loss or kernel crash can lose the trials told in the last interval, never a clean exit
+(closing the log fsyncs what is pending). Reading tolerates the one defect a crash can
+leave, a torn last line, and repairs the file so later appends start on a clean line.
 """
 
 from __future__ import annotations
@@ -87,13 +88,16 @@ class TunerInfo(TypedDict, total=False):
 class TrialRequest:
     """What to run: a round's proposal as the tuner made it (`proposed`) and as it is
     evaluated after validation (`config`), with what the tuner logs of it (`TunerInfo`) and
-    the seconds it took to ask."""
+    the seconds it took to ask. `asked_after`: how many trials had been told when it was
+    asked, where trials run beside each other (an asynchronous study); None where each
+    trial was asked once every earlier one was told."""
 
     round: int
     config: dict[str, Any]
     proposed: Any = None
     tuner: TunerInfo = field(default_factory=TunerInfo)
     ask_seconds: float = 0.0
+    asked_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,10 @@ class TrialRecord:
     LLM answers, tokens, cost). `curve` holds the [step, value] pairs the objective reported
     while the trial ran (a training trial's validation error after each epoch); a pruned
     trial's `value` is its last one, and its `error` says at which step it was stopped.
+    `asked_after`: an asynchronous study's lines are in the order their trials were told,
+    and each says how many trials had been told when it was asked, so that a resumed study
+    replays its asks and tells in the order they happened; None (left out of the line) where
+    the trial was asked after every line before it.
     """
 
     round: int
@@ -133,6 +141,7 @@ class TrialRecord:
     ask_seconds: float = 0.0
     tuner: TunerInfo = field(default_factory=TunerInfo)
     curve: list[list[float]] = field(default_factory=list)
+    asked_after: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))  # "ok" as read from a line
@@ -152,6 +161,14 @@ class TrialRecord:
             ask_seconds=request.ask_seconds,
             tuner=request.tuner,
             curve=result.curve,
+            asked_after=request.asked_after,
+        )
+
+    def request(self) -> TrialRequest:
+        """The request this round's line was told for (to run it again, or to replay it)."""
+        assert self.config is not None, "an invalid round has no request"
+        return TrialRequest(
+            self.round, self.config, self.proposed, self.tuner, self.ask_seconds, self.asked_after
         )
 
     def to_json(self) -> str:
@@ -160,6 +177,8 @@ class TrialRecord:
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         if not self.curve:  # the objectives that report no curve keep the lines they had
             del fields["curve"]
+        if self.asked_after is None:  # nor do the studies that run one trial at a time
+            del fields["asked_after"]
         return json.dumps(json_safe(fields), allow_nan=False, default=str)
 
     @classmethod
@@ -272,13 +291,21 @@ class TrialLog:
             )
         records: list[TrialRecord] = []
         dropped: list[str] = []
+        told_as_they_ended = any(record.asked_after is not None for _, record in scan.records)
+        seen: set[int] = set()
         for number, record in scan.records:
-            if record.round != len(records):
+            if told_as_they_ended and record.round in seen:
+                raise TrialLogError(
+                    f"{self.path}, line {number}: round {record.round} is logged twice; was "
+                    "the log edited or written by two runs at once?"
+                )
+            if not told_as_they_ended and record.round != len(records):
                 raise TrialLogError(
                     f"{self.path}, line {number}: expected round {len(records)}, found "
                     f"round {record.round}. The log must list rounds 0, 1, 2, ... in order; "
                     "was it edited or written by two runs at once?"
                 )
+            seen.add(record.round)
             record, bad = _without_bad_points(record)
             dropped += bad
             records.append(record)
