@@ -30,17 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from llmhpo.assemble import code_config, opened_study
 from llmhpo.checks import whole_number
 from llmhpo.errors import ConfigError, spoken_by
 from llmhpo.objectives.base import METRIC_KEY, metric_task
-from llmhpo.progress import as_value, failure_text, is_pruned_signal, reporting_to
+from llmhpo.progress import as_value
 from llmhpo.space import SearchSpace
 from llmhpo.store.folder import relabel
 from llmhpo.store.naming import without_neutral_keys
 from llmhpo.store.trial_log import TrialRecord, TrialRequest
+from llmhpo.study.evaluate import FunctionCall, run_trial
+from llmhpo.study.executor import Executor, executor_node
+from llmhpo.study.workers import run_on_workers
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,7 @@ class Study:
         name: str | None = None,
         on_busy: str = "stop",
         batch_size: int = 1,
+        executor: str | Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
         folder_hint: str = "pass another folder",
         config_dir: str | Path | None = None,
@@ -131,6 +135,11 @@ class Study:
             on_busy: "stop" (raise) or "wait" when another process runs a study in `folder`.
             batch_size: how many trials `ask_batch` hands out at once, for parallel
                 evaluation (a study keeps its batch size across resumes).
+            executor: where `optimize` runs the trials: None or "inline" (here, one after
+                another), "local" (worker processes on this machine) or "slurm" (jobs on a
+                SLURM cluster), or a dict of conf/executor/ keys with its "name"
+                (`{"name": "local", "workers": 4}`); `fn` must then be picklable (a function
+                defined at the top of a module, or a closure cloudpickle can carry).
             context: what else defines the study beyond these arguments (a Hydra sweep's
                 fixed overrides and its app's config): recorded in study.json, so that a
                 study of another context never resumes this one.
@@ -157,6 +166,8 @@ class Study:
         cfg = code_config(
             tuner, self.budget, self.seed, llm, prompt, pruner, tuner_options, config_dir
         )
+        with open_dict(cfg):
+            cfg.executor = executor_node(executor)
         if task_description is not None and "prompt" in cfg:
             cfg.prompt.task_description = task_description
         record = without_neutral_keys(
@@ -170,6 +181,8 @@ class Study:
                 **OmegaConf.to_container(cfg, resolve=True),
             }
         )
+        del record["executor"]  # how the trials run, not which study it is
+        batch_size = max(batch_size, Executor.from_config(cfg.executor).batch_size)
         if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it
             record["batch_size"] = batch_size
         if context:
@@ -274,18 +287,13 @@ class Study:
         try:
             if not self._named:
                 self._name_after(fn)
+            call = FunctionCall(fn, self._sign)
+            if self._loop.executor.name != "inline":
+                run_on_workers(self._loop, call, self._loop.executor)
             while (trial := self.ask()) is not None:
-                try:
-                    with reporting_to(functools.partial(self._report, trial)):
-                        value = fn(dict(trial.config))
-                except Exception as error:  # a failing trial is data, not a reason to stop
-                    if is_pruned_signal(error) and self.curve(trial):
-                        self.tell(trial, pruned=True)
-                        continue
-                    log.exception("Trial %d failed", trial.number)
-                    self.tell(trial, failed=failure_text(error))
-                    continue
-                self.tell(trial, value)
+                reporter = functools.partial(self._loop.report, trial.request)
+                outcome = run_trial(call, trial.config, reporter, trial.number)
+                self._loop.tell_outcome(trial.request, outcome)
         except BaseException:  # the study stops (Ctrl-C, a tuner that gave up): free its folder
             self._release()
             raise

@@ -31,7 +31,7 @@ class Key:
     keyword `on_invalid='random'` (an llm key: `llm={..., 'temperature': 0.7}`) and the
     sweeper's `hydra.sweeper.options.on_invalid=random`."""
 
-    group: str  # tuner | llm
+    group: str  # tuner | llm | executor
     name: str
     value: Any = _NO_VALUE
 
@@ -42,8 +42,8 @@ class Key:
             if self.group == "tuner":
                 return f"{self.name}={shown}" if given else self.name
             if given:
-                return f"llm={{..., {self.name!r}: {shown}}}"
-            return f"the llm dict's {self.name!r}"
+                return f"{self.group}={{..., {self.name!r}: {shown}}}"
+            return f"the {self.group} dict's {self.name!r}"
         where = f"{self.group}."
         if door == "sweeper":
             where = "hydra.sweeper." + ("options." if self.group == "tuner" else f"{self.group}.")

@@ -90,6 +90,20 @@ def as_value(value: Any, what: str = "report takes the trial's metric") -> float
     return float(plain)
 
 
+def point_problem(curve: list[list[float]], step: int, value: float) -> str | None:
+    """What is wrong with a checked step and value as the next point of `curve` (a step not
+    above the last one, a value that is not finite), or None: the study refuses such a point
+    before it reaches the log, and a worker before it leaves the trial."""
+    if curve and step <= curve[-1][0]:
+        last = curve[-1][0]
+        return f"step {step} reported after step {last}; report each step once, in increasing order"
+    if not math.isfinite(value):
+        return (
+            f"step {step} reported a non-finite value ({value}); tell the trial as failed instead"
+        )
+    return None
+
+
 def _plain(value: Any) -> Any:
     """A 0-d array or tensor as the Python number it holds; anything else as it is."""
     if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):

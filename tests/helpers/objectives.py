@@ -58,3 +58,8 @@ def curve_studies(root, plan, seeds=(0, 1)) -> None:
                 pruner=pruner, name="quadratic",
             )  # fmt: skip
             study.optimize(lambda config: learning_curve((config["x"] - 1) ** 2))
+
+
+def square(config):
+    """(x - 1)^2: a function a worker process can import (tests/ is not on its path)."""
+    return (config["x"] - 1.0) ** 2

@@ -27,23 +27,24 @@ from llmhpo.pruning import Pruner, make_pruner
 from llmhpo.space import SearchSpace
 from llmhpo.store.folder import RUN_DIR_HINT, study_folder, undone_if_refused
 from llmhpo.study import StudyLoop
+from llmhpo.study.executor import Executor
 
 __all__ = ["LLM_TUNERS", "check", "code_config", "make_tuner", "opened_study"]
 
 log = logging.getLogger(__name__)
 
 
-def check(cfg: DictConfig) -> tuple[int, Pruner | None]:
+def check(cfg: DictConfig) -> tuple[int, Pruner | None, Executor]:
     """What the config alone shows wrong, in one order: `seed` and `budget`, then each node's
-    missing extras, LLM settings and pasted keys (`preflight`), then the pruner's values.
-    Returns the budget and the pruner it builds."""
+    missing extras, LLM settings and pasted keys (`preflight`), then the pruner's values and
+    the executor's. Returns the budget, the pruner it builds and the executor."""
     whole_number(cfg.get("seed"), "seed", "0 is a valid seed", minimum=0)
     budget = whole_number(cfg.get("budget"), "budget", "the number of trials")
     for node in ("objective", "tuner"):
         if node in cfg:
             preflight(cfg[node])
     pruner = OmegaConf.to_container(cfg.pruner, resolve=True) if "pruner" in cfg else None
-    return budget, make_pruner(pruner)
+    return budget, make_pruner(pruner), Executor.from_config(cfg.get("executor"))
 
 
 @contextlib.contextmanager
@@ -64,8 +65,8 @@ def opened_study(
     study.json), held under the folder's lock while the block runs.
 
     Args:
-        cfg: the composed node: `seed`, `budget`, `tuner` (with `llm`, `prompt`), `pruner`
-            and, for the CLI, `objective` and `search_space`.
+        cfg: the composed node: `seed`, `budget`, `tuner` (with `llm`, `prompt`), `pruner`,
+            `executor` and, for the CLI, `objective` and `search_space`.
         folder: the run folder.
         record: the config recorded in study.json (the CLI's whole job config; a code door's
             own description of its study).
@@ -77,7 +78,7 @@ def opened_study(
         batch_size: configurations handed out at once.
     """
     with undone_if_refused(folder, others):  # Hydra wrote its files already: a refusal
-        budget, pruner = check(cfg)  # takes them away, before anything else is written
+        budget, pruner, executor = check(cfg)  # takes them away, before anything is written
     with study_folder(folder, record, on_busy, hint, others):
         objective: Objective | None = None
         if "objective" in cfg:
@@ -91,4 +92,5 @@ def opened_study(
             log.info("tuner=%s runs exactly %d trial(s); budget=%d is ignored",
                      tuner.name, tuner.trials, budget)  # fmt: skip
             budget = tuner.trials
-        yield StudyLoop(folder, space, tuner, objective, budget, name, batch_size, pruner)
+        batch_size = max(batch_size, executor.batch_size)
+        yield StudyLoop(folder, space, tuner, objective, budget, name, batch_size, pruner, executor)

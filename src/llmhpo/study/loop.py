@@ -3,10 +3,16 @@
 The trial log is written before the tuner hears the result, so the log is
 always at least as far along as any tuner state. Resuming replays the log
 through `tell` and continues at the first missing round.
+
+An asynchronous study (`asynchronous=True`: trials run beside each other on workers, and a
+freed worker gets the next trial at once) asks while other trials run, logs each trial as it
+is told, and keeps the trials out for evaluation in running.json; a resumed one replays the
+asks and tells in the order they happened and hands the trials that were running out again.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -15,14 +21,25 @@ from typing import Any
 
 from llmhpo.errors import ConfigError, Key, LlmhpoError
 from llmhpo.objectives.base import METRIC_KEY, Objective
-from llmhpo.progress import as_step, as_value, failure_text, is_pruned_signal, reporting_to
+from llmhpo.progress import as_step, as_value, point_problem
 from llmhpo.pruning import Pruner
 from llmhpo.space import InvalidConfigError, SearchSpace
 from llmhpo.store.files import DamagedFileError, read_json, write_json_atomic
-from llmhpo.store.folder import SUMMARY_FILE, TRIALS_FILE, ended_at
-from llmhpo.store.trial_log import Status, TrialLog, TrialRecord, TrialRequest, TrialResult
+from llmhpo.store.folder import RUNNING_FILE, SUMMARY_FILE, TRIALS_FILE, ended_at
+from llmhpo.store.running import Running, RunningFile
+from llmhpo.store.trial_log import (
+    Status,
+    TrialLog,
+    TrialLogError,
+    TrialRecord,
+    TrialRequest,
+    TrialResult,
+)
+from llmhpo.study.evaluate import ObjectiveCall, Outcome, run_trial
+from llmhpo.study.executor import Executor
 from llmhpo.study.rounds import Rounds
 from llmhpo.study.summary import summarise
+from llmhpo.study.workers import run_on_workers
 from llmhpo.tuners.base import Tuner
 
 log = logging.getLogger(__name__)
@@ -57,16 +74,24 @@ class StudyLoop:
         name: str | None = None,
         batch_size: int = 1,
         pruner: Pruner | None = None,
+        executor: Executor | None = None,
     ):
         """`objective`: what `run` evaluates, and its test split; None when the caller
         evaluates (then `name` names the study). `batch_size`: how many configurations
         `ask_batch` hands out at once, for parallel workers (resume replays the same batches,
         so a study keeps one batch size). `pruner`: stops trials whose reported curve is
-        hopeless (None: every trial runs to its end)."""
+        hopeless (None: every trial runs to its end). `executor`: where `run` evaluates the
+        trials (inline: here, one after another); an asynchronous one's workers never wait
+        for each other: `ask` may be called while trials run, and each is proposed knowing
+        every result told so far and the trials still running."""
+        executor = executor or Executor()
+        asynchronous = executor.asynchronous
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 trial, got {budget}")
         if batch_size < 1:
             raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
+        if asynchronous and batch_size != 1:
+            raise ConfigError("an asynchronous study hands out one trial at a time (batch size 1)")
         self.folder = Path(folder)
         self.space = space
         self.tuner = tuner
@@ -75,8 +100,11 @@ class StudyLoop:
         self.budget = budget
         self.batch_size = batch_size
         self.pruner = pruner
+        self.executor = executor
+        self.asynchronous = asynchronous
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
-        self.rounds = Rounds(batch_size, budget, ended_at(self.folder))
+        self.running = RunningFile(self.folder / RUNNING_FILE)
+        self.rounds = Rounds(batch_size, budget, ended_at(self.folder), in_order=batch_size > 1)
         tuner.attach(self.rounds)  # the tuner (and the pruner) read the study's one ledger
         if pruner is not None:
             pruner.attach(self.rounds)
@@ -84,14 +112,18 @@ class StudyLoop:
         self._started: dict[int, float] = {}  # round -> when it was handed out
         self._curves: dict[int, list[list[float]]] = {}  # round -> its curve, while it runs
         self._gave_up: TrialRecord | None = None  # an invalid round that stops the study
+        self._rerun: dict[int, Running] = {}  # trials running when the study was stopped
 
     def run(self) -> dict[str, Any]:
         """Run (or resume, or just summarise) the study with its objective; returns the summary."""
         if self.objective is None:
             raise ConfigError("StudyLoop.run needs an objective; without one, use ask and tell")
         try:
-            while (request := self.ask()) is not None:
-                self._evaluate(request)
+            if self.executor.name == "inline":
+                while (request := self.ask()) is not None:
+                    self._evaluate(request)
+            else:
+                run_on_workers(self, ObjectiveCall(self.objective), self.executor)
         finally:
             self.trial_log.close()  # a study stopped by an error fsyncs what it logged, too
         return self.finish()
@@ -103,8 +135,10 @@ class StudyLoop:
             return self.rounds.settled
         self._resumed = True
         logged = self.trial_log.read()
-        for record in logged:
-            self._hold(record, replayed=True)
+        if self.batch_size > 1:
+            self._replay_batches(logged)
+        else:
+            self._replay(logged)
         done = len(logged)
         if done >= self.budget:
             log.info(
@@ -120,15 +154,84 @@ class StudyLoop:
             )  # fmt: skip
         return self.rounds.settled
 
+    def _replay_batches(self, logged: list[TrialRecord]) -> None:
+        """Hold the logged rounds as they were held live, batch by batch."""
+        if any(record.asked_after is not None for record in logged):
+            raise ConfigError(
+                f"{self.trial_log.path} was written by an asynchronous study (trials told as "
+                "they ended), which cannot be resumed in batches; resume it with one trial "
+                "at a time or asynchronously"
+            )
+        for record in logged:
+            self._hold(record, replayed=True)
+
+    def _replay(self, logged: list[TrialRecord]) -> None:
+        """Hold each round where it was asked (after `asked_after` trials were told; a line
+        without one after every line before it) and settle the logged ones in the order they
+        were told, as they were live. The trials running when the study stopped
+        (running.json) are held again, for `take_running` or `ask` to hand out."""
+        held: dict[int, TrialRecord | TrialRequest] = {}
+        asked_after: dict[int, int] = {}
+        for position, record in enumerate(logged):
+            held[record.round] = record
+            asked_after[record.round] = (
+                position if record.asked_after is None else record.asked_after
+            )
+        for round_index, running in self.running.read().items():
+            if round_index not in held:  # a trial told just before the stop is in the log
+                held[round_index] = running.request
+                asked_after[round_index] = running.request.asked_after or len(logged)
+                self._rerun[round_index] = running
+        order = sorted(held)
+        if order != list(range(len(order))):
+            missing = sorted(set(range(len(order))) - set(order))
+            raise TrialLogError(
+                f"{self.trial_log.path}: rounds {missing} are neither in the log nor in "
+                f"{self.running.path}; was a file edited or removed?"
+            )
+        next_held = 0
+        for told in range(len(logged) + 1):
+            while next_held < len(order) and asked_after[order[next_held]] <= told:
+                round_held = held[order[next_held]]
+                replayed = isinstance(round_held, TrialRecord)
+                self.rounds.hold(round_held, replayed, known=False)
+                if not replayed:
+                    self._curves[round_held.round] = []
+                next_held += 1
+            if told < len(logged):
+                self.rounds.know(logged[told])
+                self._settle()
+
+    def take_running(self) -> list[Running]:
+        """The trials that were out for evaluation when the study was stopped, each with its
+        job: for an executor that collects those still running and runs the others again.
+        Where nothing takes them, `ask` hands them out again before proposing new ones."""
+        self.resume()
+        taken = [self._rerun[round_index] for round_index in sorted(self._rerun)]
+        self._rerun.clear()
+        for running in taken:
+            self._started[running.request.round] = time.perf_counter()
+        return taken
+
+    def submitted(self, request: TrialRequest, job: str | None, submissions: int) -> None:
+        """Record the job that runs `request` (its `submissions`-th), so that a restarted
+        study finds it."""
+        self.running.put(Running(request, job, submissions))
+
     def ask(self) -> TrialRequest | None:
         """The next trial to evaluate (its `config` validated), or None when the budget is
         spent; for a study of batch size 1. Rounds whose proposal was invalid are logged and
-        told here, not returned."""
+        told here, not returned. An asynchronous study may be asked while trials run."""
         if self.batch_size != 1:
             raise TrialOrderError(
                 f"this study hands out batches of {self.batch_size}: use ask_batch, which returns "
                 "them together"
             )
+        self.resume()
+        if self._rerun:  # a trial that was running when the study stopped runs again
+            running = self._rerun.pop(min(self._rerun))
+            self._started[running.request.round] = time.perf_counter()
+            return running.request
         asked = self.ask_batch()
         return asked[0] if asked else None
 
@@ -137,7 +240,7 @@ class StudyLoop:
         budget ends, or a resumed batch was partly done); empty when the budget is spent.
         Each round of a batch is proposed knowing every result before the batch."""
         self.resume()
-        waiting = self.rounds.waiting()
+        waiting = [] if self.asynchronous else self.rounds.waiting()
         if waiting:
             raise TrialOrderError(
                 f"trial {waiting[0].round} was asked and not told yet: tell its result "
@@ -152,6 +255,8 @@ class StudyLoop:
             if isinstance(held, TrialRequest):
                 self._started[held.round] = time.perf_counter()
                 self._curves[held.round] = []
+                if self.asynchronous:
+                    self.running.put(Running(held))
                 asked.append(held)
             elif fatal:  # raised once the rounds before it are settled
                 self._gave_up = held
@@ -175,16 +280,9 @@ class StudyLoop:
             )
         step, value = as_step(step), as_value(value)
         curve = self._curves[request.round]
-        if curve and step <= curve[-1][0]:
-            raise TrialOrderError(
-                f"trial {request.round}: step {step} reported after step {curve[-1][0]}; "
-                "report each step once, in increasing order"
-            )
-        if not math.isfinite(value):
-            raise TrialOrderError(
-                f"trial {request.round}: step {step} reported a non-finite value ({value}); "
-                "tell the trial as failed instead"
-            )
+        problem = point_problem(curve, step, value)
+        if problem is not None:
+            raise TrialOrderError(f"trial {request.round}: {problem}")
         curve.append([step, value])
         return self.pruner is not None and self.pruner.report(request, step, value)
 
@@ -244,25 +342,28 @@ class StudyLoop:
         summary = summarise(records[: self.budget], self.budget, self.tuner, self.name)
         summary.update(extra or {})
         if summary["finished"] and summary["best_config"] is not None:
-            summary["test"] = self._test_best(summary, records[summary["best_round"]])
+            best = next(r for r in records if r.round == summary["best_round"])
+            summary["test"] = self._test_best(summary, best)
         write_json_atomic(self.folder / SUMMARY_FILE, summary)
         return summary
 
     def _evaluate(self, request: TrialRequest) -> None:
-        try:
-            with reporting_to(lambda step, value: self.report(request, step, value)):
-                evaluation = self.objective.evaluate(request.config)
-        except Exception as error:  # a failing trial is data, not a reason to stop the study
-            curve = self._curves[request.round]
-            if is_pruned_signal(error) and curve:
-                # its metrics: the last point of its curve, as the prompt names it
-                shown = self.objective.task.feedback[0][1]
-                self.tell(request, pruned=True, metrics={shown: curve[-1][1]})
-                return
-            log.exception("Trial %d failed", request.round)
-            self.tell(request, error=failure_text(error))
-            return
-        self.tell(request, evaluation.value, evaluation.metrics)
+        call = ObjectiveCall(self.objective)
+        reporter = functools.partial(self.report, request)
+        self.tell_outcome(request, run_trial(call, request.config, reporter, request.round))
+
+    def tell_outcome(self, request: TrialRequest, outcome: Outcome) -> None:
+        """Tell what came of a trial evaluated by `run_trial`, here or in a worker; the points
+        of its curve this study has not heard yet are added first (a worker's last reports
+        may arrive with its result)."""
+        curve = self._curves[request.round]
+        curve.extend(outcome.curve[len(curve) :])
+        if outcome.error is not None:
+            self.tell(request, error=outcome.error)
+        elif outcome.pruned:
+            self.tell(request, pruned=True, metrics=outcome.metrics)
+        else:
+            self.tell(request, outcome.value, outcome.metrics)
 
     def _hold(self, held: TrialRequest | TrialRecord, replayed: bool) -> bool:
         """Put a round in the ledger as out for evaluation (a request, or a logged round
@@ -281,6 +382,9 @@ class StudyLoop:
             if not replayed:
                 self.trial_log.append(record)
                 log.info("%s", _describe(record))
+                if record.round in self.running.read():
+                    self.trial_log.sync()  # on disk before it leaves running.json
+                    self.running.remove(record.round)
 
     def _gave_up_error(self, record: TrialRecord) -> TunerGaveUpError:
         self._gave_up = None
@@ -325,6 +429,8 @@ class StudyLoop:
         proposal = self.tuner.ask()
         asked = {"round": round_index, "proposed": proposal.config, "tuner": proposal.info,
                  "ask_seconds": time.perf_counter() - started}  # fmt: skip
+        if self.asynchronous:
+            asked["asked_after"] = len(self.rounds.settled)
         if proposal.config is None:
             why = proposal.error or "the tuner proposed nothing"
             return TrialRecord(

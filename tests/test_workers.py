@@ -1,0 +1,226 @@
+"""Many workers, one study: executor=local (submitit's worker processes) and executor=slurm
+(a real SLURM cluster, marked `slurm`), asynchronous asks, and what survives a killed
+coordinator or a killed worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import llmhpo
+from llmhpo.errors import ConfigError
+from llmhpo.space import SearchSpace
+from llmhpo.store.folder import RUNNING_FILE, TRIALS_FILE
+from llmhpo.store.trial_log import TrialLog
+from llmhpo.study import StudyLoop
+from llmhpo.study.executor import Executor
+from llmhpo.tuners.bo import OptunaTuner
+from tests.helpers.objectives import square
+
+SPACE = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_local_workers_evaluate_what_inline_evaluates_for_random_search(tmp_path):
+    """Random search is not told pending trials, so its configurations are the same whatever
+    runs them; the log of the asynchronous study holds each round once."""
+    inline = llmhpo.Study(SPACE, "random", budget=6, folder=tmp_path / "inline")
+    inline.optimize(square)
+    local = llmhpo.Study(
+        SPACE, "random", budget=6, folder=tmp_path / "local",
+        executor={"name": "local", "workers": 3},
+    )  # fmt: skip
+    summary = local.optimize(square)
+    assert summary["trials"] == 6 and summary["status_counts"]["ok"] == 6
+    by_round = {r.round: r.config for r in TrialLog(tmp_path / "local" / TRIALS_FILE).read()}
+    assert by_round == {r.round: r.config for r in inline.trials}
+    assert json.loads((tmp_path / "local" / RUNNING_FILE).read_text()) == {"running": []}
+
+
+def test_an_asynchronous_log_has_each_trial_once_with_when_it_was_asked(tmp_path):
+    study = llmhpo.Study(
+        SPACE, "random", budget=4, folder=tmp_path, executor={"name": "local", "workers": 2}
+    )
+    study.optimize(square)
+    lines = [json.loads(line) for line in (tmp_path / TRIALS_FILE).read_text().splitlines()]
+    assert sorted(line["round"] for line in lines) == [0, 1, 2, 3]
+    assert all("asked_after" in line for line in lines)
+    assert [line["asked_after"] for line in sorted(lines, key=lambda x: x["round"])][:2] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    "executor, key",
+    [
+        ({"name": "local", "workers": 0}, "workers"),
+        ({"name": "inline", "workers": 2}, "workers"),
+        ({"name": "local", "mode": "sometimes"}, "mode"),
+        ({"name": "local", "bogus": 1}, "bogus"),
+        ({"name": "cloud"}, "cloud"),
+    ],
+)
+def test_a_wrong_executor_is_refused_naming_its_key(tmp_path, executor, key):
+    with pytest.raises(ConfigError, match=key):
+        llmhpo.Study(SPACE, "random", budget=2, folder=tmp_path / "s", executor=executor)
+    assert not (tmp_path / "s" / TRIALS_FILE).exists()
+
+
+def test_the_cli_runs_a_study_on_local_workers(cli, tmp_path):
+    result = cli("objective=toy", "tuner=random", "budget=5", "executor=local",
+                 "executor.workers=2", f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    records = TrialLog(tmp_path / "run" / TRIALS_FILE).read()
+    assert sorted(r.round for r in records) == [0, 1, 2, 3, 4]
+    assert "submitted as job" in result.stdout
+
+
+def _tpe_loop(folder: Path, budget: int) -> StudyLoop:
+    space = SearchSpace.from_dict(SPACE)
+    tuner = OptunaTuner(space, seed=3, sampler="tpe", n_startup_trials=2)
+    return StudyLoop(folder, space, tuner, None, budget, "tpe", executor=Executor("local", 3))
+
+
+def _drive(loop: StudyLoop, order: random.Random, stop_after: int | None = None) -> None:
+    """Keep three trials out, telling a random one of them each time, as workers finishing in
+    any order would; stop (as a killed coordinator) after `stop_after` tells."""
+    out = {}
+    told = 0
+    while True:
+        while len(out) < 3 and (request := loop.ask()) is not None:
+            out[request.round] = request
+        if not out:
+            return
+        request = out.pop(order.choice(sorted(out)))
+        loop.tell(request, square(request.config))
+        told += 1
+        if stop_after is not None and told == stop_after:
+            return
+
+
+def test_a_resumed_asynchronous_study_proposes_what_an_uninterrupted_one_did(tmp_path):
+    """TPE (constant liar: told the running trials) resumed from the log and running.json,
+    with trials told in a random order, proposes what the study that never stopped did."""
+    whole = _tpe_loop(tmp_path / "whole", 12)
+    _drive(whole, random.Random(7))
+    first = _tpe_loop(tmp_path / "resumed", 12)
+    order = random.Random(7)
+    _drive(first, order, stop_after=5)
+    first.trial_log.close()
+    running = json.loads((tmp_path / "resumed" / RUNNING_FILE).read_text())["running"]
+    assert len(running) == 2  # stopped with two trials out
+    again = _tpe_loop(tmp_path / "resumed", 12)
+    again.resume()
+    assert [held.round for held in again.rounds.waiting()] == [
+        entry["request"]["round"] for entry in running
+    ]
+    _drive(again, order)  # the running trials are handed out again first, then new ones
+    whole_log = {r.round: r.config for r in whole.resume()}
+    assert {r.round: r.config for r in again.resume()} == whole_log
+
+
+COORDINATOR = textwrap.dedent(
+    """
+    import logging, sys, time, llmhpo
+
+    logging.basicConfig(level=logging.INFO)
+
+    def slow(config):
+        time.sleep(SECONDS)  # in the worker: sys.argv is the worker's there
+        return config["x"] ** 2
+
+    study = llmhpo.Study({"x": {"type": "float", "low": -5, "high": 5}}, "random", budget=6,
+                         folder=sys.argv[1], executor={"name": "local", "workers": 2})
+    print(study.optimize(slow)["trials"], flush=True)
+    """
+)
+
+
+def _start(script: Path, folder: Path, seconds: float) -> subprocess.Popen:
+    script.write_text(COORDINATOR.replace("SECONDS", repr(seconds)))
+    return subprocess.Popen(
+        [sys.executable, str(script), str(folder)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _wait_for(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _running(folder: Path) -> list[dict]:
+    try:
+        return json.loads((folder / RUNNING_FILE).read_text())["running"]
+    except (FileNotFoundError, ValueError):
+        return []
+
+
+def test_a_coordinator_killed_with_trials_running_loses_and_duplicates_nothing(tmp_path):
+    script = tmp_path / "coordinator.py"
+    folder = tmp_path / "study"
+    first = _start(script, folder, 3.0)
+    _wait_for(lambda: len([e for e in _running(folder) if e["job"]]) == 2)
+    jobs = {e["job"] for e in _running(folder)}
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = _start(script, folder, 3.0)
+    output, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, output
+    assert output.strip().splitlines()[-1] == "6"
+    records = TrialLog(folder / TRIALS_FILE).read()
+    assert sorted(r.round for r in records) == list(range(6))
+    assert all(r.status == "ok" for r in records)
+    for job in jobs:  # the jobs still running were collected, not run again
+        assert f"collecting its job {job}" in output
+
+
+def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path):
+    script = tmp_path / "coordinator.py"
+    folder = tmp_path / "study"
+    coordinator = _start(script, folder, 2.0)
+    _wait_for(lambda: any(e["job"] for e in _running(folder)))
+    victim = next(e for e in _running(folder) if e["job"])
+    for task in _children(int(victim["job"])):  # the trial's process, as the OOM killer would
+        os.kill(task, signal.SIGKILL)
+    output, _ = coordinator.communicate(timeout=120)
+    assert coordinator.returncode == 0, output
+    records = {r.round: r for r in TrialLog(folder / TRIALS_FILE).read()}
+    lost = records[victim["request"]["round"]]
+    assert lost.status == "failed" and "WorkerLostError" in lost.error
+    assert f"job {victim['job']}" in lost.error
+    assert sorted(records) == list(range(6))
+
+
+def _children(pid: int) -> list[int]:
+    """The processes a local job's controller started (its trial's)."""
+    _wait_for(lambda: Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+slurm = pytest.mark.skipif(
+    not os.environ.get("SLURM_CONF") or shutil.which("sbatch") is None,
+    reason="needs a SLURM cluster (../shared/slurm/start.sh, then SLURM_CONF)",
+)
+
+
+@pytest.mark.slurm
+@slurm
+def test_a_study_runs_on_slurm_with_two_workers(cli, tmp_path):
+    result = cli("objective=toy", "tuner=random", "budget=6", "executor=slurm",
+                 "executor.workers=2", "executor.timeout_min=5",
+                 f"hydra.run.dir={tmp_path / 'run'}", timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    records = TrialLog(tmp_path / "run" / TRIALS_FILE).read()
+    assert sorted(r.round for r in records) == list(range(6))
+    assert all(r.status == "ok" for r in records)
