@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-all bench lint docs docs-serve clean
+.PHONY: install run test test-slurm test-all bench lint docs docs-serve clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ run: install
 # One pytest worker per core (pytest-xdist): under 5 minutes on a 2-core CPU.
 test: install
 	$(BIN)/python -m pytest -n auto
+
+# The tests marked slurm: a study on a SLURM cluster (start one: ../shared/slurm/start.sh, and
+# export SLURM_CONF as it says).
+test-slurm: install
+	$(BIN)/python -m pytest -m slurm
 
 test-all: install
 	$(BIN)/python -m pytest -n auto -m 'not gpu'

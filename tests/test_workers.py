@@ -224,3 +224,22 @@ def test_a_study_runs_on_slurm_with_two_workers(cli, tmp_path):
     records = TrialLog(tmp_path / "run" / TRIALS_FILE).read()
     assert sorted(r.round for r in records) == list(range(6))
     assert all(r.status == "ok" for r in records)
+
+
+def test_the_llm_is_told_the_configurations_still_being_evaluated(tmp_path):
+    """The embedded model's second request of a batch lists the first configuration, out for
+    evaluation, so that it is not proposed again."""
+    study = llmhpo.Study(
+        SPACE, "llm", budget=2, batch_size=2, folder=tmp_path / "study",
+        llm={"preset": "local", "cache_dir": str(tmp_path / "cache")}, max_attempts=1,
+    )  # fmt: skip
+    first, second = study.ask_batch()
+    requests = [
+        json.loads(path.read_text())["request"]["messages"][-1]["content"]
+        for path in (tmp_path / "cache").rglob("*.json")
+    ]
+    listed = f"Being evaluated now, results not known yet: Config 1: {json.dumps(first.config)}"
+    assert sum(listed in request for request in requests) == 1, requests
+    for trial in (first, second):
+        study.tell(trial, square(trial.config))
+    study.finish()

@@ -233,7 +233,11 @@ class OptunaTuner(Tuner):
             if _reseed_tpe(self._tpe, seed):
                 return self._tpe
             startup = self.n_startup_trials
-            self._tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+            # constant liar: the trials still running (a batch's, or other workers') count as
+            # the worst result so far, so TPE does not propose their region again
+            self._tpe = optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=startup, constant_liar=True
+            )
         return self._tpe
 
 

@@ -33,7 +33,7 @@ from llmhpo.llm.cache import CachedClient
 from llmhpo.llm.clients import make_client
 from llmhpo.objectives.base import TaskInfo, tuning_intro
 from llmhpo.space import InvalidConfigError, SearchSpace, same_config
-from llmhpo.store import TrialRecord
+from llmhpo.store import TrialRecord, TrialRequest
 from llmhpo.tuners.base import Ledger, Owns, Proposal, Tuner, every_round, proposer_counts
 from llmhpo.tuners.llm.answers import AnswerParseError, answer_schema, read_config
 from llmhpo.tuners.llm.prompts import PromptBuilder, PromptSettings
@@ -144,10 +144,19 @@ class LLMTuner(Tuner):
         else:
             messages = self.prompts.retry(self.history, rejected)
             sampling = Sampling(self.retry_temperature, int(rng.integers(2**31 - 1)))
-        if advice is not None:
-            note = self._advice_text(advice)
+        notes = [self._running_text(), advice and self._advice_text(advice)]
+        for note in filter(None, notes):
             messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n{note}"}
         return messages, sampling
+
+    def _running_text(self) -> str | None:
+        """The configurations out for evaluation (other workers', a batch's earlier rounds),
+        so that the LLM proposes none of them again; None when nothing else is running."""
+        running = [r for r in self.pending if isinstance(r, TrialRequest)]
+        if not running:
+            return None
+        listed = "; ".join(f"Config {r.round + 1}: {json.dumps(r.config)}" for r in running)
+        return f"Being evaluated now, results not known yet: {listed}. Propose another one."
 
     def attach(self, ledger: Ledger, owns: Owns = every_round) -> None:
         """The BO tuner behind on_invalid=bo reads the same ledger; its own rounds are those
