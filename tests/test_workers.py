@@ -243,3 +243,24 @@ def test_the_llm_is_told_the_configurations_still_being_evaluated(tmp_path):
     for trial in (first, second):
         study.tell(trial, square(trial.config))
     study.finish()
+
+
+def test_a_workers_reports_reach_the_study_once_each_and_its_stop_goes_back(tmp_path):
+    """The report files: each point is handed to the study once, a line still being written
+    waits, and the pruner's stop reaches the worker at its next report."""
+    from llmhpo.study.report_files import ReportFiles
+
+    worker, study = ReportFiles(tmp_path, 3), ReportFiles(tmp_path, 3)
+    study.clear()
+    heard = []
+    assert worker.send(1, 0.5) is False
+    study.forward(lambda step, value: heard.append((step, value)) or False)
+    with worker.curve_path.open("a") as file:
+        file.write("[2, 0.4")  # torn: the worker is writing it now
+    study.forward(lambda step, value: heard.append((step, value)) or False)
+    assert heard == [(1, 0.5)]
+    with worker.curve_path.open("a") as file:
+        file.write("]\n")
+    study.forward(lambda step, value: heard.append((step, value)) or True)
+    assert heard == [(1, 0.5), (2, 0.4)]
+    assert worker.send(3, 0.3) is True  # the study's pruner stopped it at step 2

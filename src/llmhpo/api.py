@@ -290,10 +290,11 @@ class Study:
             call = FunctionCall(fn, self._sign)
             if self._loop.executor.name != "inline":
                 run_on_workers(self._loop, call, self._loop.executor)
-            while (trial := self.ask()) is not None:
-                reporter = functools.partial(self._loop.report, trial.request)
-                outcome = run_trial(call, trial.config, reporter, trial.number)
-                self._loop.tell_outcome(trial.request, outcome)
+            else:
+                while (trial := self.ask()) is not None:
+                    reporter = functools.partial(self._loop.report, trial.request)
+                    outcome = run_trial(call, trial.config, reporter, trial.number)
+                    self._loop.tell_outcome(trial.request, outcome)
         except BaseException:  # the study stops (Ctrl-C, a tuner that gave up): free its folder
             self._release()
             raise

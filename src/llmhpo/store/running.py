@@ -10,9 +10,8 @@ each change (a handful of trials at most), so it is always one consistent state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from llmhpo.store.files import DamagedFileError, read_json, write_json_atomic
 from llmhpo.store.trial_log import TrialRequest
@@ -36,56 +35,43 @@ class RunningFile:
         self._running: dict[int, Running] | None = None  # read at the first use
 
     def read(self) -> dict[int, Running]:
-        """The trials out for evaluation when the file was last written, by round."""
-        if self._running is None:
-            self._running = {}
-            if self.path.exists():
-                try:
-                    data = read_json(self.path)
-                except DamagedFileError as error:
-                    raise DamagedFileError(
-                        f"{error}. It lists the trials that were running; move it away to run "
-                        "them again from the start"
-                    ) from None
-                for entry in data.get("running", []):
-                    request = TrialRequest(**entry["request"])
-                    self._running[request.round] = Running(
-                        request, entry.get("job"), entry.get("submissions", 0)
-                    )
-        return dict(self._running)
+        """The trials out for evaluation when the file was last written, by round (the file's
+        own mapping, read once: not to be changed by the caller)."""
+        if self._running is not None:
+            return self._running
+        self._running = {}
+        if self.path.exists():
+            try:
+                data = read_json(self.path)
+            except DamagedFileError as error:
+                raise DamagedFileError(
+                    f"{error}. It lists the trials that were running; move it away to run "
+                    "them again from the start"
+                ) from None
+            for entry in data.get("running", []):
+                request = TrialRequest(**entry["request"])
+                self._running[request.round] = Running(
+                    request, entry.get("job"), entry.get("submissions", 0)
+                )
+        return self._running
+
+    def __contains__(self, round_index: int) -> bool:
+        return round_index in self.read()
 
     def put(self, running: Running) -> None:
         """Record (or update) a running trial."""
-        self.read()
-        assert self._running is not None
-        self._running[running.request.round] = running
+        self.read()[running.request.round] = running
         self._write()
 
     def remove(self, round_index: int) -> None:
         """A trial whose line is in the trial log: no longer running."""
-        self.read()
-        assert self._running is not None
-        if self._running.pop(round_index, None) is not None:
+        if self.read().pop(round_index, None) is not None:
             self._write()
 
     def _write(self) -> None:
         assert self._running is not None
         if not self._running and not self.path.exists():
             return
-        entries: list[dict[str, Any]] = [
-            {
-                "request": {
-                    "round": r.request.round,
-                    "config": r.request.config,
-                    "proposed": r.request.proposed,
-                    "tuner": r.request.tuner,
-                    "ask_seconds": r.request.ask_seconds,
-                    "asked_after": r.request.asked_after,
-                },
-                "job": r.job,
-                "submissions": r.submissions,
-            }
-            for r in sorted(self._running.values(), key=lambda r: r.request.round)
-        ]
+        entries = [asdict(r) for r in sorted(self._running.values(), key=lambda r: r.request.round)]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.path, {"running": entries})

@@ -164,13 +164,6 @@ class TrialRecord:
             asked_after=request.asked_after,
         )
 
-    def request(self) -> TrialRequest:
-        """The request this round's line was told for (to run it again, or to replay it)."""
-        assert self.config is not None, "an invalid round has no request"
-        return TrialRequest(
-            self.round, self.config, self.proposed, self.tuner, self.ask_seconds, self.asked_after
-        )
-
     def to_json(self) -> str:
         # json_safe copies every dict and list it passes, so the deep copy of dataclasses.asdict
         # would be a second one (it was most of a cheap trial's cost).

@@ -85,12 +85,11 @@ class StudyLoop:
         for each other: `ask` may be called while trials run, and each is proposed knowing
         every result told so far and the trials still running."""
         executor = executor or Executor()
-        asynchronous = executor.asynchronous
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 trial, got {budget}")
         if batch_size < 1:
             raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
-        if asynchronous and batch_size != 1:
+        if executor.asynchronous and batch_size != 1:
             raise ConfigError("an asynchronous study hands out one trial at a time (batch size 1)")
         self.folder = Path(folder)
         self.space = space
@@ -101,7 +100,6 @@ class StudyLoop:
         self.batch_size = batch_size
         self.pruner = pruner
         self.executor = executor
-        self.asynchronous = asynchronous
         self.trial_log = TrialLog(self.folder / TRIALS_FILE)
         self.running = RunningFile(self.folder / RUNNING_FILE)
         self.rounds = Rounds(batch_size, budget, ended_at(self.folder), in_order=batch_size > 1)
@@ -113,6 +111,11 @@ class StudyLoop:
         self._curves: dict[int, list[list[float]]] = {}  # round -> its curve, while it runs
         self._gave_up: TrialRecord | None = None  # an invalid round that stops the study
         self._rerun: dict[int, Running] = {}  # trials running when the study was stopped
+
+    @property
+    def asynchronous(self) -> bool:
+        """Whether `ask` may be called while trials run (the executor's workers never wait)."""
+        return self.executor.asynchronous
 
     def run(self) -> dict[str, Any]:
         """Run (or resume, or just summarise) the study with its objective; returns the summary."""
@@ -195,8 +198,9 @@ class StudyLoop:
                 round_held = held[order[next_held]]
                 replayed = isinstance(round_held, TrialRecord)
                 self.rounds.hold(round_held, replayed, known=False)
-                if not replayed:
+                if not replayed:  # running when the study stopped: out for evaluation again
                     self._curves[round_held.round] = []
+                    self._started[round_held.round] = time.perf_counter()
                 next_held += 1
             if told < len(logged):
                 self.rounds.know(logged[told])
@@ -209,8 +213,6 @@ class StudyLoop:
         self.resume()
         taken = [self._rerun[round_index] for round_index in sorted(self._rerun)]
         self._rerun.clear()
-        for running in taken:
-            self._started[running.request.round] = time.perf_counter()
         return taken
 
     def submitted(self, request: TrialRequest, job: str | None, submissions: int) -> None:
@@ -229,9 +231,7 @@ class StudyLoop:
             )
         self.resume()
         if self._rerun:  # a trial that was running when the study stopped runs again
-            running = self._rerun.pop(min(self._rerun))
-            self._started[running.request.round] = time.perf_counter()
-            return running.request
+            return self._rerun.pop(min(self._rerun)).request
         asked = self.ask_batch()
         return asked[0] if asked else None
 
@@ -382,7 +382,7 @@ class StudyLoop:
             if not replayed:
                 self.trial_log.append(record)
                 log.info("%s", _describe(record))
-                if record.round in self.running.read():
+                if record.round in self.running:
                     self.trial_log.sync()  # on disk before it leaves running.json
                     self.running.remove(record.round)
 

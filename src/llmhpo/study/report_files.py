@@ -28,7 +28,7 @@ class ReportFiles:
         self.curve_path = reports / f"{round_index}.jsonl"
         self.stop_path = reports / f"{round_index}.stop"
         self._sent: list[list[float]] = []  # the worker's points so far
-        self._read = 0  # the study's: lines forwarded to it
+        self._read = 0  # the study's: bytes of the curve file forwarded to it
 
     def clear(self) -> None:
         """Start the trial afresh (a new submission): no points, no stop."""
@@ -51,15 +51,17 @@ class ReportFiles:
 
     def forward(self, report: Reporter) -> None:
         """In the study: hand each point not read yet to `report` (the study's, which asks the
-        pruner), and write the stop file when it says stop. A line still being written (no
-        newline yet) waits for the next call."""
+        pruner), and write the stop file when it says stop. Reads only what was appended
+        since the last call; a line still being written (no newline yet) waits for the next."""
         try:
-            text = self.curve_path.read_text(encoding="utf-8")
+            with self.curve_path.open("rb") as file:
+                file.seek(self._read)
+                appended = file.read()
         except FileNotFoundError:
             return
-        lines = text.split("\n")[:-1]  # complete lines only
-        for line in lines[self._read :]:
-            self._read += 1
+        complete = appended[: appended.rfind(b"\n") + 1]
+        self._read += len(complete)
+        for line in complete.splitlines():
             step, value = json.loads(line)
             if report(int(step), float(value)):
                 self.stop_path.touch()

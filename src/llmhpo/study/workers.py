@@ -13,6 +13,7 @@ after `retries` more submissions.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -115,8 +116,6 @@ class Pool:
             self._checked_at = time.monotonic()
 
     def ended(self, job: Any) -> bool:
-        if job.paths.result_pickle.exists():
-            return True
         if job.job_id in self._orphans:  # started by a killed study: its process is not ours
             return not _submitit_process_alive(job.job_id)
         return bool(job.done())
@@ -150,9 +149,7 @@ def run_on_workers(loop: StudyLoop, call: Call, executor: Executor) -> None:
             time.sleep(executor.poll_seconds)
             pool.refresh()
             for round_index, submission in sorted(running.items()):
-                submission.reports.forward(
-                    lambda step, value, r=submission.request: loop.report(r, step, value)
-                )
+                submission.reports.forward(functools.partial(loop.report, submission.request))
                 if pool.ended(submission.job):
                     del running[round_index]
                     _tell(loop, pool, call, executor, submission, running)
@@ -214,7 +211,7 @@ def _tell(
     """Tell a trial whose job ended: its outcome; or, for a lost worker, a new submission
     while retries are left, else a failed trial that says why."""
     request = submission.request
-    submission.reports.forward(lambda step, value: loop.report(request, step, value))
+    submission.reports.forward(functools.partial(loop.report, request))
     try:
         outcome = pool.outcome(submission.job)
     except WorkerLostError as error:
