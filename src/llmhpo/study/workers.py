@@ -36,6 +36,9 @@ JOBS_DIR = "jobs"  # submitit's files (pickles, logs) in the run folder
 # SLURM job states in which a job may still produce its result
 ALIVE_STATES = ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING", "SUSPENDED")
 SLURM_CHECK_SECONDS = 5.0  # how often sacct is asked for the jobs' states (a scancel, a lost node)
+# How long an ended job's result may take to show up: a cluster's shared filesystem may show it
+# late (submitit waits as long), a local worker writes it before its process ends.
+RESULT_GRACE_SECONDS = {"local": 0.0, "slurm": 15.0}
 
 
 class WorkerLostError(LlmhpoError):
@@ -79,6 +82,7 @@ class Pool:
         self._submitit.update_parameters(**parameters)
         self._orphans: set[str] = set()  # local jobs of a killed study: no process handle here
         self._checked_at = 0.0
+        self._ended_at: dict[str, float] = {}  # jobs seen ended without a result yet
 
     def submit(self, call: Call, request: TrialRequest, reports: ReportFiles) -> Any:
         reports.clear()
@@ -116,22 +120,28 @@ class Pool:
             self._checked_at = time.monotonic()
 
     def ended(self, job: Any) -> bool:
+        """Whether the job is over with its result here, or over without one for longer than
+        the result's grace (a lost worker). The grace is waited out here, a poll at a time,
+        so that the other trials are told meanwhile."""
         if job.job_id in self._orphans:  # started by a killed study: its process is not ours
-            return not _submitit_process_alive(job.job_id)
-        return bool(job.done())
+            over = not _submitit_process_alive(job.job_id)
+        else:
+            over = bool(job.done())
+        if not over:
+            return False
+        if job.paths.result_pickle.exists():
+            return True
+        first_seen = self._ended_at.setdefault(job.job_id, time.monotonic())
+        return time.monotonic() - first_seen >= RESULT_GRACE_SECONDS[self.executor.name]
 
     def outcome(self, job: Any) -> Outcome:
-        """What the job's trial came to; WorkerLostError when it ended without a result."""
-        import submitit
-
-        try:
+        """What the ended job's trial came to; WorkerLostError when it has no result."""
+        if job.paths.result_pickle.exists():
             return job.result()
-        except submitit.core.utils.UncompletedJobError as error:
-            state = getattr(job, "state", "unknown")
-            raise WorkerLostError(
-                f"its worker (job {job.job_id}, state {state}) ended without a result"
-                f"{_why(job)}; its logs are in {self.jobs}"
-            ) from error
+        raise WorkerLostError(
+            f"its worker (job {job.job_id}, state {getattr(job, 'state', 'unknown')}) ended "
+            f"without a result{_why(job)}; its logs are in {self.jobs}"
+        )
 
 
 def run_on_workers(loop: StudyLoop, call: Call, executor: Executor) -> None:
