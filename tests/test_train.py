@@ -38,7 +38,7 @@ def summary_of(tmp_path):
 @pytest.mark.parametrize(
     "model,shrink",
     [
-        ("resnet9", []),
+        ("resnet9", ["+trainer.limit_train_batches=4"]),
         pytest.param("vit", ["model.depth=2", "model.dim=128"], marks=pytest.mark.slow),
     ],
 )
