@@ -35,7 +35,7 @@ class Executor:
     name: str = "inline"
     workers: int = 1
     mode: str = "async"
-    timeout_min: int = 60
+    timeout_min: float = 60.0
     retries: int = 0
     poll_seconds: float = 0.5
     slurm: dict[str, Any] = field(default_factory=dict)
@@ -59,18 +59,16 @@ class Executor:
                 Key("executor", "workers", workers), ": executor=inline runs one trial at a "
                 "time in this process; choose executor=local or executor=slurm for more workers"
             )  # fmt: skip
-        timeout = whole_number(config.pop("timeout_min", 60), "executor.timeout_min", "minutes")
+        timeout = _positive(config.pop("timeout_min", 60), "timeout_min")
         retries = whole_number(config.pop("retries", 0), "executor.retries", "resubmissions", 0)
-        poll = config.pop("poll_seconds", 0.5)
-        if not isinstance(poll, int | float) or isinstance(poll, bool) or poll <= 0:
-            raise ConfigError(Key("executor", "poll_seconds", poll), " must be a number > 0")
+        poll = _positive(config.pop("poll_seconds", 0.5), "poll_seconds")
         slurm = {key: config.pop(key) for key in SLURM_KEYS if key in config}
         if config:
             raise ConfigError(
                 f"executor={name} has no key {sorted(config)[0]!r}; its keys are name, workers, "
                 f"mode, timeout_min, retries, poll_seconds and, for slurm, {', '.join(SLURM_KEYS)}"
             )
-        return cls(name, workers, mode, timeout, retries, float(poll), slurm)
+        return cls(name, workers, mode, timeout, retries, poll, slurm)
 
     @property
     def asynchronous(self) -> bool:
@@ -81,6 +79,12 @@ class Executor:
     def batch_size(self) -> int:
         """Trials handed out at once: the workers in batch mode, else one."""
         return self.workers if self.name != "inline" and self.mode == "batch" else 1
+
+
+def _positive(value: Any, key: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(Key("executor", key, value), " must be a number > 0")
+    return float(value)
 
 
 def executor_node(executor: str | Mapping[str, Any] | None) -> DictConfig:

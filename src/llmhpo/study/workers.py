@@ -7,16 +7,17 @@ once for the next, knowing the trials still running. `mode: batch` hands out `wo
 at a time and waits for all of them, as Hydra's launchers do. The trials out for evaluation
 are kept with their job ids (running.json), so a study whose process was killed collects, on
 restart, the jobs still alive and runs the others again. A worker that dies without a result
-(scancel, out of memory, a lost node, `timeout_min` passed) fails its trial with the reason,
-after `retries` more submissions.
+(scancel, out of memory, a lost node) fails its trial with the reason, after `retries` more
+submissions; one stopped for running past `timeout_min` fails its trial at once.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,13 +53,14 @@ def work(call: Call, config: dict[str, Any], folder: Path, round_index: int) -> 
 
 @dataclass
 class Submission:
-    """A trial out on a worker: its request, its job, how many times it was submitted, and
-    its report files."""
+    """A trial out on a worker: its request, its job, how many times it was submitted, its
+    report files, and when this process submitted it (or found it again after a restart)."""
 
     request: TrialRequest
     job: Any
     submissions: int
     reports: ReportFiles
+    since: float = field(default_factory=time.monotonic)
 
 
 class Pool:
@@ -72,10 +74,11 @@ class Pool:
         self.folder = folder
         self.jobs = folder / JOBS_DIR
         self._submitit = submitit.AutoExecutor(folder=self.jobs, cluster=executor.name)
-        parameters: dict[str, Any] = {
-            "timeout_min": executor.timeout_min,
-            "name": f"llmhpo-{folder.name}"[:64],
-        }
+        parameters: dict[str, Any] = {"name": f"llmhpo-{folder.name}"[:64]}
+        if executor.name == "local":  # submitit's local executor takes a fraction of a minute
+            parameters["local_timeout_min"] = executor.timeout_min
+        else:  # sbatch --time counts whole minutes
+            parameters["timeout_min"] = math.ceil(executor.timeout_min)
         for key, value in executor.slurm.items():
             if value not in (None, {}, ""):
                 parameters[SLURM_KEYS[key]] = value
@@ -134,14 +137,27 @@ class Pool:
         first_seen = self._ended_at.setdefault(job.job_id, time.monotonic())
         return time.monotonic() - first_seen >= RESULT_GRACE_SECONDS[self.executor.name]
 
-    def outcome(self, job: Any) -> Outcome:
-        """What the ended job's trial came to; WorkerLostError when it has no result."""
+    def outcome(self, job: Any, since: float) -> Outcome:
+        """What the ended job's trial came to: its result; a failed trial where it ran past
+        `timeout_min` (not run again: it would hang again); WorkerLostError for another loss."""
         if job.paths.result_pickle.exists():
             return job.result()
+        if self._timed_out(job, since):
+            return Outcome(
+                error=f"TimeoutError: the trial ran past executor.timeout_min="
+                f"{self.executor.timeout_min:g} minutes and its worker (job {job.job_id}) was "
+                "stopped; raise executor.timeout_min if trials need longer"
+            )  # fmt: skip
         raise WorkerLostError(
             f"its worker (job {job.job_id}, state {getattr(job, 'state', 'unknown')}) ended "
             f"without a result{_why(job)}; its logs are in {self.jobs}"
         )
+
+    def _timed_out(self, job: Any, since: float) -> bool:
+        if self.executor.name == "slurm":
+            return str(getattr(job, "state", "")).upper().startswith("TIMEOUT")
+        # submitit's local executor stops a job int(60 * timeout_min) seconds after its start
+        return time.monotonic() - since >= int(60 * self.executor.timeout_min)
 
 
 def run_on_workers(loop: StudyLoop, call: Call, executor: Executor) -> None:
@@ -223,7 +239,7 @@ def _tell(
     request = submission.request
     submission.reports.forward(functools.partial(loop.report, request))
     try:
-        outcome = pool.outcome(submission.job)
+        outcome = pool.outcome(submission.job, submission.since)
     except WorkerLostError as error:
         if submission.submissions <= executor.retries:
             log.warning("round %d: %s; submitting it again", request.round, error)
