@@ -5,11 +5,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.helpers.runs import trial_lines
+from tests.helpers.runs import run_folders, trial_lines
 
 
 @pytest.fixture
@@ -24,10 +23,6 @@ def toy_cli(cli):
         return cli(*flags, *defaults, *overrides, **kwargs)
 
     return run
-
-
-def run_folders(root: Path) -> list[Path]:
-    return sorted(path.parent for path in root.glob("*/study.json"))
 
 
 def test_run_writes_a_study_and_rerun_resumes_without_repeating(toy_cli, tmp_path):

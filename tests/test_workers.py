@@ -1,13 +1,12 @@
-"""Many workers, one study: executor=local (submitit's worker processes) and executor=slurm
-(a real SLURM cluster, marked `slurm`), asynchronous asks, and what survives a killed
-coordinator or a killed worker."""
+"""Many workers, one study: executor=local (submitit's worker processes), asynchronous asks
+and batches, pruning from workers, and what survives a killed coordinator or a killed worker
+(the same on a real SLURM cluster: test_slurm.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from llmhpo.store.trial_log import TrialLog
 from llmhpo.study import StudyLoop
 from llmhpo.study.executor import Executor
 from llmhpo.tuners.bo import OptunaTuner
-from tests.helpers.objectives import square
+from tests.helpers.objectives import hangs_above_zero, slow_square_curve, square, timed_square
 
 SPACE = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +64,7 @@ def test_an_asynchronous_log_has_each_trial_once_with_when_it_was_asked(tmp_path
         ({"name": "inline", "workers": 2}, "workers"),
         ({"name": "local", "mode": "sometimes"}, "mode"),
         ({"name": "local", "bogus": 1}, "bogus"),
+        ({"name": "local", "timeout_min": 0}, "timeout_min"),
         ({"name": "cloud"}, "cloud"),
     ],
 )
@@ -137,15 +137,17 @@ COORDINATOR = textwrap.dedent(
         time.sleep(SECONDS)  # in the worker: sys.argv is the worker's there
         return config["x"] ** 2
 
-    study = llmhpo.Study({"x": {"type": "float", "low": -5, "high": 5}}, "random", budget=6,
-                         folder=sys.argv[1], executor={"name": "local", "workers": 2})
+    SPACE = {"x": {"type": "float", "low": -5, "high": 5}}
+    study = llmhpo.Study(SPACE, "random", budget=6, folder=sys.argv[1],
+                         executor={"name": "local", "workers": 2, "retries": RETRIES})
     print(study.optimize(slow)["trials"], flush=True)
     """
 )
 
 
-def _start(script: Path, folder: Path, seconds: float) -> subprocess.Popen:
-    script.write_text(COORDINATOR.replace("SECONDS", repr(seconds)))
+def _start(script: Path, folder: Path, seconds: float, retries: int = 0) -> subprocess.Popen:
+    source = COORDINATOR.replace("SECONDS", repr(seconds)).replace("RETRIES", str(retries))
+    script.write_text(source)
     return subprocess.Popen(
         [sys.executable, str(script), str(folder)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -185,10 +187,11 @@ def test_a_coordinator_killed_with_trials_running_loses_and_duplicates_nothing(t
         assert f"collecting its job {job}" in output
 
 
-def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path):
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path, retries):
     script = tmp_path / "coordinator.py"
     folder = tmp_path / "study"
-    coordinator = _start(script, folder, 2.0)
+    coordinator = _start(script, folder, 2.0, retries)
     _wait_for(lambda: any(e["job"] for e in _running(folder)))
     victim = next(e for e in _running(folder) if e["job"])
     for task in _children(int(victim["job"])):  # the trial's process, as the OOM killer would
@@ -196,34 +199,21 @@ def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path):
     output, _ = coordinator.communicate(timeout=120)
     assert coordinator.returncode == 0, output
     records = {r.round: r for r in TrialLog(folder / TRIALS_FILE).read()}
-    lost = records[victim["request"]["round"]]
-    assert lost.status == "failed" and "WorkerLostError" in lost.error
-    assert f"job {victim['job']}" in lost.error
     assert sorted(records) == list(range(6))
+    lost = records[victim["request"]["round"]]
+    if retries:  # run again on a new worker: told once, with the value
+        assert lost.status == "ok" and lost.value == lost.config["x"] ** 2, lost.error
+        assert f"(job {victim['job']}, state FINISHED) ended without a result" in output
+        assert "submitting it again" in output
+    else:
+        assert lost.status == "failed" and "WorkerLostError" in lost.error
+        assert f"job {victim['job']}" in lost.error
 
 
 def _children(pid: int) -> list[int]:
     """The processes a local job's controller started (its trial's)."""
     _wait_for(lambda: Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-slurm = pytest.mark.skipif(
-    not os.environ.get("SLURM_CONF") or shutil.which("sbatch") is None,
-    reason="needs a SLURM cluster (../shared/slurm/start.sh, then SLURM_CONF)",
-)
-
-
-@pytest.mark.slurm
-@slurm
-def test_a_study_runs_on_slurm_with_two_workers(cli, tmp_path):
-    result = cli("objective=toy", "tuner=random", "budget=6", "executor=slurm",
-                 "executor.workers=2", "executor.timeout_min=5",
-                 f"hydra.run.dir={tmp_path / 'run'}", timeout=300)  # fmt: skip
-    assert result.returncode == 0, result.stdout
-    records = TrialLog(tmp_path / "run" / TRIALS_FILE).read()
-    assert sorted(r.round for r in records) == list(range(6))
-    assert all(r.status == "ok" for r in records)
 
 
 def test_the_llm_is_told_the_configurations_still_being_evaluated(tmp_path):
@@ -264,3 +254,59 @@ def test_a_workers_reports_reach_the_study_once_each_and_its_stop_goes_back(tmp_
     study.forward(lambda step, value: heard.append((step, value)) or True)
     assert heard == [(1, 0.5), (2, 0.4)]
     assert worker.send(3, 0.3) is True  # the study's pruner stopped it at step 2
+
+
+def test_a_batch_starts_when_every_trial_of_the_last_one_is_told(tmp_path, monkeypatch):
+    """mode: batch hands out `workers` trials and waits for the slowest: no trial starts
+    before every trial of the batch before it has ended."""
+    monkeypatch.setenv("TIMES_FILE", str(tmp_path / "times.jsonl"))
+    study = llmhpo.Study(
+        SPACE, "random", budget=6, folder=tmp_path / "s",
+        executor={"name": "local", "workers": 2, "mode": "batch"},
+    )  # fmt: skip
+    assert study.optimize(timed_square)["status_counts"]["ok"] == 6
+    runs = sorted(json.loads(line) for line in (tmp_path / "times.jsonl").read_text().splitlines())
+    for batch in (2, 4):
+        assert min(start for start, _ in runs[batch:]) >= max(end for _, end in runs[:batch])
+    lines = [json.loads(line) for line in (tmp_path / "s" / TRIALS_FILE).read_text().splitlines()]
+    assert [line["round"] for line in lines] == list(range(6))  # told a batch at a time
+
+
+def test_a_pruner_stops_trials_running_on_workers(tmp_path):
+    """The workers' reports reach the study's pruner, and its stop reaches the workers: some
+    trials end early, pruned, with their curve as far as they ran."""
+    study = llmhpo.Study(
+        SPACE, "random", budget=8, seed=0, folder=tmp_path / "s",
+        pruner={"name": "asha", "reduction_factor": 2},
+        executor={"name": "local", "workers": 2, "poll_seconds": 0.05},
+    )  # fmt: skip
+    summary = study.optimize(slow_square_curve)
+    lines = [json.loads(line) for line in (tmp_path / "s" / TRIALS_FILE).read_text().splitlines()]
+    assert summary["status_counts"]["pruned"] >= 1, [line["status"] for line in lines]
+    for line in lines:
+        steps = [step for step, _ in line["curve"]]
+        assert steps == list(range(1, len(steps) + 1))
+        if line["status"] == "pruned":
+            assert len(steps) < 6 and line["error"] == f"pruned at step {steps[-1]}"
+        else:
+            assert line["status"] == "ok" and len(steps) == 6
+
+
+def test_a_trial_past_timeout_min_is_stopped_and_failed_not_run_again(tmp_path):
+    study = llmhpo.Study(
+        SPACE, "random", budget=4, seed=1, folder=tmp_path / "s",
+        executor={"name": "local", "workers": 2, "timeout_min": 0.05, "retries": 1},
+    )  # fmt: skip
+    summary = study.optimize(hangs_above_zero)
+    lines = [json.loads(line) for line in (tmp_path / "s" / TRIALS_FILE).read_text().splitlines()]
+    hung = [line for line in lines if line["config"]["x"] > 0]
+    assert hung and len(hung) < 4  # seed 1 draws both kinds
+    for line in lines:
+        if line in hung:
+            assert line["status"] == "failed", line
+            assert line["error"].startswith("TimeoutError: the trial ran past executor.timeout_")
+            assert line["seconds"] < 30  # stopped after 3 s, not left to hang a minute
+        else:
+            assert line["status"] == "ok" and line["value"] == line["config"]["x"]
+    submitted = list((tmp_path / "s" / "jobs").glob("*_submitted.pkl"))
+    assert len(submitted) == summary["trials"] == 4  # a timed-out trial is not resubmitted

@@ -63,3 +63,39 @@ def curve_studies(root, plan, seeds=(0, 1)) -> None:
 def square(config):
     """(x - 1)^2: a function a worker process can import (tests/ is not on its path)."""
     return (config["x"] - 1.0) ** 2
+
+
+def slow_square_curve(config):
+    """(x - 1)^2's learning curve, a step every quarter second, for a pruner to act on from
+    another process while the trial still runs."""
+    import time
+
+    import llmhpo
+
+    final = (config["x"] - 1.0) ** 2
+    for step in range(1, CURVE_STEPS + 1):
+        time.sleep(0.25)
+        llmhpo.report(step, final + 10.0 / step)
+    return final + 10.0 / CURVE_STEPS
+
+
+def timed_square(config):
+    """(x - 1)^2 after a pause as long as x's distance from 0 (up to 1 s), each run's start
+    and end appended to the file TIMES_FILE names: when trials ran beside each other."""
+    import json
+    import os
+    import time
+
+    start = time.time()
+    time.sleep(0.2 + abs(config["x"]) / 5)
+    with open(os.environ["TIMES_FILE"], "a") as file:
+        file.write(json.dumps([start, time.time()]) + "\n")
+    return (config["x"] - 1.0) ** 2
+
+
+def hangs_above_zero(config):
+    """x after half a second; where x > 0, after a minute (a hung trial)."""
+    import time
+
+    time.sleep(60 if config["x"] > 0 else 0.5)
+    return config["x"]

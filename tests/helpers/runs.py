@@ -14,6 +14,11 @@ def trial_lines(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / TRIALS_FILE).read_text().splitlines()]
 
 
+def run_folders(root: Path) -> list[Path]:
+    """The run folders directly under `root` (a multirun's, or outputs/)."""
+    return sorted(path.parent for path in root.glob("*/study.json"))
+
+
 def run_cli(
     args: list[str],
     cwd: Path,
