@@ -24,7 +24,13 @@ from llmhpo.store.trial_log import TrialLog
 from llmhpo.study import StudyLoop
 from llmhpo.study.executor import Executor
 from llmhpo.tuners.bo import OptunaTuner
-from tests.helpers.objectives import hangs_above_zero, slow_square_curve, square, timed_square
+from tests.helpers.objectives import (
+    hangs_above_zero,
+    omp_threads,
+    slow_square_curve,
+    square,
+    timed_square,
+)
 
 SPACE = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
 ROOT = Path(__file__).resolve().parents[1]
@@ -310,3 +316,21 @@ def test_a_trial_past_timeout_min_is_stopped_and_failed_not_run_again(tmp_path):
             assert line["status"] == "ok" and line["value"] == line["config"]["x"]
     submitted = list((tmp_path / "s" / "jobs").glob("*_submitted.pkl"))
     assert len(submitted) == summary["trials"] == 4  # a timed-out trial is not resubmitted
+
+
+@pytest.mark.parametrize("users", [None, "3"])
+def test_local_workers_share_the_cores_unless_the_user_set_the_threads(
+    tmp_path, monkeypatch, users
+):
+    """Each of `workers` local jobs starts with cores // workers threads, so that OpenMP
+    pools do not spin on each other's cores; a thread count the user set is kept."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    if users:
+        monkeypatch.setenv("OMP_NUM_THREADS", users)
+    study = llmhpo.Study(SPACE, "random", budget=2, folder=tmp_path / "s",
+                         executor={"name": "local", "workers": 2})  # fmt: skip
+    study.optimize(omp_threads)
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert {trial.value for trial in study.trials} == {float(users or share)}
+    assert os.environ.get("OMP_NUM_THREADS") == users  # this process's environment as it was

@@ -99,3 +99,10 @@ def hangs_above_zero(config):
 
     time.sleep(60 if config["x"] > 0 else 0.5)
     return config["x"]
+
+
+def omp_threads(config):
+    """The OMP_NUM_THREADS the trial's process started with (-1 where unset)."""
+    import os
+
+    return float(os.environ.get("OMP_NUM_THREADS", "-1"))
