@@ -1,5 +1,6 @@
 """The examples run as a user runs them: offline, with the embedded model."""
 
+import re
 import subprocess
 import sys
 
@@ -70,3 +71,25 @@ def test_the_own_tuner_example_tunes_and_resumes(tmp_path):
     }
     again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.stdout == first.stdout and trial_lines(tmp_path / "greedy") == lines
+
+
+def test_the_pytorch_example_prunes_with_asha_and_the_docs_show_its_output(tmp_path):
+    """A plain PyTorch loop pruned through llmhpo.report (default tier: it takes seconds);
+    the output docs/pruners.md shows is what the script prints, in shape (its figures come
+    from scripts/capture_examples.py on another machine's floating point)."""
+    script = REPO / "examples" / "pytorch_asha.py"
+    run = [sys.executable, str(script), str(tmp_path / "asha")]
+    first = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = trial_lines(tmp_path / "asha")
+    pruned = [line for line in lines if line["status"] == "pruned"]
+    assert len(lines) == 12 and pruned and len(pruned) < 12
+    assert all(len(line["curve"]) < 8 for line in pruned)
+    shape = re.compile(r"trial +\d+: (ok|pruned) +after \d of 8 epochs, validation error 0\.\d{3}")
+    shown = (REPO / "docs" / "snippets" / "pytorch_asha.txt").read_text().splitlines()
+    for output in (first.stdout.splitlines(), shown):
+        assert len(output) == 13 and all(shape.fullmatch(line) for line in output[:12])
+        assert re.fullmatch(r"\d+ of 12 trials pruned; best validation error .*", output[12])
+    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout == first.stdout  # resumed, not rerun
+    assert trial_lines(tmp_path / "asha") == lines
