@@ -57,6 +57,7 @@ def test_a_missing_module_is_one_line_naming_its_distribution_and_extra(monkeypa
     with pytest.raises(ConfigError) as error:
         extras.require("smac", "tuner=smac")
     assert str(error.value) == (
-        "tuner=smac needs no-such-dist, not installed here: pip install 'llmhpo[smac]'"
+        "tuner=smac needs no-such-dist, not installed here: pip install 'llmhpo[smac]' "
+        "(from a checkout: pip install '.[smac]')"
     )
     extras.require("smac", "tuner=smac", skip=("llmhpo_no_such_module",))  # the rest is here

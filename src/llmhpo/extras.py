@@ -62,7 +62,8 @@ def require(extra: str, part: str, skip: tuple[str, ...] = ()) -> None:
     ]
     if missing:
         raise MissingExtraError(
-            f"{part} needs {', '.join(missing)}, not installed here: pip install 'llmhpo[{extra}]'"
+            f"{part} needs {', '.join(missing)}, not installed here: pip install "
+            f"'llmhpo[{extra}]' (from a checkout: pip install '.[{extra}]')"
         )
 
 
