@@ -94,3 +94,12 @@ def test_bench_pruners_compares_each_pruned_study_with_its_full_twin(tmp_path):
     # --per-study: the four pruned studies, each beside its twin's 6 trials of 6 epochs
     studies = re.findall(r"^\| quadratic \| random \| (asha|hyperband) \| (\d) \| 36 \|", out, re.M)
     assert sorted(studies) == [("asha", "0"), ("asha", "1"), ("hyperband", "0"), ("hyperband", "1")]
+
+
+def test_bench_workers_prints_idle_fractions_and_the_batch_to_async_time_ratio():
+    out = run_script("bench_workers.py", "--seeds", "1", "--budget", "12", "--workers", "1", "4")
+    rows = re.findall(r"^\S*\s*(\d+)?\s+(async|batch)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out, re.M)
+    assert len(rows) == 8, out  # random and TPE, 1 and 4 workers, each mode
+    ratios = re.findall(r"^\S*\s+(1|4)\s+(\d+\.\d\d)$", out, re.MULTILINE)
+    assert [workers for workers, _ in ratios] == ["1", "4", "1", "4"], out
+    assert all(float(ratio) == 1.0 for workers, ratio in ratios if workers == "1")

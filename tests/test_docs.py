@@ -28,8 +28,8 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # effects; each says where its content is tested instead.
 SKIPPED = {
     "trainer=gpu": "needs a CUDA GPU (tests/test_gpu.py runs trials there, -m gpu)",
-    "hydra/launcher=slurm": "needs a SLURM cluster (test_cli.py composes the launcher's config)",
-    "executor=slurm": "needs a SLURM cluster (tests/test_workers.py runs a study there, -m slurm)",
+    "hydra/launcher=slurm": "needs a SLURM cluster (tests/test_slurm.py runs a multirun there)",
+    "executor=slurm": "needs a SLURM cluster (tests/test_slurm.py runs a study there, -m slurm)",
     "make ": "make run is experiment=quickstart, run here; make test is this suite; make bench "
     "is scripts/bench_toy.py (tests/test_benchmarks.py)",
 }
