@@ -166,10 +166,10 @@ def test_the_core_alone_runs_the_loop_and_names_the_extra_a_part_needs(core, tmp
 
     (tmp_path / "api_missing.py").write_text(API_MISSING_SCRIPT)
     printed = ok(core.run(["python", "api_missing.py"], tmp_path)).splitlines()
-    assert [line.split("pip install ")[-1] for line in printed] == [
-        "'llmhpo[smac]'",
-        "'llmhpo[local]'",
-        "'llmhpo[local]'",
+    assert [line.split("pip install ")[1].strip() for line in printed] == [
+        "'llmhpo[smac]' (from a checkout:",
+        "'llmhpo[local]' (from a checkout:",
+        "'llmhpo[local]' (from a checkout:",
     ]
     assert not (tmp_path / "runs" / "smac").exists() and not (tmp_path / "runs" / "llm").exists()
 
