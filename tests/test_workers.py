@@ -197,7 +197,7 @@ def test_a_coordinator_killed_with_trials_running_loses_and_duplicates_nothing(t
 def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path, retries):
     script = tmp_path / "coordinator.py"
     folder = tmp_path / "study"
-    coordinator = _start(script, folder, 2.0, retries)
+    coordinator = _start(script, folder, 1.0, retries)
     _wait_for(lambda: any(e["job"] for e in _running(folder)))
     victim = next(e for e in _running(folder) if e["job"])
     for task in _children(int(victim["job"])):  # the trial's process, as the OOM killer would
