@@ -177,12 +177,12 @@ def _running(folder: Path) -> list[dict]:
 def test_a_coordinator_killed_with_trials_running_loses_and_duplicates_nothing(tmp_path):
     script = tmp_path / "coordinator.py"
     folder = tmp_path / "study"
-    first = _start(script, folder, 3.0)
+    first = _start(script, folder, 2.0)
     _wait_for(lambda: len([e for e in _running(folder) if e["job"]]) == 2)
     jobs = {e["job"] for e in _running(folder)}
     first.send_signal(signal.SIGKILL)
     first.wait()
-    second = _start(script, folder, 3.0)
+    second = _start(script, folder, 2.0)
     output, _ = second.communicate(timeout=120)
     assert second.returncode == 0, output
     assert output.strip().splitlines()[-1] == "6"
