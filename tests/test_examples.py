@@ -73,10 +73,12 @@ def test_the_own_tuner_example_tunes_and_resumes(tmp_path):
     assert again.stdout == first.stdout and trial_lines(tmp_path / "greedy") == lines
 
 
+@pytest.mark.slow
 def test_the_pytorch_example_prunes_with_asha_and_the_docs_show_its_output(tmp_path):
-    """A plain PyTorch loop pruned through llmhpo.report (default tier: it takes seconds);
-    the output docs/pruners.md shows is what the script prints, in shape (its figures come
-    from scripts/capture_examples.py on another machine's floating point)."""
+    """A plain PyTorch loop pruned through llmhpo.report (slow tier, as every example:
+    test_pruning.py prunes API studies in the default one); the output docs/pruners.md shows
+    is what the script prints, in shape (its figures come from scripts/capture_examples.py,
+    whose floating point may differ from this run's)."""
     script = REPO / "examples" / "pytorch_asha.py"
     run = [sys.executable, str(script), str(tmp_path / "asha")]
     first = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
