@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from llmhpo.objectives.base import Objective
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
 from llmhpo.results import stats
 from llmhpo.study import StudyLoop
@@ -57,13 +58,13 @@ TUNERS: dict[str, TunerFactory] = {
     ),
     # The embedded model with the defaults of tuner=llm, except that rounds whose every answer
     # was rejected evaluate a random point (marked) instead of stopping the study.
-    "llm-local": lambda objective, seed, budget, folder: _local_llm(objective, seed, budget),
+    "llm-local": lambda objective, seed, budget, folder: local_llm_tuner(objective, seed, budget),
     # The model left to itself: repeats are evaluated as proposed, nothing is sent back.
-    "llm-local-repeats": lambda objective, seed, budget, folder: _local_llm(
+    "llm-local-repeats": lambda objective, seed, budget, folder: local_llm_tuner(
         objective, seed, budget, allow_repeats=True
     ),
     # Rounds whose every answer was rejected evaluate what TPE (told every result) proposes.
-    "llm-local-bo": lambda objective, seed, budget, folder: _local_llm(
+    "llm-local-bo": lambda objective, seed, budget, folder: local_llm_tuner(
         objective, seed, budget, on_invalid="bo"
     ),
     # tuner=hybrid's defaults: 2 LLM rounds, then the LLM in 30% of the rounds, TPE otherwise.
@@ -79,7 +80,10 @@ TUNERS: dict[str, TunerFactory] = {
 }
 
 
-def _local_llm(objective: ToyObjective, seed: int, budget: int, **settings) -> Tuner:
+def local_llm_tuner(objective: Objective, seed: int, budget: int, **settings) -> Tuner:
+    """tuner=llm's defaults with the embedded model (scripts/bench_workers.py uses it too); a
+    round whose every answer was rejected evaluates a random configuration (marked) instead
+    of stopping the study, unless `settings` say otherwise."""
     return LLMTuner(
         objective.search_space,
         seed,

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+from bench_toy import local_llm_tuner  # a script beside this one (sys.path[0])
 from omegaconf import OmegaConf
 
 from llmhpo.objectives.hpobench import HPOBenchObjective
@@ -35,27 +36,15 @@ from llmhpo.study import StudyLoop
 from llmhpo.study.executor import Executor
 from llmhpo.tuners.base import Tuner
 from llmhpo.tuners.bo import OptunaTuner
-from llmhpo.tuners.llm import LLMTuner
 from llmhpo.tuners.random import RandomTuner
 
 CONF = Path(__file__).resolve().parents[1] / "src" / "llmhpo" / "conf"
-LOCAL_LLM = {"provider": "local", "model": "SmolLM2-135M-Instruct", "cache": False}
 TUNERS: dict[str, Callable[[HPOBenchObjective, int, int], Tuner]] = {
     "random": lambda objective, seed, budget: RandomTuner(objective.search_space, seed),
     "bo-tpe": lambda objective, seed, budget: OptunaTuner(
         objective.search_space, seed, sampler="tpe"
     ),
-    # tuner=llm's defaults with the embedded model; a round whose every answer was rejected
-    # evaluates a random configuration (marked) instead of stopping the study.
-    "llm-local": lambda objective, seed, budget: LLMTuner(
-        objective.search_space,
-        seed,
-        LOCAL_LLM,
-        {"format": "compressed"},
-        budget,
-        task=objective.task,
-        on_invalid="random",
-    ),  # fmt: skip
+    "llm-local": local_llm_tuner,  # scripts/bench_toy.py's: tuner=llm, the embedded model
 }
 
 

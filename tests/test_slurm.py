@@ -10,14 +10,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from llmhpo.store.folder import RUNNING_FILE, TRIALS_FILE
+from llmhpo.store.folder import TRIALS_FILE
 from llmhpo.store.trial_log import TrialLog
-from tests.helpers.runs import run_folders, trial_lines
+from tests.helpers.runs import run_folders, running_trials, trial_lines, wait_for
 
 pytestmark = [
     pytest.mark.slurm,
@@ -86,19 +85,13 @@ def test_a_job_cancelled_mid_trial_fails_its_trial_naming_the_job(tmp_path):
     assert other.status == "ok" and other.value == other.config["x"] ** 2
 
 
-def _first_job_running(folder: Path, seconds: float = 120) -> dict:
+def _first_job_running(folder: Path) -> dict:
     """running.json's first entry whose SLURM job has started (squeue says R)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            entries = json.loads((folder / RUNNING_FILE).read_text())["running"]
-        except (FileNotFoundError, ValueError):
-            entries = []
-        for entry in entries:
-            if entry["job"] and _squeue_state(entry["job"]) == "R":
-                return entry
-        time.sleep(0.5)
-    raise AssertionError("no job started running")
+    return wait_for(
+        lambda: next((entry for entry in running_trials(folder)
+                      if entry["job"] and _squeue_state(entry["job"]) == "R"), None),
+        seconds=120,
+    )  # fmt: skip
 
 
 def _squeue_state(job: str) -> str:

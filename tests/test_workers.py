@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from tests.helpers.objectives import (
     square,
     timed_square,
 )
+from tests.helpers.runs import running_trials, trial_lines, wait_for
 
 SPACE = {"x": {"type": "float", "low": -5.0, "high": 5.0}}
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,26 +160,12 @@ def _start(script: Path, folder: Path, seconds: float, retries: int = 0) -> subp
     )  # fmt: skip
 
 
-def _wait_for(condition, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-def _running(folder: Path) -> list[dict]:
-    try:
-        return json.loads((folder / RUNNING_FILE).read_text())["running"]
-    except (FileNotFoundError, ValueError):
-        return []
-
-
 def test_a_coordinator_killed_with_trials_running_loses_and_duplicates_nothing(tmp_path):
     script = tmp_path / "coordinator.py"
     folder = tmp_path / "study"
     first = _start(script, folder, 2.0)
-    _wait_for(lambda: len([e for e in _running(folder) if e["job"]]) == 2)
-    jobs = {e["job"] for e in _running(folder)}
+    wait_for(lambda: len([e for e in running_trials(folder) if e["job"]]) == 2)
+    jobs = {e["job"] for e in running_trials(folder)}
     first.send_signal(signal.SIGKILL)
     first.wait()
     second = _start(script, folder, 2.0)
@@ -198,8 +184,8 @@ def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path, 
     script = tmp_path / "coordinator.py"
     folder = tmp_path / "study"
     coordinator = _start(script, folder, 1.0, retries)
-    _wait_for(lambda: any(e["job"] for e in _running(folder)))
-    victim = next(e for e in _running(folder) if e["job"])
+    wait_for(lambda: any(e["job"] for e in running_trials(folder)))
+    victim = next(e for e in running_trials(folder) if e["job"])
     for task in _children(int(victim["job"])):  # the trial's process, as the OOM killer would
         os.kill(task, signal.SIGKILL)
     output, _ = coordinator.communicate(timeout=120)
@@ -218,7 +204,7 @@ def test_a_killed_worker_fails_its_trial_with_the_reason_or_reruns_it(tmp_path, 
 
 def _children(pid: int) -> list[int]:
     """The processes a local job's controller started (its trial's)."""
-    _wait_for(lambda: Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    wait_for(lambda: Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
@@ -274,7 +260,7 @@ def test_a_batch_starts_when_every_trial_of_the_last_one_is_told(tmp_path, monke
     runs = sorted(json.loads(line) for line in (tmp_path / "times.jsonl").read_text().splitlines())
     for batch in (2, 4):
         assert min(start for start, _ in runs[batch:]) >= max(end for _, end in runs[:batch])
-    lines = [json.loads(line) for line in (tmp_path / "s" / TRIALS_FILE).read_text().splitlines()]
+    lines = trial_lines(tmp_path / "s")
     assert [line["round"] for line in lines] == list(range(6))  # told a batch at a time
 
 
@@ -287,7 +273,7 @@ def test_a_pruner_stops_trials_running_on_workers(tmp_path):
         executor={"name": "local", "workers": 2, "poll_seconds": 0.05},
     )  # fmt: skip
     summary = study.optimize(slow_square_curve)
-    lines = [json.loads(line) for line in (tmp_path / "s" / TRIALS_FILE).read_text().splitlines()]
+    lines = trial_lines(tmp_path / "s")
     assert summary["status_counts"]["pruned"] >= 1, [line["status"] for line in lines]
     for line in lines:
         steps = [step for step, _ in line["curve"]]
@@ -304,7 +290,7 @@ def test_a_trial_past_timeout_min_is_stopped_and_failed_not_run_again(tmp_path):
         executor={"name": "local", "workers": 2, "timeout_min": 0.05, "retries": 1},
     )  # fmt: skip
     summary = study.optimize(hangs_above_zero)
-    lines = [json.loads(line) for line in (tmp_path / "s" / TRIALS_FILE).read_text().splitlines()]
+    lines = trial_lines(tmp_path / "s")
     hung = [line for line in lines if line["config"]["x"] > 0]
     assert hung and len(hung) < 4  # seed 1 draws both kinds
     for line in lines:

@@ -35,12 +35,16 @@ class FlakyObjective:
 CURVE_STEPS = 6
 
 
-def learning_curve(final: float, steps: int = CURVE_STEPS) -> float:
+def learning_curve(final: float, steps: int = CURVE_STEPS, pause: float = 0.0) -> float:
     """A toy learning curve for the Python API's pruners: reports `final + 10 / step` after
-    each step through `llmhpo.report` and returns the last point."""
+    each step (of `pause` seconds) through `llmhpo.report` and returns the last point."""
+    import time
+
     import llmhpo
 
     for step in range(1, steps + 1):
+        if pause:
+            time.sleep(pause)
         llmhpo.report(step, final + 10.0 / step)
     return final + 10.0 / steps
 
@@ -68,15 +72,7 @@ def square(config):
 def slow_square_curve(config):
     """(x - 1)^2's learning curve, a step every quarter second, for a pruner to act on from
     another process while the trial still runs."""
-    import time
-
-    import llmhpo
-
-    final = (config["x"] - 1.0) ** 2
-    for step in range(1, CURVE_STEPS + 1):
-        time.sleep(0.25)
-        llmhpo.report(step, final + 10.0 / step)
-    return final + 10.0 / CURVE_STEPS
+    return learning_curve((config["x"] - 1.0) ** 2, pause=0.25)
 
 
 def timed_square(config):

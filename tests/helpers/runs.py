@@ -4,9 +4,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from llmhpo.store.folder import TRIALS_FILE
+from llmhpo.store.folder import RUNNING_FILE, TRIALS_FILE
 
 
 def trial_lines(folder: Path) -> list[dict]:
@@ -47,3 +48,22 @@ def assert_no_trace(secret: str, root: Path, result: subprocess.CompletedProcess
         assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
     assert secret not in result.stdout + (result.stderr or "")
     return files
+
+
+def wait_for(condition, seconds: float = 60):
+    """Poll `condition` every tenth of a second until it returns something true; return that
+    (an assertion error after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return value
+
+
+def running_trials(folder: Path) -> list[dict]:
+    """A study's running.json entries (trials out on workers, with their job ids), or none
+    while the file is absent or being replaced."""
+    try:
+        return json.loads((folder / RUNNING_FILE).read_text())["running"]
+    except (FileNotFoundError, ValueError):
+        return []
