@@ -81,6 +81,19 @@ def test_regret_ranks_and_the_share_beating_random_on_a_small_frame():
     assert board.beats_random_share(curves, 3).to_dict() == {"a": 1.0, "b": 0.0}
 
 
+def test_the_regret_interval_resamples_seeds_within_each_task():
+    rows = [{"task": task, "tuner": "t", "run": f"{task}{seed}", "seed": seed, "k": 1,
+             "regret": regret}
+            for task, regrets in (("a", [0.0, 1.0]), ("b", [2.0, 2.0]))
+            for seed, regret in enumerate(regrets)]  # fmt: skip
+    table = board.mean_regret(pd.DataFrame(rows), seed=0, n_boot=2000)
+    row = table.iloc[0]
+    # Task a's mean draws 0, 0.5 or 1 (a quarter, a half, a quarter), b's is always 2: the
+    # mean of the four studies is 1, 1.25 or 1.5. Drawing studies across tasks would reach
+    # below 1 (all four from a's), as would an interval from a normal approximation.
+    assert (row["regret"], row["low"], row["high"]) == (1.25, 1.0, 1.5)
+
+
 def test_each_benchmark_is_normalised_on_its_own_scale():
     observed = np.array([0.3, 0.2, 0.4])
     optimum, reference, source = board.task_scale("hpobench-australian", observed)
@@ -124,6 +137,11 @@ def test_a_small_leaderboard_from_the_cli_to_its_tables_and_plots(tmp_path):
     assert scales["source"].to_dict() == {
         "bayesmark-DecisionTree-wine": "Bayesmark's bounds", "hpobench-australian": "table"
     }  # fmt: skip
+    regret = pd.read_csv(out / "regret.csv")
+    assert ((regret["low"] <= regret["regret"]) & (regret["regret"] <= regret["high"])).all()
+    assert "## Mean normalised regret with 95% bootstrap intervals" in (
+        out / "leaderboard.md"
+    ).read_text()
     ranks = pd.read_csv(out / "ranks.csv")
     assert set(ranks["tuner"]) == {"random", "random+default", "bo-tpe"}
     assert sorted(set(ranks["k"])) == list(range(1, 7))

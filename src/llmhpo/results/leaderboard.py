@@ -85,6 +85,33 @@ def at(curves: pd.DataFrame, k: int) -> pd.DataFrame:
     return reached.sort_values("k").groupby("run").tail(1)
 
 
+def mean_regret(curves: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Mean normalised regret of each tuner at each k over every study that reached k, with a
+    95% percentile bootstrap interval (`low`, `high`).
+
+    The bootstrap resamples seeds within each task and keeps the tasks fixed: the tasks are the
+    benchmark chosen, the seeds are the noise. Resampling tasks as well would answer another
+    question (how a tuner does on tasks not in the set) and, with 8 tasks, be coarse."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (tuner, k), group in curves.groupby(["tuner", "k"], sort=True):
+        sums = np.zeros(n_boot)
+        count = 0
+        for _, task_rows in group.groupby("task"):
+            values = task_rows["regret"].to_numpy(float)
+            values = values[np.isfinite(values)]
+            if len(values):
+                draws = rng.integers(0, len(values), size=(n_boot, len(values)))
+                sums += values[draws].sum(axis=1)
+                count += len(values)
+        means = sums / count if count else np.full(n_boot, np.nan)
+        rows.append({
+            "tuner": tuner, "k": k, "regret": group["regret"].mean(),
+            "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["tuner", "k", "regret", "low", "high"])
+
+
 def mean_ranks(curves: pd.DataFrame) -> pd.DataFrame:
     """Mean rank of each tuner at each k: tuners ranked within each (task, seed) by their
     best value (1 is best, ties share the mean rank), averaged over tasks and seeds."""

@@ -5,13 +5,15 @@ every study as a CSV.
 
 Writes to --out:
 - leaderboard.md: per tuner, the mean normalised regret and mean rank at each --ks
-  evaluation count (and at the largest budget), the share of tasks it beats random search
+  evaluation count (and at the largest budget), the mean regret's 95% bootstrap interval
+  (seeds resampled within each task), the share of tasks it beats random search
   on at 10 evaluations (the paper's measure), the same regret per benchmark, the paired
   tests against each --baselines tuner, and, for Bayesmark, each study's best
   configuration's cross-validated and test scores;
-- regret.csv, ranks.csv (every k), pairs.csv, generalisation.csv, scales.csv (each task's
+- regret.csv (with `low` and `high`, the interval), ranks.csv (every k), pairs.csv, generalisation.csv, scales.csv (each task's
   optimum and reference value, and where they come from);
-- rank.png (mean rank against evaluations) and regret.png (mean normalised regret);
+- rank.png (mean rank against evaluations) and regret.png (mean normalised regret, with its
+  interval as a band);
 - runs/<task>/<tuner>/<seed>.csv: every study as LLAMBO's repository publishes its runs
   (one row per trial: the configuration's columns, `score` and `generalization_score`;
   `score` is Bayesmark's cross-validated score, elsewhere the tuned value).
@@ -52,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         help="tuners every other is tested against (default: default-first random search and "
         "TPE); on a task where one ran no study, the same tuner without '+default' stands in",
     )  # fmt: skip
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap draws (default 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--tuners", nargs="+", help="only these tuners' studies (as named in the "
                         "tables, e.g. random bo-tpe); default: every tuner found")  # fmt: skip
     args = parser.parse_args(argv)
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     largest = int(curves["k"].max())
     ks = sorted({k for k in [*args.ks, largest] if k <= largest})
     ranks = board.mean_ranks(curves)
-    regret = curves.groupby(["tuner", "k"], as_index=False)["regret"].mean()
+    regret = board.mean_regret(curves, seed=args.seed, n_boot=args.bootstrap)
     pairs = pd.concat(
         [board.paired_tests(curves, name, k, fallback=name.removesuffix("+default"))
          for name in args.baselines if name in set(curves["tuner"]) for k in ks]
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_lines(regret, "regret", "mean normalised regret", args.out / "regret.png")
     export_runs(trials, args.out / "runs")
 
-    text = report(trials, curves, scales, ks, pairs, generalisation)
+    text = report(trials, curves, scales, ks, regret, pairs, generalisation)
     (args.out / "leaderboard.md").write_text(text)
     print(text)
     print(f"wrote {args.out}: {trials['run'].nunique()} studies, {len(trials)} trials, "
@@ -112,6 +118,14 @@ def summary_table(curves: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
     if int(curves["k"].max()) >= 10:
         table["beats random@10"] = board.beats_random_share(curves, 10)
     return table.sort_values(f"rank@{ks[-1]}")
+
+
+def interval_table(regret: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
+    """Per tuner and k: the mean regret and its interval as one cell, "0.607 [0.552, 0.664]"."""
+    chosen = regret[regret["k"].isin(ks)]
+    cells = [f"{r.regret:.4g} [{r.low:.4g}, {r.high:.4g}]" for r in chosen.itertuples()]
+    table = chosen.assign(cell=cells).pivot(index="tuner", columns="k", values="cell")
+    return table.rename(columns=lambda k: f"regret@{k}")
 
 
 def uneven_note(curves: pd.DataFrame) -> list[str]:
@@ -159,6 +173,7 @@ def report(
     curves: pd.DataFrame,
     scales: pd.DataFrame,
     ks: list[int],
+    regret: pd.DataFrame,
     pairs: pd.DataFrame,
     generalisation: pd.DataFrame,
 ) -> str:
@@ -179,6 +194,13 @@ def report(
         to_markdown(summary_table(curves, ks).round(4)),
         "",
         *uneven_note(curves),
+        "## Mean normalised regret with 95% bootstrap intervals",
+        "",
+        "Over the studies that reached k; the interval resamples the seeds within each task, "
+        "the tasks held fixed.",
+        "",
+        to_markdown(interval_table(regret, ks)),
+        "",
         f"## Mean normalised regret per benchmark at {ks[-1]} evaluations",
         "",
         to_markdown(family_table(curves, ks[-1]).round(4)),

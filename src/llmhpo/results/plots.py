@@ -29,8 +29,9 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
 
 
 def plot_lines(frame: pd.DataFrame, column: str, ylabel: str, path: Path) -> Path:
-    """`column` against evaluations, one line per tuner and no band (the leaderboard's mean
-    rank and mean normalised regret over every task and seed)."""
+    """`column` against evaluations, one line per tuner, with a band where `frame` has `low`
+    and `high` (the leaderboard's mean rank, and its mean normalised regret with its interval,
+    over every task and seed)."""
     rows = frame.rename(columns={column: "mean"})
     return _plot_bands(rows, "k", "evaluations", ylabel, "", False, path)
 
