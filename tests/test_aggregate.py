@@ -223,7 +223,8 @@ def test_aggregate_writes_tables_and_images(multirun, tmp_path):
         len(list((out / "curves").glob("*.png"))) == 2
         and len(list((out / "paths").glob("*.png"))) == 12
     )
-    for png in pngs[:3]:
+    assert out / "curves.png" in pngs  # both tasks in one figure
+    for png in [out / "curves.png", *pngs[:3]]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert matplotlib.image.imread(png).ndim == 3
 
@@ -296,6 +297,7 @@ def test_runs_without_random_search_are_aggregated_and_plotted(tmp_path):
     result = aggregate(tmp_path / "outputs", "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((tmp_path / "out" / "curves").glob("*.png"))) == 1
+    assert not (tmp_path / "out" / "curves.png").exists()  # one task: its own figure is enough
 
 
 def test_pruned_studies_are_named_apart_and_compared_at_equal_cost(tmp_path):

@@ -15,7 +15,8 @@ are a row of their own, labelled as the paper's), with --versus TUNER
 versus.{md,csv} (per task, each tuner's mean best minus TUNER's with a 95%
 bootstrap interval over seeds, and whether it is worse or better beyond the
 noise) and versus_counts.{md,csv} (those verdicts counted across tasks),
-totals.{md,csv} (tokens, cost, seconds per tuner), curves/*.png and, for toy
+totals.{md,csv} (tokens, cost, seconds per tuner), curves/*.png (and curves.png, every
+task in one figure, where there are several), and, for toy
 functions, paths/*.png. Where trials reported curves (or with --cost seconds),
 best_at_cost.{md,csv} (the best value reached within a quarter, half and all of what
 every study of the task spent, in epochs or seconds, with a 95% bootstrap interval: a
@@ -37,7 +38,7 @@ import pandas as pd
 from llmhpo.objectives.toy import TOY_FUNCTIONS
 from llmhpo.results import stats
 from llmhpo.results.load import load_for_report, report_parser
-from llmhpo.results.plots import plot_cost, plot_curves, plot_path, safe_name
+from llmhpo.results.plots import plot_cost, plot_curve_grid, plot_curves, plot_path, safe_name
 
 # Objectives whose suites reproduce the paper's HPOBench experiment: vs_random shows its figures.
 TABULAR = ("HPOBenchObjective", "SklearnObjective")
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "curves").mkdir(exist_ok=True)
     for task in sorted(summary["task"].unique()):
         plot_curves(summary, task, args.out / "curves" / f"{safe_name(task)}.png")
+    if summary["task"].nunique() > 1:
+        plot_curve_grid(summary, args.out / "curves.png")
     plot_toy_paths(trials, args.out / "paths", args.max_paths)
     print(
         f"wrote {args.out}: {trials['run'].nunique()} runs, {len(trials)} trials, "

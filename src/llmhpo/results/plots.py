@@ -28,6 +28,33 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     return _plot_bands(rows, "k", "evaluations", ylabel, task, bool((rows["mean"] > 0).all()), path)
 
 
+def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path:
+    """Every task's best-so-far curves in one figure, a panel each, one legend for all: a suite
+    read at a glance (curves/<task>.png hold the same, one task a figure)."""
+    tasks = sorted(summary["task"].unique())
+    rows = -(-len(tasks) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for tuner, group in summary[summary["task"] == task].groupby("tuner", sort=True):
+            group = group.sort_values("k")
+            line = ax.plot(group["k"], group["mean"], linewidth=1.2, label=tuner)[0]
+            ax.fill_between(group["k"], group["low"], group["high"], color=line.get_color(),
+                            alpha=0.15)  # fmt: skip
+        ax.set_title(task, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
+    fig.supxlabel("evaluations", fontsize=9)
+    fig.supylabel("best value so far (mean, 95% bootstrap)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * -(-len(labels) // 5), 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_lines(frame: pd.DataFrame, column: str, ylabel: str, path: Path) -> Path:
     """`column` against evaluations, one line per tuner, with a band where `frame` has `low`
     and `high` (the leaderboard's mean rank, and its mean normalised regret with its interval,
