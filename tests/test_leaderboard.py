@@ -139,9 +139,10 @@ def test_a_small_leaderboard_from_the_cli_to_its_tables_and_plots(tmp_path):
     }  # fmt: skip
     regret = pd.read_csv(out / "regret.csv")
     assert ((regret["low"] <= regret["regret"]) & (regret["regret"] <= regret["high"])).all()
-    assert "## Mean normalised regret with 95% bootstrap intervals" in (
-        out / "leaderboard.md"
-    ).read_text()
+    text = (out / "leaderboard.md").read_text()
+    assert "## Mean normalised regret with 95% bootstrap intervals" in text
+    for k in (3, 6):  # per benchmark at each --ks and at the budget
+        assert f"## Mean normalised regret per benchmark at {k} evaluations" in text
     ranks = pd.read_csv(out / "ranks.csv")
     assert set(ranks["tuner"]) == {"random", "random+default", "bo-tpe"}
     assert sorted(set(ranks["k"])) == list(range(1, 7))

@@ -5,13 +5,14 @@ every study as a CSV.
 
 Writes to --out:
 - leaderboard.md: per tuner, the mean normalised regret and mean rank at each --ks
-  evaluation count (and at the largest budget), the mean regret's 95% bootstrap interval
-  (seeds resampled within each task), the share of tasks it beats random search
-  on at 10 evaluations (the paper's measure), the same regret per benchmark, the paired
-  tests against each --baselines tuner, and, for Bayesmark, each study's best
+  evaluation count (and at the largest budget), the share of tasks it beats random search
+  on at 10 evaluations (the paper's measure), the mean regret's 95% bootstrap interval
+  (seeds resampled within each task), the regret per benchmark at each of those counts,
+  the paired tests against each --baselines tuner, and, for Bayesmark, each study's best
   configuration's cross-validated and test scores;
-- regret.csv (with `low` and `high`, the interval), ranks.csv (every k), pairs.csv, generalisation.csv, scales.csv (each task's
-  optimum and reference value, and where they come from);
+- regret.csv (`low` and `high`: the interval), ranks.csv (every k), pairs.csv,
+  generalisation.csv, scales.csv (each task's optimum and reference value, and where they
+  come from);
 - rank.png (mean rank against evaluations) and regret.png (mean normalised regret, with its
   interval as a band);
 - runs/<task>/<tuner>/<seed>.csv: every study as LLAMBO's repository publishes its runs
@@ -201,10 +202,16 @@ def report(
         "",
         to_markdown(interval_table(regret, ks)),
         "",
-        f"## Mean normalised regret per benchmark at {ks[-1]} evaluations",
-        "",
-        to_markdown(family_table(curves, ks[-1]).round(4)),
     ]
+    for k in ks:
+        lines += [
+            f"## Mean normalised regret per benchmark at {k} evaluations",
+            "",
+            to_markdown(family_table(curves, k).round(4)),
+            "",
+        ]
+    lines.pop()
+
     if not pairs.empty:
         lines += [
             "",
