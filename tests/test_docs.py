@@ -32,6 +32,10 @@ SKIPPED = {
     "executor=slurm": "needs a SLURM cluster (tests/test_slurm.py runs a study there, -m slurm)",
     "make ": "make run is experiment=quickstart, run here; make test is this suite; make bench "
     "is scripts/bench_toy.py (tests/test_benchmarks.py)",
+    "scripts/bench_toy.py": "minutes to hours at the page's size; tests/test_benchmarks.py runs it "
+    "at a tiny one",
+    "scripts/bench_workers.py": "tests/test_benchmarks.py runs it at a tiny size",
+    "scripts/bench_loop.py": "tests/test_benchmarks.py runs it at a tiny size",
 }
 # The tasks a suite's command runs here (key, value): a few of its sweep.
 SUITE_TASKS = {
@@ -78,6 +82,8 @@ def shrink(args: list[str], cifar_root: Path, llm_url: str) -> list[str]:
         tiny["budget"] = "budget=2"
     if "seed" in keys and "range(" in overrides["seed"]:
         tiny["seed"] = "seed=range(2)"
+    if "objective.dataset" in keys and "," in overrides["objective.dataset"]:  # the first
+        tiny["objective.dataset"] = overrides["objective.dataset"].split(",")[0]
     if suite:  # a task or two of the suite's sweep
         tiny.update(
             {
@@ -168,6 +174,62 @@ def test_no_page_speaks_of_how_the_software_was_made():
              for number, line in enumerate(page.read_text().splitlines(), start=1)
              if HISTORY.search(line)]  # fmt: skip
     assert not found, "\n".join(found)
+
+
+# Blocks of more than SHORT lines that are neither run here nor included from a file: why.
+NOT_RUN = {
+    ("README.md", "# loop, random search, Optuna TPE, remote LLMs, toy functions"):
+        "installs; tests/test_wheel.py installs the wheel with an extra and runs every door",
+    ("docs/index.md", "# loop, random search, Optuna TPE, remote LLMs, toy functions"):
+        "the README's install lines",
+    ("docs/reference.md", "src/llmhpo/"): "a picture of the package's folders, not code",
+}  # fmt: skip
+SHORT = 3
+
+
+def code_blocks() -> list[tuple[str, int, str, list[str]]]:
+    """(page, first line's number, language, lines) of every fenced block of every page."""
+    blocks = []
+    for page in PAGES:
+        lines = page.read_text().splitlines()
+        fences = [n for n, line in enumerate(lines) if line.strip().startswith("```")]
+        for start, end in zip(fences[::2], fences[1::2], strict=True):
+            body = [line for line in lines[start + 1 : end] if line.strip()]
+            language = lines[start].strip().removeprefix("```")
+            blocks.append((str(page.relative_to(REPO)), start + 1, language, body))
+    return blocks
+
+
+def is_excerpt(body: list[str]) -> bool:
+    """Whether the block's lines are lines of one file under examples/, in the file's order
+    ("..." standing for lines left out): how the README, which cannot include a file, shows
+    one."""
+    wanted = [line for line in body if line.strip() != "..."]
+    for example in (REPO / "examples").rglob("*.py"):
+        remaining = iter(example.read_text().splitlines())
+        if all(any(line == have for have in remaining) for line in wanted):
+            return True
+    return False
+
+
+def test_every_code_block_is_run_or_included_from_a_file():
+    run = {where for where, _ in page_blocks()}
+    loose, used = [], set()
+    for page, number, language, body in code_blocks():
+        reason = NOT_RUN.get((page, body[0] if body else ""))
+        if reason:
+            used.add((page, body[0]))
+        elif not (
+            f"{page}:{number}" in run
+            or any("--8<--" in line for line in body)
+            or len(body) <= SHORT
+            or (page == "README.md" and language == "python" and is_excerpt(body))
+        ):
+            loose.append(f"{page}:{number} ({language or 'no language'}, {len(body)} lines)")
+    assert not loose, "blocks neither run by this file nor included from a file:\n" + "\n".join(
+        loose
+    )
+    assert used == set(NOT_RUN), f"NOT_RUN entries that match no block: {set(NOT_RUN) - used}"
 
 
 def test_the_pages_have_their_commands_and_every_skip_is_used():

@@ -17,6 +17,7 @@ from llmhpo.space import SearchSpace
 from llmhpo.tuners.base import Proposal, Tuner
 
 
+# --8<-- [start:tuner] (the part docs/tuners.md shows)
 class GreedyTuner(Tuner):
     """Random for `explore` rounds, then the best configuration so far, each parameter moved
     by a normal step of `step` times its range (kept in range). For float parameters only,
@@ -46,3 +47,4 @@ class GreedyTuner(Tuner):
             moved = best[name] + rng.normal(0, self.step * (param.high - param.low))
             config[name] = min(max(moved, param.low), param.high)
         return Proposal(config, {"proposer": "greedy"})
+# --8<-- [end:tuner]
