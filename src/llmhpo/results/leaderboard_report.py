@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     pairs.to_csv(args.out / "pairs.csv", index=False)
     generalisation.to_csv(args.out / "generalisation.csv")
     plot_lines(ranks, "rank", "mean rank (1 is best)", args.out / "rank.png")
-    plot_lines(regret, "regret", "mean normalised regret", args.out / "regret.png")
+    positive = bool((regret["regret"] > 0).all())  # else (Bayesmark's bounds passed) linear
+    plot_lines(regret, "regret", "mean normalised regret", args.out / "regret.png", positive)
     export_runs(trials, args.out / "runs")
 
     text = report(trials, curves, scales, ks, regret, pairs, generalisation)

@@ -32,8 +32,11 @@ def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path
     """Every task's best-so-far curves in one figure, a panel each, one legend for all: a suite
     read at a glance (curves/<task>.png hold the same, one task a figure)."""
     tasks = sorted(summary["task"].unique())
-    rows = -(-len(tasks) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    tuners = sorted(summary["tuner"].unique())
+    rows, legend_rows = -(-len(tasks) // columns), -(-len(tuners) // 5)
+    legend_height = 0.25 * legend_rows + 0.15  # inches below the panels
+    height = 2.6 * rows + legend_height
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, height), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
         for tuner, group in summary[summary["task"] == task].groupby("tuner", sort=True):
             group = group.sort_values("k")
@@ -45,22 +48,27 @@ def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(tasks):]:
         ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("evaluations", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("best so far (mean, 95%)", fontsize=8)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
-    fig.supxlabel("evaluations", fontsize=9)
-    fig.supylabel("best value so far (mean, 95% bootstrap)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * -(-len(labels) // 5), 1, 1))
+    fig.tight_layout(rect=(0, legend_height / height, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
-def plot_lines(frame: pd.DataFrame, column: str, ylabel: str, path: Path) -> Path:
+def plot_lines(
+    frame: pd.DataFrame, column: str, ylabel: str, path: Path, log_y: bool = False
+) -> Path:
     """`column` against evaluations, one line per tuner, with a band where `frame` has `low`
     and `high` (the leaderboard's mean rank, and its mean normalised regret with its interval,
-    over every task and seed)."""
+    over every task and seed). `log_y`: a log scale, so that the first evaluations' large
+    values do not flatten the differences at the end."""
     rows = frame.rename(columns={column: "mean"})
-    return _plot_bands(rows, "k", "evaluations", ylabel, "", False, path)
+    return _plot_bands(rows, "k", "evaluations", ylabel, "", log_y, path)
 
 
 def plot_cost(table: pd.DataFrame, task: str, cost: str, path: Path) -> Path:
