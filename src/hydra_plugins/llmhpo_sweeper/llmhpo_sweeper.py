@@ -23,13 +23,14 @@ class LLMHPOSweeperConf:
     """hydra.sweeper.*: the tuner, its budget and options, and the parameters to tune."""
 
     _target_: str = "hydra_plugins.llmhpo_sweeper.llmhpo_sweeper.LLMHPOSweeper"
-    # llm, random, bo, bo_gp, smac (a file of llmhpo's conf/tuner/)
+    # a file of llmhpo's conf/tuner/: llm, random, bo, smac, cmaes, llambo, ...
     tuner: str = "random"
     # the tuner's own options, by the names of its conf/tuner/ file (sampler, max_attempts, ...)
     options: dict[str, Any] = field(default_factory=dict)
-    # for tuner=llm: a preset of conf/llm/ (local, openai, ...) or its keys as a dict
+    # for the LLM tuners: a preset of conf/llm/ (local, openai, ...) or its keys as a dict;
+    # None: the embedded model (local)
     llm: Any = None
-    # for tuner=llm: keys of conf/prompt/ (format, cot, ...)
+    # for the LLM tuners: keys of conf/prompt/ (format, cot, ...) over the tuner's preset
     prompt: dict[str, Any] = field(default_factory=dict)
     budget: int = 10
     seed: int = 0
