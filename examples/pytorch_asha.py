@@ -43,7 +43,8 @@ def train(config: dict) -> float:
             optimizer.step()
         with torch.no_grad():
             error = (model(x_val).argmax(1) != y_val).float().mean().item()
-        llmhpo.report(epoch, error)  # raises llmhpo.TrialPruned where ASHA stops the trial
+        # raises llmhpo.TrialPruned where ASHA stops the trial
+        llmhpo.report(epoch, error)
     return error
 
 

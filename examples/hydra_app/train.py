@@ -1,8 +1,10 @@
 """A Hydra app of your own, tuned by llmhpo's sweeper with the embedded LLM, offline.
 
-    python examples/hydra_app/train.py -m                       # 10 rounds, SmolLM2-135M
+    python examples/hydra_app/train.py -m
     python examples/hydra_app/train.py -m hydra.sweeper.tuner=bo hydra.sweeper.n_jobs=2 \
-        hydra/launcher=joblib                                   # TPE, 2 jobs at a time
+        hydra/launcher=joblib
+
+(the first: 10 rounds proposed by SmolLM2-135M; the second: TPE, 2 jobs at a time).
 
 An MLP on scikit-learn's digits: the app knows nothing of llmhpo; it reads its config and
 returns the validation accuracy. conf/config.yaml picks the sweeper (hydra/sweeper: llmhpo)
@@ -41,7 +43,8 @@ def train(cfg: DictConfig) -> float:
         ),
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # few epochs, on purpose
+        # few epochs, on purpose: the MLP stops before it converges
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train)
     return float(model.score(x_val, y_val))
 

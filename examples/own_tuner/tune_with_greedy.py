@@ -13,7 +13,8 @@ from pathlib import Path
 import llmhpo
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # greedy_tuner.py, as the YAML's _target_ names it
+# greedy_tuner.py importable, as the YAML's _target_ names it
+sys.path.insert(0, str(HERE))
 
 
 def quadratic(config: dict) -> float:
