@@ -201,3 +201,26 @@ def test_a_core_install_from_the_package_index_takes_no_compile(wheel, tmp_path)
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_the_home_pages_paths_run_from_a_wheel_outside_the_checkout(everything, tmp_path):
+    """Each path the site's home page offers a newcomer, run with the wheel's llmhpo in a folder
+    that is not the checkout, with the files the pages include: the paper's loop offline (at a
+    tiny size), one's own function (Python API), a PyTorch loop with ASHA, Optuna code, a Hydra
+    app, then the results of all of it."""
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    ok(everything.run(["llmhpo", "experiment=quickstart", "budget=2", "trainer.max_epochs=1"],
+                      tmp_path, timeout=600))  # fmt: skip
+    api = ok(everything.run(["python", "examples/tune_sklearn_api.py"], tmp_path))
+    assert "best validation accuracy 0." in api
+    asha = ok(everything.run(["python", "examples/pytorch_asha.py"], tmp_path))
+    assert "pruned" in asha
+    optuna_rows = ok(everything.run(["python", "examples/tune_sklearn_optuna.py"], tmp_path))
+    assert optuna_rows.splitlines()[0].split(" ")[:2] == ["0", "independent"]
+    sweep = tmp_path / "outputs" / "multirun" / "app"
+    ok(everything.run(["python", "examples/hydra_app/train.py", "-m", "hydra.sweeper.budget=3",
+                       f"hydra.sweep.dir={sweep}"], tmp_path))  # fmt: skip
+    assert (sweep / "optimization_results.yaml").is_file()
+    printed = ok(everything.run(["llmhpo-aggregate", "outputs", "--out", "results"], tmp_path))
+    assert " 0 problem(s)" in printed and (tmp_path / "results" / "best_at_k.md").is_file()
