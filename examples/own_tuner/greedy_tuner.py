@@ -47,4 +47,6 @@ class GreedyTuner(Tuner):
             moved = best[name] + rng.normal(0, self.step * (param.high - param.low))
             config[name] = min(max(moved, param.low), param.high)
         return Proposal(config, {"proposer": "greedy"})
+
+
 # --8<-- [end:tuner]

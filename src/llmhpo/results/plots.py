@@ -46,7 +46,7 @@ def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path
         ax.set_title(task, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(tasks):]:
+    for ax in axes.flat[len(tasks) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("evaluations", fontsize=8)
