@@ -269,3 +269,20 @@ def test_the_config_group_tables_are_read_from_the_config_tree():
             assert f"`{option.stem}`" in built, option
     # each option row carries the first sentence of its file's top comment
     assert "| `cpu` | The default Trainer on the CPU, in 32-bit precision. |" in built
+
+
+def test_the_site_takes_its_address_and_repository_from_the_build_environment(tmp_path):
+    """mkdocs.yml reads both from the environment: a site published under a subpath gets a
+    sitemap of its pages, a 404 page whose links work there, and a link to its repository."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "LLMHPO_SITE_URL": "https://docs.example.org/llmhpo/",
+           "LLMHPO_REPO_URL": "https://code.example.org/owner/llmhpo"}  # fmt: skip
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    built = subprocess.run([str(mkdocs), "build", "--strict", "-d", str(tmp_path / "site")],
+                           cwd=REPO, env=env, capture_output=True, text=True)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    site = tmp_path / "site"
+    assert "https://docs.example.org/llmhpo/benchmarks/" in (site / "sitemap.xml").read_text()
+    assert 'href="/llmhpo/assets/' in (site / "404.html").read_text()
+    assert 'href="https://code.example.org/owner/llmhpo"' in (site / "index.html").read_text()
+
