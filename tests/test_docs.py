@@ -285,4 +285,3 @@ def test_the_site_takes_its_address_and_repository_from_the_build_environment(tm
     assert "https://docs.example.org/llmhpo/benchmarks/" in (site / "sitemap.xml").read_text()
     assert 'href="/llmhpo/assets/' in (site / "404.html").read_text()
     assert 'href="https://code.example.org/owner/llmhpo"' in (site / "index.html").read_text()
-
