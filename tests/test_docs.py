@@ -100,14 +100,14 @@ def shrink(args: list[str], cifar_root: Path, llm_url: str) -> list[str]:
     remote_llm = "quickstart" not in experiment and (
         overrides.get("tuner", default_tuner) == "tuner=llm" and "llm" not in keys
     )
-    if "llm.api_base" in keys:  # a server of the reader's: here llama.cpp's, on 127.0.0.1
+    if "llm.api_base" in keys or remote_llm:  # a server of the reader's, or the paper's
+        # default llm=openai: here llama.cpp's, on 127.0.0.1, serving the embedded model
         tiny["llm.api_base"] = f"llm.api_base={llm_url}"
         tiny["llm.model"] = "llm.model=openai/smollm2"
-        tiny["tuner.on_invalid"] = "tuner.on_invalid=random"  # the 135M model, no grammar
-    if remote_llm:  # the paper's default, llm=openai: served here by the embedded model
-        tiny["llm.api_base"] = f"llm.api_base={llm_url}"
-        tiny["llm.model"] = "llm.model=openai/smollm2"
-        tiny["tuner.on_invalid"] = "tuner.on_invalid=random"
+        if overrides.get("tuner", default_tuner) in ("tuner=llm", "tuner=llambo"):
+            # the 135M model without a grammar: a random round where it has no valid answer
+            # (Centaur and the hybrid fall back to their classical tuner by themselves)
+            tiny["tuner.on_invalid"] = "tuner.on_invalid=random"
     kept = [a for a in args if "=" not in a or a.split("=", 1)[0] not in tiny]
     if "--help" in args or "--cfg" in args:
         return kept
