@@ -92,6 +92,15 @@ def test_the_regret_interval_resamples_seeds_within_each_task():
     # mean of the four studies is 1, 1.25 or 1.5. Drawing studies across tasks would reach
     # below 1 (all four from a's), as would an interval from a normal approximation.
     assert (row["regret"], row["low"], row["high"]) == (1.25, 1.0, 1.5)
+    # another tuner's studies leave this tuner's interval as it was (a stream of its own)
+    frame = pd.DataFrame([{**row, "seed": seed, "run": f"{task}{seed}", "task": task,
+                           "regret": value}
+                          for task, values in (("a", [0.1, 0.5, 0.9]), ("b", [0.2, 0.4, 1.3]))
+                          for seed, value in enumerate(values) for row in rows[:1]])  # fmt: skip
+    noisy = frame.assign(tuner="other", regret=frame["regret"] * 3.0)
+    both = board.mean_regret(pd.concat([noisy, frame]), seed=0, n_boot=50).set_index("tuner")
+    alone = board.mean_regret(frame, seed=0, n_boot=50).set_index("tuner")
+    assert both.loc["t"].tolist() == alone.loc["t"].tolist()
 
 
 def test_each_benchmark_is_normalised_on_its_own_scale():
