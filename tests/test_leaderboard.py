@@ -101,6 +101,8 @@ def test_the_regret_interval_resamples_seeds_within_each_task():
     both = board.mean_regret(pd.concat([noisy, frame]), seed=0, n_boot=50).set_index("tuner")
     alone = board.mean_regret(frame, seed=0, n_boot=50).set_index("tuner")
     assert both.loc["t"].tolist() == alone.loc["t"].tolist()
+    twins = board.mean_regret(pd.concat([frame, frame.assign(tuner="twin")]), n_boot=50)
+    assert twins.set_index("tuner").loc["twin"].tolist() == alone.loc["t"].tolist()
 
 
 def test_each_benchmark_is_normalised_on_its_own_scale():

@@ -15,7 +15,6 @@ Ranks and the paired tests do not depend on that choice (they compare studies of
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,11 +92,12 @@ def mean_regret(curves: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.D
     The bootstrap resamples seeds within each task and keeps the tasks fixed: the tasks are the
     benchmark chosen, the seeds are the noise. Resampling tasks as well would answer another
     question (how a tuner does on tasks not in the set) and, with 8 tasks, be coarse. Each
-    (tuner, k) draws from its own stream, seeded by `seed` and its names, so an interval does
-    not change when other tuners' studies are added."""
+    (tuner, k) starts a stream of its own, seeded by `seed` and k: an interval does not change
+    when other tuners' studies are added, and two tuners with the same studies get the same
+    interval."""
     rows = []
     for (tuner, k), group in curves.groupby(["tuner", "k"], sort=True):
-        rng = np.random.default_rng([seed, zlib.crc32(f"{tuner}|{k}".encode())])
+        rng = np.random.default_rng([seed, int(k)])
         sums = np.zeros(n_boot)
         count = 0
         for _, task_rows in group.groupby("task"):
