@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from llmhpo.objectives.benchmarks import split_task
-from llmhpo.results.stats import run_curves
+from llmhpo.results.stats import bootstrap_mean_within, run_curves
 
 TABLE_FAMILIES = ("hpobench", "hpolib", "nb201")
 
@@ -98,20 +98,10 @@ def mean_regret(curves: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.D
     rows = []
     for (tuner, k), group in curves.groupby(["tuner", "k"], sort=True):
         rng = np.random.default_rng([seed, int(k)])
-        sums = np.zeros(n_boot)
-        count = 0
-        for _, task_rows in group.groupby("task"):
-            values = task_rows["regret"].to_numpy(float)
-            values = values[np.isfinite(values)]
-            if len(values):
-                draws = rng.integers(0, len(values), size=(n_boot, len(values)))
-                sums += values[draws].sum(axis=1)
-                count += len(values)
-        means = sums / count if count else np.full(n_boot, np.nan)
-        rows.append({
-            "tuner": tuner, "k": k, "regret": group["regret"].mean(),
-            "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5),
-        })  # fmt: skip
+        strata = [task["regret"].to_numpy(float) for _, task in group.groupby("task")]
+        low, high = bootstrap_mean_within(strata, rng, n_boot)
+        rows.append({"tuner": tuner, "k": k, "regret": group["regret"].mean(), "low": low,
+                     "high": high})  # fmt: skip
     return pd.DataFrame(rows, columns=["tuner", "k", "regret", "low", "high"])
 
 

@@ -202,16 +202,14 @@ def report(
         "the tasks held fixed.",
         "",
         to_markdown(interval_table(regret, ks)),
-        "",
     ]
     for k in ks:
         lines += [
+            "",
             f"## Mean normalised regret per benchmark at {k} evaluations",
             "",
             to_markdown(family_table(curves, k).round(4)),
-            "",
         ]
-    lines.pop()
 
     if not pairs.empty:
         lines += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -12,6 +13,7 @@ matplotlib.use("Agg")  # no display needed, ever
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from llmhpo.objectives.toy import ToyFunction  # noqa: E402
@@ -38,11 +40,7 @@ def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path
     height = 2.6 * rows + legend_height
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, height), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
-        for tuner, group in summary[summary["task"] == task].groupby("tuner", sort=True):
-            group = group.sort_values("k")
-            line = ax.plot(group["k"], group["mean"], linewidth=1.2, label=tuner)[0]
-            ax.fill_between(group["k"], group["low"], group["high"], color=line.get_color(),
-                            alpha=0.15)  # fmt: skip
+        _draw_bands(ax, summary[summary["task"] == task], "k", 0.15, linewidth=1.2)
         ax.set_title(task, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
@@ -86,12 +84,7 @@ def _plot_bands(
     """One line (`mean` against `x`) and its 95% band (`low`, `high`, where `rows` has them)
     per tuner of `rows`."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    for tuner, group in rows.groupby("tuner", sort=True):
-        group = group.sort_values(x)
-        line = ax.plot(group[x], group["mean"], marker="o", markersize=3, label=tuner)[0]
-        if "low" in group:
-            ax.fill_between(group[x], group["low"], group["high"], color=line.get_color(),
-                            alpha=0.2)  # fmt: skip
+    _draw_bands(ax, rows, x, 0.2, marker="o", markersize=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -105,6 +98,17 @@ def _plot_bands(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _draw_bands(ax: Axes, rows: pd.DataFrame, x: str, alpha: float, **line: Any) -> None:
+    """On `ax`, one line (`mean` against `x`, styled by `line`) and its band (`low`, `high`,
+    where `rows` has them) per tuner of `rows`."""
+    for tuner, group in rows.groupby("tuner", sort=True):
+        group = group.sort_values(x)
+        drawn = ax.plot(group[x], group["mean"], label=tuner, **line)[0]
+        if "low" in group:
+            ax.fill_between(group[x], group["low"], group["high"], color=drawn.get_color(),
+                            alpha=alpha)  # fmt: skip
 
 
 def plot_path(

@@ -47,6 +47,24 @@ def bootstrap_mean(
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def bootstrap_mean_within(
+    strata: Sequence[np.ndarray], rng: np.random.Generator, n: int = 1000
+) -> tuple[float, float]:
+    """95% percentile interval of the mean of every sample, resampling each stratum (a task's
+    seeds) within itself: the strata stay as they are, only their samples vary."""
+    sums, count = np.zeros(n), 0
+    for samples in strata:
+        samples = samples[np.isfinite(samples)]
+        if len(samples):
+            draws = rng.integers(0, len(samples), size=(n, len(samples)))
+            sums += samples[draws].sum(axis=1)
+            count += len(samples)
+    if count == 0:
+        return np.nan, np.nan
+    means = sums / count
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def bootstrap_difference(
     a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n: int = 1000
 ) -> tuple[float, float]:
