@@ -123,7 +123,7 @@ def test_a_space_from_a_dict_a_yaml_file_or_conf_is_the_same(tmp_path):
     [
         (("svm",), {}, r"tuner='svm' is not known; choose one of \['bo', 'bo_gp'"),
         (("bo",), {"samplr": "gp"}, "samplr"),
-        (("random",), {"llm": "local"}, "options of the LLM tuners"),
+        (("random",), {"llm": "local"}, "options of the tuners that ask an LLM"),
         (("random",), {"direction": "up"}, "direction must be one of"),
     ],
 )
@@ -150,6 +150,52 @@ def test_the_embedded_llm_tunes_through_the_api(tmp_path, monkeypatch):
     assert (
         lines[0]["tuner"]["model"] == "SmolLM2-135M-Instruct" and lines[0]["tuner"]["attempts"] >= 1
     )
+
+
+TERSE_TUNER = """
+from llmhpo.tuners.llm import LLMTuner
+
+
+class TerseLLMTuner(LLMTuner):
+    \"\"\"The paper's tuner with one answer a round: an LLM tuner of the caller's own.\"\"\"
+
+    def __init__(self, space, seed, llm, prompt, budget, **context):
+        super().__init__(space, seed, llm, prompt, budget, max_attempts=1, **context)
+"""
+TERSE_YAML = """# @package _global_
+defaults:
+  - /llm: local
+  - /prompt: compressed
+
+tuner:
+  _target_: terse_tuner.TerseLLMTuner
+  name: terse-${llm.model}
+  budget: ${budget}
+"""
+
+
+@pytest.mark.parametrize("door", ["api", "cli"])
+def test_an_llm_tuner_of_ones_own_is_given_the_studys_llm_by_its_yaml_alone(
+    door, tmp_path, monkeypatch
+):
+    (tmp_path / "terse_tuner.py").write_text(TERSE_TUNER)
+    (tmp_path / "conf" / "tuner").mkdir(parents=True)
+    (tmp_path / "conf" / "tuner" / "terse.yaml").write_text(TERSE_YAML)
+    monkeypatch.chdir(tmp_path)
+    if door == "api":
+        monkeypatch.syspath_prepend(str(tmp_path))
+        folder = tmp_path / "terse"
+        study = llmhpo.Study(TOY_SPACE, "terse", llm="local", budget=2, folder=folder,
+                             config_dir=tmp_path / "conf", metric="loss")  # fmt: skip
+        study.optimize(branin)
+    else:
+        command = ["--config-dir", "conf", "objective=toy", "tuner=terse", "budget=2"]
+        result = run_cli(command, tmp_path, timeout=300, env={"PYTHONPATH": str(tmp_path)})
+        assert result.returncode == 0, result.stdout[-3000:]
+        [folder] = (tmp_path / "outputs").glob("toy-branin_terse-*")
+    lines = trial_lines(folder)
+    assert [line["tuner"]["model"] for line in lines] == ["SmolLM2-135M-Instruct"] * 2
+    assert [line["tuner"]["attempts"] for line in lines] == [1, 1]  # its own max_attempts
 
 
 SCRIPT = textwrap.dedent(

@@ -1,9 +1,11 @@
 """Every option of every config group composes and builds."""
 
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
+from llmhpo.assemble import LLM_TUNERS, check
 from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.benchmarks import FAMILIES, tasks
 from llmhpo.objectives.toy import TOY_FUNCTIONS, ToyObjective
 from llmhpo.space import SearchSpace, SearchSpaceError
@@ -87,6 +89,39 @@ def test_every_tuner_composes_and_builds(option, tmp_path, monkeypatch):
     tuner = build_tuner(cfg, space, build_objective(cfg))
     assert tuner.name == tuner_label(OmegaConf.to_container(cfg.tuner, resolve=True))
     assert space.validate(tuner.ask().config)
+
+
+@pytest.mark.parametrize("option", LLM_TUNERS)
+def test_an_llm_tuner_is_given_the_one_llm_and_prompt_node_of_the_study(
+    option, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    cfg = compose_config(
+        ["objective=toy", f"tuner={option}", "llm=local", "llm.temperature=0.25", "prompt.cot=true"]
+    )
+    assert "llm" not in cfg.tuner and "prompt" not in cfg.tuner
+    tuner = build_tuner(cfg, build_search_space(cfg, build_objective(cfg)), build_objective(cfg))
+    asks_llm = tuner.llm if option == "hybrid" else tuner
+    assert asks_llm.client.inner.temperature == 0.25 and asks_llm.settings.cot  # inside the cache
+    # and the study records it inside the tuner's node, as run folders have been named
+    recorded = job_config(cfg)["tuner"]
+    assert recorded["llm"]["temperature"] == 0.25 and recorded["prompt"]["cot"]
+
+
+def test_an_llm_node_beside_a_tuner_without_an_llm_is_refused():
+    cfg = compose_config(["objective=toy", "tuner=random", "+llm=local"])
+    without_llm = r"an llm node \(model SmolLM2.*\), but tuner random proposes without an LLM"
+    with pytest.raises(ConfigError, match=without_llm):
+        check(cfg)
+
+
+def test_an_llm_tuner_without_an_llm_node_is_refused():
+    cfg = compose_config(["objective=toy", "tuner=llm", "llm=local"])
+    with open_dict(cfg):
+        cfg.tuner.name = "mine"  # not ${llm.model}
+        del cfg["llm"]
+    with pytest.raises(ConfigError, match=r"is built with an LLM, but the config has no llm node"):
+        check(cfg)
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "gp"])

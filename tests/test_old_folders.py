@@ -22,6 +22,13 @@ CLI_STUDIES = {
         "budget=2",
     ],  # fmt: skip
     "multirun": ["-m", "objective=toy", "tuner=random", "seed=0,1", "budget=2"],
+    # Written while an LLM tuner's node held copies of the study's llm and prompt nodes.
+    "toy-branin_centaur-SmolLM2-135M-Instruct_seed0_485f8058": [
+        "objective=toy",
+        "tuner=centaur",
+        "llm=local",
+        "budget=2",
+    ],  # fmt: skip
 }
 
 
@@ -41,6 +48,11 @@ API_STUDIES = {
                     {"tuner": "bo", "budget": 4, "batch_size": 2}),
     "api_pruned": ({"x": {"type": "float", "low": 0, "high": 1}},
                    {"tuner": "random", "budget": 6, "pruner": "asha"}),
+    # Written while an LLM tuner's node held copies of the study's llm and prompt, the task's
+    # description only in the study's.
+    "api_llm": ({"x": {"type": "float", "low": 0, "high": 1}},
+                {"tuner": "llm", "llm": "local", "budget": 2, "task_description": "a quadratic in x",
+                 "direction": "minimize", "metric": "loss"}),
 }  # fmt: skip
 
 

@@ -39,7 +39,7 @@ from llmhpo.objectives.base import METRIC_KEY, metric_task
 from llmhpo.progress import as_value
 from llmhpo.space import SearchSpace
 from llmhpo.store.folder import relabel
-from llmhpo.store.naming import without_neutral_keys
+from llmhpo.store.naming import with_tuner_llm, without_neutral_keys
 from llmhpo.store.trial_log import TrialRecord, TrialRequest
 from llmhpo.study.evaluate import FunctionCall, run_trial
 from llmhpo.study.executor import Executor, executor_node
@@ -168,9 +168,7 @@ class Study:
         )
         with open_dict(cfg):
             cfg.executor = executor_node(executor)
-        if task_description is not None and "prompt" in cfg:
-            cfg.prompt.task_description = task_description
-        record = without_neutral_keys(
+        record = with_tuner_llm(
             {
                 "objective": {
                     "name": name or self.folder.name,
@@ -181,6 +179,11 @@ class Study:
                 **OmegaConf.to_container(cfg, resolve=True),
             }
         )
+        if task_description is not None and "prompt" in record:
+            # It reaches the LLM through the task (metric_task), as its intro; the record
+            # keeps it in the study's prompt, where studies have recorded it from the start.
+            record["prompt"] = {**record["prompt"], "task_description": task_description}
+        record = without_neutral_keys(record)
         del record["executor"]  # how the trials run, not which study it is
         batch_size = max(batch_size, Executor.from_config(cfg.executor).batch_size)
         if batch_size > 1:  # a batch's proposals depend on its size: resume keeps it

@@ -18,10 +18,18 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from llmhpo.assemble.nodes import LLM_TUNERS, code_config
-from llmhpo.assemble.parts import build_objective, build_search_space, build_tuner, make_tuner
+from llmhpo.assemble.nodes import LLM_TUNERS, asks_llm, code_config
+from llmhpo.assemble.parts import (
+    build_objective,
+    build_search_space,
+    build_tuner,
+    llm_nodes,
+    make_tuner,
+    takes_llm,
+)
 from llmhpo.assemble.preflight import preflight
 from llmhpo.checks import whole_number
+from llmhpo.errors import ConfigError
 from llmhpo.objectives.base import Objective, TaskInfo
 from llmhpo.pruning import Pruner, make_pruner
 from llmhpo.space import SearchSpace
@@ -29,9 +37,20 @@ from llmhpo.store.folder import RUN_DIR_HINT, study_folder, undone_if_refused
 from llmhpo.study import StudyLoop
 from llmhpo.study.executor import Executor
 
-__all__ = ["LLM_TUNERS", "check", "code_config", "make_tuner", "opened_study"]
+__all__ = [
+    "LLM_TUNERS",
+    "PREFLIGHT_NODES",
+    "asks_llm",
+    "check",
+    "code_config",
+    "llm_nodes",
+    "make_tuner",
+    "opened_study",
+]
 
 log = logging.getLogger(__name__)
+
+PREFLIGHT_NODES = ("objective", "tuner", "llm")  # the nodes whose parts may need an extra
 
 
 def check(cfg: DictConfig) -> tuple[int, Pruner | None, Executor]:
@@ -40,11 +59,35 @@ def check(cfg: DictConfig) -> tuple[int, Pruner | None, Executor]:
     the executor's. Returns the budget, the pruner it builds and the executor."""
     whole_number(cfg.get("seed"), "seed", "0 is a valid seed", minimum=0)
     budget = whole_number(cfg.get("budget"), "budget", "the number of trials")
-    for node in ("objective", "tuner"):
+    for node in PREFLIGHT_NODES:
         if node in cfg:
             preflight(cfg[node])
+    if "tuner" in cfg:
+        check_llm_given(cfg)
     pruner = OmegaConf.to_container(cfg.pruner, resolve=True) if "pruner" in cfg else None
     return budget, make_pruner(pruner), Executor.from_config(cfg.get("executor"))
+
+
+def check_llm_given(cfg: DictConfig) -> None:
+    """An `llm` node where the tuner is built with one, and only there: the config tree holds
+    one, beside the tuner, which a tuner without an LLM would silently ignore."""
+    try:
+        wants = takes_llm(cfg.tuner)
+    except (ImportError, AttributeError, ValueError):
+        return  # a `_target_` that is no class: building the tuner says so
+    name = cfg.tuner.get("name", cfg.tuner.get("_target_"))
+    if "llm" in cfg and not wants:
+        raise ConfigError(
+            f"the config has an llm node (model {cfg.llm.get('model')}), but tuner {name} "
+            "proposes without an LLM: drop the llm override, or choose a tuner that uses it "
+            "(tuner=llm, hybrid, centaur or llambo)"
+        )
+    if wants and "llm" not in cfg:
+        raise ConfigError(
+            f"tuner {name} is built with an LLM, but the config has no llm node: its YAML names "
+            "the LLM and prompt in its defaults, as conf/tuner/llm.yaml does "
+            "(defaults: [/llm: openai, /prompt: compressed]), or add llm=local to the command"
+        )
 
 
 @contextlib.contextmanager
@@ -65,8 +108,8 @@ def opened_study(
     study.json), held under the folder's lock while the block runs.
 
     Args:
-        cfg: the composed node: `seed`, `budget`, `tuner` (with `llm`, `prompt`), `pruner`,
-            `executor` and, for the CLI, `objective` and `search_space`.
+        cfg: the composed node: `seed`, `budget`, `tuner` (and `llm`, `prompt` for an LLM
+            tuner), `pruner`, `executor` and, for the CLI, `objective` and `search_space`.
         folder: the run folder.
         record: the config recorded in study.json (the CLI's whole job config; a code door's
             own description of its study).
@@ -87,7 +130,7 @@ def opened_study(
             tuner = build_tuner(cfg, space, objective, folder)
         else:
             assert space is not None, "a study without an objective node needs its space"
-            tuner = make_tuner(cfg.tuner, space, cfg.seed, task, folder)
+            tuner = make_tuner(cfg.tuner, space, cfg.seed, task, folder, given=llm_nodes(cfg))
         if tuner.trials is not None and tuner.trials != budget:
             log.info("tuner=%s runs exactly %d trial(s); budget=%d is ignored",
                      tuner.name, tuner.trials, budget)  # fmt: skip

@@ -18,7 +18,7 @@ import llmhpo.resolvers  # noqa: F401  (the tuner configs' ${llmhpo.*} resolvers
 from llmhpo.conf import CONFIG_MODULE
 from llmhpo.errors import ConfigError
 
-LLM_TUNERS = ("llm", "hybrid", "centaur", "llambo")  # the tuners that take `llm` and `prompt`
+LLM_TUNERS = ("llm", "hybrid", "centaur", "llambo")  # llmhpo's tuners that ask an LLM
 # Tuner options that are a whole configuration (tuner=fixed's `config`): the caller's replaces
 # the preset's, whose keys (the paper's space) a study of the caller's own space does not have.
 WHOLE_OPTIONS = {"config"}
@@ -34,7 +34,7 @@ def code_config(
     options: Mapping[str, Any] | None = None,
     config_dir: str | Path | None = None,
 ) -> DictConfig:
-    """`tuner`, `pruner`, `budget`, `seed` (and for tuner="llm" or "hybrid", `llm` and
+    """`tuner`, `pruner`, `budget`, `seed` (and for a tuner that asks an LLM, `llm` and
     `prompt`): conf/code.yaml composed with the caller's choices, its options merged in;
     `config_dir`, a folder of the caller's own config groups (a tuner of one's own in
     `config_dir/tuner/NAME.yaml`), searched as the CLI's --config-dir is."""
@@ -48,11 +48,12 @@ def code_config(
     overrides = [f"tuner={tuner}", f"budget={budget}", f"seed={seed}"]
     if config_dir is not None:
         overrides.append(f"hydra.searchpath=[file://{Path(config_dir).resolve()}]")
-    if tuner in LLM_TUNERS:
+    if asks_llm(tuner, config_dir):
         overrides.append(f"llm={_llm_preset(llm)}")
     elif llm is not None or prompt is not None:
         raise ConfigError(
-            f"llm and prompt are options of the LLM tuners {LLM_TUNERS}, not of tuner={tuner!r}"
+            f"llm and prompt are options of the tuners that ask an LLM ({LLM_TUNERS} and those "
+            f"of the caller's own whose YAML names an llm), not of tuner={tuner!r}"
         )
     options = dict(options or {})
     try:
@@ -67,14 +68,25 @@ def code_config(
         with open_dict(node.tuner):  # a whole configuration replaces the preset's own
             for key in WHOLE_OPTIONS & set(options):
                 node.tuner[key] = options[key]
-        if tuner in LLM_TUNERS:  # the tuner's own copies follow the merged llm and prompt
-            node.tuner.llm, node.tuner.prompt = node.llm, node.prompt
         with open_dict(node):
             node.pruner = pruner_config(pruner)
         OmegaConf.resolve(node)
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(f"tuner={tuner!r}: {error}") from None
     return node
+
+
+def asks_llm(tuner: str, config_dir: str | Path | None = None) -> bool:
+    """Whether the file of `tuner` (llmhpo's conf/tuner/, or `config_dir`'s) names an `/llm`
+    in its defaults, as an LLM tuner's does: the study then has an llm and a prompt node,
+    which the tuner is given as it is built."""
+    path = resources.files(CONFIG_MODULE).joinpath("tuner", f"{tuner}.yaml")
+    if config_dir is not None and (Path(config_dir) / "tuner" / f"{tuner}.yaml").is_file():
+        path = Path(config_dir) / "tuner" / f"{tuner}.yaml"
+    if not path.is_file():  # an unknown tuner: code_config names the known ones
+        return False
+    defaults = OmegaConf.to_container(OmegaConf.load(str(path))).get("defaults") or []
+    return any(isinstance(entry, dict) and "/llm" in entry for entry in defaults)
 
 
 @contextlib.contextmanager

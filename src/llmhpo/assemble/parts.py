@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def build_tuner(
     own first configurations where it has them (Bayesmark's: every tuner of a seed evaluates
     the same ones first)."""
     first = list(getattr(objective, "initial_configs", None) or [])
-    return make_tuner(cfg.tuner, space, cfg.seed, objective.task, folder, first)
+    return make_tuner(cfg.tuner, space, cfg.seed, objective.task, folder, first, llm_nodes(cfg))
 
 
 def make_tuner(
@@ -69,8 +70,10 @@ def make_tuner(
     task: TaskInfo,
     folder: Path | None,
     first: list[dict[str, Any]] | None = None,
+    given: dict[str, Any] | None = None,
 ) -> Tuner:
-    """The tuner a `tuner` config node describes, for this space, seed and task; started
+    """The tuner a `tuner` config node describes, for this space, seed and task, given the
+    study's `llm` and `prompt` nodes (`given`, from `llm_nodes`) where it takes them; started
     from the space's default, then `first` (the objective's), then `tuner.initial` where
     given, and named as its run folder and the aggregation name it (`tuner_label`:
     `+bo-fallback`, `+warm_start=3`, `+default`, ...)."""
@@ -88,7 +91,24 @@ def make_tuner(
     check_argument_types(target, {k: v for k, v in node.items() if k[0] != "_"}, "tuner")
     # Partial first: the runtime objects (space, task) must not pass through OmegaConf.
     make = instantiate(node, _partial_=True, _convert_="all")
-    inner = make(space=space, seed=seed, task=task, folder=folder)
+    inner = make(space=space, seed=seed, task=task, folder=folder, **(given or {}))
     tuner = start_from(inner, space, initial, start_at_default, first or ())
     tuner.name = tuner_label({"name": inner.name, **described})
     return tuner
+
+
+def takes_llm(tuner_cfg: DictConfig) -> bool:
+    """Whether the tuner a `tuner` node describes is built with an LLM: its class takes an
+    `llm` argument (the LLM tuners, and a tuner of the caller's own written like them)."""
+    target = get_object(str(tuner_cfg.get("_target_")))
+    return "llm" in inspect.signature(target).parameters
+
+
+def llm_nodes(cfg: DictConfig) -> dict[str, Any]:
+    """The study's `llm` and `prompt` nodes, as plain dicts, for a tuner built with an LLM; {}
+    for a study without them. The config tree holds one of each, beside the tuner."""
+    return {
+        key: OmegaConf.to_container(cfg[key], resolve=True)
+        for key in ("llm", "prompt")
+        if key in cfg
+    }

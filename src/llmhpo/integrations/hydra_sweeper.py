@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.api import Study
-from llmhpo.assemble import LLM_TUNERS
+from llmhpo.assemble import asks_llm
 from llmhpo.errors import ConfigError, spoken_by
 from llmhpo.integrations.hydra_params import SweepSpace, sweep_space
 from llmhpo.space import SearchSpace
@@ -61,8 +61,8 @@ def run_sweep(
         folder=folder,
         # The sweep's LLM and prompt are its LLM tuners' (an app's config may set them for
         # its default tuner=llm while the command line asks for tuner=bo).
-        llm=_plain(settings.llm) if settings.tuner in LLM_TUNERS else None,
-        prompt=(_plain(settings.prompt) or None) if settings.tuner in LLM_TUNERS else None,
+        llm=_plain(settings.llm) if asks_llm(str(settings.tuner)) else None,
+        prompt=(_plain(settings.prompt) or None) if asks_llm(str(settings.tuner)) else None,
         task_description=settings.task_description or _describe(config, space.space),
         direction=str(settings.direction),
         metric=metric,

@@ -98,8 +98,6 @@ class LLMSampler(optuna.samplers.BaseSampler):
         self._allow_repeats = self._cfg.tuner.get("allow_repeats")
         if self._cfg.llm.get("provider") == "litellm":  # not at trial 2, after an evaluation
             api_key(str(self._cfg.llm.model), self._cfg.llm.get("api_key_env"))
-        if task_description is not None:
-            self._cfg.prompt.task_description = task_description
         self._seed = seed
         self._task_description = task_description
         self._metric = metric
@@ -226,13 +224,13 @@ class LLMSampler(optuna.samplers.BaseSampler):
         own, which has read nothing yet: the study's history is its ledger, made afresh for
         each proposal, since trials finishing out of order (n_jobs > 1) change the history's
         order, not only its end."""
-        from llmhpo.assemble import make_tuner
+        from llmhpo.assemble import llm_nodes, make_tuner
 
         space = SearchSpace([param_of(n, d) for n, d in search_space.items()], name="optuna")
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         task = metric_task(self._task_description, self._metric, direction)
         node = OmegaConf.merge(self._cfg.tuner, options)
-        return make_tuner(node, space, self._seed, task, None)
+        return make_tuner(node, space, self._seed, task, None, given=llm_nodes(self._cfg))
 
 
 def _has_other_params(study: optuna.Study, search_space: dict[str, BaseDistribution]) -> bool:

@@ -36,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from llmhpo.errors import ConfigError, LlmhpoError
 from llmhpo.store.files import DamagedFileError, read_json, write_json_atomic
-from llmhpo.store.naming import tuner_label, without_neutral_keys
+from llmhpo.store.naming import tuner_label, with_tuner_llm, without_neutral_keys
 from llmhpo.store.trial_log import TrialLog
 
 log = logging.getLogger(__name__)
@@ -66,19 +66,22 @@ class FolderBusyError(LlmhpoError):
 
 
 def job_config(root: DictConfig) -> dict[str, Any]:
-    """The resolved job config without the `hydra` node and the operational keys.
+    """The resolved job config as the study records it (`with_tuner_llm`), without the
+    `hydra` node and the operational keys.
 
     Resolved key by key: resolving `hydra` itself would call the run-name
     resolver again from inside `hydra.run.dir`.
     """
     config = without_neutral_keys(
-        {
-            key: OmegaConf.to_container(value, resolve=True)
-            if OmegaConf.is_config(value)
-            else value
-            for key, value in root.items()
-            if key != "hydra" and key not in OPERATIONAL_KEYS
-        }
+        with_tuner_llm(
+            {
+                key: OmegaConf.to_container(value, resolve=True)
+                if OmegaConf.is_config(value)
+                else value
+                for key, value in root.items()
+                if key != "hydra" and key not in OPERATIONAL_KEYS
+            }
+        )
     )
     executor = root.get("executor") or {}
     in_batches = executor.get("name", "inline") != "inline" and executor.get("mode") == "batch"

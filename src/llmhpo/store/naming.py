@@ -40,6 +40,19 @@ def without_neutral_keys(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def with_tuner_llm(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` as a study records it: an LLM tuner's node holding the study's `llm` and
+    `prompt`. The config tree has one of each, beside the tuner, which is given them when it
+    is built; studies were first recorded with copies inside the tuner's node, and are still
+    recorded so, which keeps their folders' names. A config has an `llm` node only where its
+    tuner takes one (`assemble.check` refuses any other)."""
+    tuner = config.get("tuner")
+    if not isinstance(tuner, dict) or "llm" not in config:
+        return config
+    given = {key: config[key] for key in ("llm", "prompt") if key in config}
+    return {**config, "tuner": {**tuner, **given}}
+
+
 def _without(node: dict[str, Any], neutral: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in node.items() if neutral.get(k, object()) != v}
 
