@@ -13,8 +13,8 @@ from llmhpo.errors import ConfigError
 from llmhpo.objectives.bayesmark import starting_configs
 from llmhpo.objectives.benchmarks import benchmark_objective, split_task
 from llmhpo.results import leaderboard as board
-from llmhpo.results.leaderboard_report import main as leaderboard_main
-from llmhpo.results.leaderboard_report import uneven_note
+from llmhpo.results.leaderboard_command import main as leaderboard_main
+from llmhpo.results.leaderboard_command import uneven_note
 from tests.helpers.runs import run_cli, trial_lines
 
 

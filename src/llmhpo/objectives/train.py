@@ -135,7 +135,7 @@ class TrainObjective:
         data = self.data
         optim = OptimSettings.from_config(config, self.sgd_momentum)
         L.seed_everything(self.seed, verbose=False)
-        model = build_model(  # an impossible architecture is reported here, before training
+        model = build_model(  # an impossible architecture is refused here, before training
             self.model_cfg,
             config,
             channels=data.channels,

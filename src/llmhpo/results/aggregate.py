@@ -37,7 +37,7 @@ import pandas as pd
 
 from llmhpo.objectives.toy import TOY_FUNCTIONS
 from llmhpo.results import stats
-from llmhpo.results.load import load_for_report, report_parser
+from llmhpo.results.load import load_runs_into, results_parser
 from llmhpo.results.plots import plot_cost, plot_curve_grid, plot_curves, plot_path, safe_name
 
 # Objectives whose suites reproduce the paper's HPOBench experiment: vs_random shows its figures.
@@ -45,7 +45,7 @@ TABULAR = ("HPOBenchObjective", "SklearnObjective")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = report_parser(__doc__)
+    parser = results_parser(__doc__)
     parser.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap draws (default 1000)"
     )
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    loaded = load_for_report(args.paths, args.out)
+    loaded = load_runs_into(args.paths, args.out)
     if loaded is None:
         return 1
     trials = loaded.trials
@@ -147,8 +147,8 @@ def write_costs(trials: pd.DataFrame, args: argparse.Namespace) -> None:
 def write_versus(
     curves: pd.DataFrame, baseline: str, ks: list[int], args: argparse.Namespace
 ) -> None:
-    """versus.{md,csv} and versus_counts.{md,csv}; a baseline no run has is reported, with the
-    tuners there are."""
+    """versus.{md,csv} and versus_counts.{md,csv}; a baseline no run has is named as a problem,
+    with the tuners there are."""
     if baseline not in set(curves["tuner"]):
         names = ", ".join(sorted(curves["tuner"].unique()))
         print(f"problem: --versus {baseline}: no run of that tuner; the tuners are {names}",

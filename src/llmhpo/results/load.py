@@ -1,8 +1,8 @@
 """Read run folders into one DataFrame row per trial, without touching the files.
 
 A run folder is any folder with a `trials.jsonl`; what is wrong with one (no log,
-a torn or unreadable line, no summary.json yet, no config) is reported as a
-problem naming the folder, and whatever is readable is still used.
+a torn or unreadable line, no summary.json yet, no config) is named as a
+problem with the folder, and whatever is readable is still used.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def find_runs(paths: list[str]) -> tuple[list[Path], list[str]]:
     return sorted(runs), problems
 
 
-def report_parser(description: str | None) -> argparse.ArgumentParser:
-    """The arguments every report command starts with: run folders in, a folder out."""
+def results_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments every results command starts with: run folders in, a folder out."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -53,9 +53,9 @@ def report_parser(description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def load_for_report(paths: list[str], out: Path) -> Loaded | None:
-    """The runs under `paths` for a report written to `out`, which is created: each problem
-    printed and saved to out/problems.txt (they never stop a report); None, said on stderr,
+def load_runs_into(paths: list[str], out: Path) -> Loaded | None:
+    """The runs under `paths` for the files written to `out`, which is created: each problem
+    printed and saved to out/problems.txt (they never stop a command); None, said on stderr,
     when there is no trial at all."""
     loaded = load_runs(paths)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ def _load_run(folder: Path) -> tuple[list[dict[str, Any]], list[str], dict[str, 
 
 
 def _read_json(path: Path, problems: list[str], folder: Path) -> dict[str, Any]:
-    """The file's JSON object; a damaged one is reported, and read as empty."""
+    """The file's JSON object; a damaged one is a problem, and read as empty."""
     if not path.is_file():
         return {}
     try:
@@ -124,7 +124,7 @@ def _read_json(path: Path, problems: list[str], folder: Path) -> dict[str, Any]:
 
 
 def _read_records(path: Path, problems: list[str], folder: Path) -> list[dict[str, Any]]:
-    """Readable records as dicts; unreadable lines are reported, and the file is left alone."""
+    """Readable records as dicts; unreadable lines are problems, and the file is left alone."""
     scan = TrialLog(path).scan()
     for number, _ in scan.bad_lines:
         problems.append(f"{folder}: {TRIALS_FILE} has an unreadable line {number}; skipped")

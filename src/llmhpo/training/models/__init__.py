@@ -16,7 +16,7 @@ from llmhpo.training.models.resnet9 import ResNet9
 from llmhpo.training.models.vit import ViT
 
 # Each class checks its arguments before allocating anything and raises ValueError
-# naming what cannot work; build_model reports that as an ArchitectureError.
+# naming what cannot work; build_model raises that as an ArchitectureError.
 _MODELS: dict[str, type[nn.Module]] = {"resnet9": ResNet9, "vit": ViT}
 
 

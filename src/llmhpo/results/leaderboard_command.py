@@ -35,14 +35,14 @@ from llmhpo.objectives.bayesmark import DATASETS
 from llmhpo.objectives.benchmarks import split_task
 from llmhpo.results import leaderboard as board
 from llmhpo.results.aggregate import to_markdown
-from llmhpo.results.load import load_for_report, report_parser
+from llmhpo.results.load import load_runs_into, results_parser
 from llmhpo.results.plots import plot_lines, safe_name
 
 BASELINES = ("random+default", "bo-tpe+default")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = report_parser(__doc__)
+    parser = results_parser(__doc__)
     parser.add_argument(
         "--ks",
         type=int,
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
 
-    loaded = load_for_report(args.paths, args.out)
+    loaded = load_runs_into(args.paths, args.out)
     if loaded is None:
         return 1
     trials = loaded.trials
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_lines(regret, "regret", "mean normalised regret", args.out / "regret.png", positive)
     export_runs(trials, args.out / "runs")
 
-    text = report(trials, curves, scales, ks, regret, pairs, generalisation)
+    text = leaderboard_markdown(trials, curves, scales, ks, regret, pairs, generalisation)
     (args.out / "leaderboard.md").write_text(text)
     print(text)
     print(f"wrote {args.out}: {trials['run'].nunique()} studies, {len(trials)} trials, "
@@ -170,7 +170,7 @@ def generalisation_table(trials: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def report(
+def leaderboard_markdown(
     trials: pd.DataFrame,
     curves: pd.DataFrame,
     scales: pd.DataFrame,
