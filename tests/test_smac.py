@@ -1,9 +1,11 @@
 """tuner=bo tuner.backend=smac: SMAC3's HyperparameterOptimizationFacade through ask/tell."""
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from ConfigSpace import CategoricalHyperparameter as Categorical
@@ -50,6 +52,19 @@ def test_every_parameter_kind_converts(tmp_path):
         assert space.validate(proposal) == proposal  # plain Python values, inside the space
         assert type(proposal["optimizer"]) is str and type(proposal["batch"]) is int
         tuner._asked = None  # not held or told: each ask stands alone here
+
+
+def test_without_a_run_folder_smac_writes_to_a_temporary_one_taken_away_with_the_tuner(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tuner = SMACTuner(SearchSpace([FloatParam("x", 0.0, 1.0)]), 0, crash_cost=1.0)
+    tuner.ask()
+    [output] = tmp_path.glob("llmhpo-smac-*")
+    assert any(output.rglob("*.json"))
+    del tuner
+    gc.collect()
+    assert not output.exists()
 
 
 def test_unbounded_parameter_is_refused_clearly():

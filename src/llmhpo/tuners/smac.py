@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +100,13 @@ class SMACTuner(Tuner):
                 " to a value worse than any trial can reach",
             )  # fmt: skip
         self.crash_cost = float(worst)
-        # In the run folder; without one (library use), in a temporary folder, never the cwd.
-        output = Path(folder) / "smac" if folder else Path(tempfile.mkdtemp(prefix="llmhpo-smac-"))
+        # In the run folder; without one (library use), in a temporary folder, never the cwd,
+        # taken away with the tuner.
+        if folder:
+            output = Path(folder) / "smac"
+        else:
+            output = Path(tempfile.mkdtemp(prefix="llmhpo-smac-"))
+            weakref.finalize(self, shutil.rmtree, output, ignore_errors=True)
         scenario = Scenario(
             configspace(space, self.seed),
             deterministic=True,
