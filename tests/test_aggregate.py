@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmhpo.results import stats
+from llmhpo.results import plots, stats
 from llmhpo.results.load import load_runs
 from tests.helpers.objectives import curve_studies
 from tests.helpers.runs import run_cli
@@ -318,3 +318,16 @@ def test_pruned_studies_are_named_apart_and_compared_at_equal_cost(tmp_path):
     # quarter of the spending the pruned studies have seen more of them, never fewer.
     assert at_quarter["random+asha"] <= at_quarter["random"]
     assert (tmp_path / "out" / "cost" / "quadratic.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "means,log",
+    [
+        ([1000.0, 3.0, 0.01], True),  # an MSE over decades: the end would be a flat line
+        ([0.4, 0.2, 0.1], False),  # error rates within a decade read better linear
+        ([0.5, 0.1, 0.0], False),  # a regret that reaches 0 has no log scale
+    ],
+)
+def test_a_tasks_curves_go_on_a_log_scale_where_they_span_decades(means, log):
+    rows = pd.DataFrame({"task": "t", "tuner": "random", "k": [1, 2, 3], "mean": means})
+    assert plots._log_fits(rows) is log

@@ -27,7 +27,7 @@ def plot_curves(summary: pd.DataFrame, task: str, path: Path) -> Path:
     """Best value so far against evaluations, one line and 95% band per tuner."""
     rows = summary[summary["task"] == task]
     ylabel = "best value so far (mean, 95% bootstrap)"
-    return _plot_bands(rows, "k", "evaluations", ylabel, task, bool((rows["mean"] > 0).all()), path)
+    return _plot_bands(rows, "k", "evaluations", ylabel, task, _log_fits(rows), path)
 
 
 def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path:
@@ -40,9 +40,12 @@ def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path
     height = 2.6 * rows + legend_height
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, height), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
-        _draw_bands(ax, summary[summary["task"] == task], "k", 0.15, linewidth=1.2)
+        rows = summary[summary["task"] == task]
+        _draw_bands(ax, rows, "k", 0.15, linewidth=1.2)
+        if _log_fits(rows):
+            ax.set_yscale("log")
         ax.set_title(task, fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(tasks) :]:
         ax.set_visible(False)
@@ -56,6 +59,15 @@ def plot_curve_grid(summary: pd.DataFrame, path: Path, columns: int = 4) -> Path
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _log_fits(rows: pd.DataFrame) -> bool:
+    """Whether a task's curves go on a log scale: where every mean is positive and they span
+    a decade or more, so that the first evaluations' large values (an MSE of 1,000 before one
+    of 0.01) do not flatten the differences at the end. Values within a decade (error rates
+    of 0.1 to 0.4) read better on a linear scale, and values of 0 or below need one."""
+    means = rows["mean"]
+    return bool((means > 0).all() and means.max() >= 10 * means.min())
 
 
 def plot_lines(
